@@ -1,0 +1,56 @@
+# temporal-registry: every target installs what it needs from scratch.
+#   make run    the whole stack (Temporal dev server, registry, Envoy) in the foreground
+#   make test   every check and test (what CI runs)
+
+export UV_PYTHON_DOWNLOADS := never
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := .venv/bin/python
+BIN := .venv/bin
+# The branch `buf breaking` and the route check compare against.
+BREAKING_AGAINST ?= main
+
+.PHONY: install gen check lint breaking routes typecheck fmt test test-fast run clean
+
+install: ## create .venv from uv.lock (installs uv with pip when missing)
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
+	$(UV) sync --frozen
+
+gen: install ## regenerate gen/ and third_party/googleapis from proto/
+	$(PY) scripts/generate.py
+	$(PY) -m registry.cli render-envoy --defaults -o gateway/envoy.yaml
+
+check: install lint breaking routes typecheck ## every static check
+	$(PY) scripts/generate.py --check
+	$(PY) -m registry.cli render-envoy --defaults --check gateway/envoy.yaml
+
+lint: install
+	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+breaking: install ## buf breaking (FILE) against $(BREAKING_AGAINST); skipped when it has no protos
+	@if git rev-parse --verify --quiet "$(BREAKING_AGAINST):proto" >/dev/null; then \
+		$(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
+	else echo "buf breaking: no proto/ on $(BREAKING_AGAINST) yet, skipped"; fi
+
+routes: install ## HTTP routes may be added, never changed or removed
+	$(PY) scripts/check_routes.py --against $(BREAKING_AGAINST)
+
+typecheck: install
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: check ## checks, then the whole pytest suite
+	$(BIN)/pytest
+
+test-fast: install ## unit tests only
+	$(BIN)/pytest -m "not integration"
+
+run: install ## Temporal dev server + registry + Envoy, Ctrl-C stops all three
+	$(BIN)/temporal-registry up
+
+clean:
+	rm -rf .venv .temporal-registry .gen-check

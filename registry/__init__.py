@@ -1,0 +1,1 @@
+"""temporal-registry: registry, dispatch gateway and scheduler for Temporal workers."""
