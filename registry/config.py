@@ -1,0 +1,335 @@
+"""The registry's configuration: pydantic models and the YAML loader.
+
+`load_config` reads the packaged `default_config.yaml`, deep-merges the user's file over it
+(user keys win, the file may be partial), replaces `${VAR}` / `${VAR:-default}` in every string
+value with the environment (see `registry.interpolate`), then validates the result against
+`Config`. Strings such as "8080" or "true" are converted to the field's type. Every problem is
+reported in one `ConfigError`, one line each, naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from registry.interpolate import MissingVariableError, interpolate
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+
+# Values never echoed back in error messages.
+_SECRET_KEYS = frozenset({"api_key"})
+_MISSING = object()
+
+
+def _blank_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+ByteLimit = Annotated[int, Field(ge=1024)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalFile = Annotated[FilePath | None, BeforeValidator(_blank_to_none)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    """The registry's own listeners."""
+
+    host: str = Field(
+        default="127.0.0.1", description="Host the gRPC and plain-HTTP listeners bind to."
+    )
+    grpc_port: Port = Field(default=50051, description="gRPC port.")
+    http_port: Port = Field(default=9464, description="Plain-HTTP port (/metrics and friends).")
+    shutdown_grace_seconds: float = Field(
+        default=5.0, ge=0, description="How long in-flight calls may finish on shutdown."
+    )
+    max_message_bytes: ByteLimit = Field(
+        default=4194304, description="Largest gRPC message received or sent, in bytes."
+    )
+
+
+class TlsConfig(_Section):
+    """TLS to the Temporal frontend."""
+
+    enabled: bool = Field(default=False, description="Connect to Temporal over TLS.")
+    server_ca_path: OptionalFile = Field(
+        default=None,
+        description="PEM CA bundle to verify the server with; system roots when unset.",
+    )
+    client_cert_path: OptionalFile = Field(
+        default=None, description="PEM client certificate for mTLS; needs client_key_path."
+    )
+    client_key_path: OptionalFile = Field(
+        default=None, description="PEM client private key for mTLS; needs client_cert_path."
+    )
+    server_name: OptionalStr = Field(
+        default=None, description="Server name (SNI) to verify instead of the address's host."
+    )
+
+    @model_validator(mode="after")
+    def _check_paths(self) -> Self:
+        paths = ("server_ca_path", "client_cert_path", "client_key_path")
+        given = [name for name in paths if getattr(self, name) is not None]
+        if given and not self.enabled:
+            raise ValueError(
+                f"{', '.join(given)} given but enabled is false (set enabled: true or remove them)"
+            )
+        if (self.client_cert_path is None) != (self.client_key_path is None):
+            raise ValueError("client_cert_path and client_key_path must be given together")
+        return self
+
+
+class TemporalConfig(_Section):
+    """The Temporal cluster the registry stores its state in."""
+
+    address: str = Field(default="127.0.0.1:7233", description="Temporal frontend, host:port.")
+    namespace: NonEmptyStr = Field(default="default", description="Temporal namespace to use.")
+    namespace_retention_days: int = Field(
+        default=30, ge=1, description="Retention of closed workflows when the namespace is created."
+    )
+    api_key: OptionalStr = Field(
+        default=None, repr=False, description="Temporal Cloud API key; requires tls.enabled."
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:7233")
+        return value
+
+    @model_validator(mode="after")
+    def _check_api_key(self) -> Self:
+        if self.api_key is not None and not self.tls.enabled:
+            raise ValueError(
+                "api_key requires tls.enabled: true (API keys must never travel in clear text)"
+            )
+        return self
+
+
+class RegistrySettings(_Section):
+    """The registry workflow in Temporal."""
+
+    workflow_id: NonEmptyStr = Field(
+        default="workflow-registry", description="Workflow id of the registry workflow."
+    )
+    task_queue: NonEmptyStr = Field(
+        default="temporal-registry", description="Task queue the registry workflow runs on."
+    )
+    query_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of queries to the registry workflow."
+    )
+    continue_as_new_events: int = Field(
+        default=10_000,
+        ge=500,
+        le=40_000,
+        description="History length at which a registry run continues as new "
+        "(it also does when Temporal suggests it).",
+    )
+
+
+class GatewayConfig(_Section):
+    """The Envoy in front of the server (HTTP/JSON and gRPC)."""
+
+    host: str = Field(default="127.0.0.1", description="Host Envoy listens on.")
+    port: Port = Field(default=8080, description="Port Envoy listens on.")
+    admin_port: Port = Field(default=9901, description="Envoy admin port (bound to 127.0.0.1).")
+    max_request_bytes: ByteLimit = Field(
+        default=1048576, description="Largest request body, in bytes."
+    )
+    max_response_bytes: ByteLimit = Field(
+        default=4194304, description="Largest response body, in bytes."
+    )
+
+
+class DevConfig(_Section):
+    """The local stack started by `temporal-registry up`."""
+
+    data_dir: Path = Field(
+        default=Path(".temporal-registry"),
+        description="Where the dev stack keeps its state and logs.",
+    )
+    temporal_port: Port = Field(default=7233, description="Temporal dev server gRPC port.")
+    temporal_ui_port: Port = Field(default=8233, description="Temporal dev server web UI port.")
+    temporal_http_port: Port = Field(default=7243, description="Temporal dev server HTTP API port.")
+    temporal_metrics_port: Port = Field(
+        default=9233, description="Temporal dev server /metrics port."
+    )
+
+
+class LoggingConfig(_Section):
+    """Logging of the registry."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR (any case).")
+    json_format: bool = Field(
+        default=True, alias="json", description="One JSON object per line instead of plain text."
+    )
+    access_log: bool = Field(default=True, description="Log one line per request.")
+
+
+class Config(_Section):
+    """The whole configuration."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    temporal: TemporalConfig = Field(default_factory=TemporalConfig)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    dev: DevConfig = Field(default_factory=DevConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; str() lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration: defaults, then the file at path (if any), then env (os.environ)."""
+    return _Loader(path, os.environ if env is None else env).load()
+
+
+class _Loader:
+    def __init__(self, path: Path | None, env: Mapping[str, str]) -> None:
+        self.path = path
+        self.env = env
+        self.defaults = _read_yaml(DEFAULT_CONFIG_PATH)
+        self.user = {} if path is None else _read_yaml(path)
+        self.problems: list[str] = []
+        self.env_vars: dict[tuple[str, ...], list[str]] = {}  # key -> variables that set it
+
+    def load(self) -> Config:
+        tree = self._interpolate(_merge(self.defaults, self.user), ())
+        if not self.problems:
+            try:
+                return Config.model_validate(tree)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    loc = tuple(str(part) for part in error["loc"])
+                    self._problem(loc, self._describe(loc, error))
+        raise ConfigError(self.problems)
+
+    def _interpolate(self, node: Any, loc: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            return {key: self._interpolate(value, (*loc, str(key))) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self._interpolate(item, (*loc, str(i))) for i, item in enumerate(node)]
+        if not isinstance(node, str):
+            return node
+        env = _RecordingEnv(self.env)
+        try:
+            value = interpolate(node, env)
+        except MissingVariableError as exc:
+            self._problem(loc, str(exc))
+            return node
+        if env.used:
+            self.env_vars[loc] = env.used
+        return value
+
+    def _describe(self, loc: tuple[str, ...], error: ErrorDetails) -> str:
+        if error["type"] == "extra_forbidden":
+            section = _lookup(self.defaults, loc[:-1])
+            valid = list(section) if isinstance(section, dict) else []
+            close = difflib.get_close_matches(loc[-1], valid, n=1)
+            return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+        message = error["msg"].removeprefix("Value error, ")
+        value = error["input"]
+        if isinstance(value, dict | list) or (loc and loc[-1] in _SECRET_KEYS):
+            return message
+        origin = "".join(f" from ${name}" for name in self.env_vars.get(loc, ()))
+        return f"{message} (got {value!r}{origin})"
+
+    def _problem(self, loc: tuple[str, ...], message: str) -> None:
+        in_user_file = self.path is not None and _lookup(self.user, loc) is not _MISSING
+        source = self.path if in_user_file else DEFAULT_CONFIG_PATH.name
+        self.problems.append(f"{source}: {'.'.join(loc)}: {message}")
+
+
+class _RecordingEnv(Mapping[str, str]):
+    """The environment, noting which variables supplied a non-empty value."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.used: list[str] = []
+
+    def __getitem__(self, name: str) -> str:
+        value = self._env[name]
+        if value:
+            self.used.append(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError([f"{path}: cannot read the file: {reason}"]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError([f"{path}: {where}invalid YAML: {problem}"]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError([f"{path}: the top level must be a mapping of sections, not a {kind}"])
+    return data
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """base with override's keys over it, recursively; an empty (null) section keeps base's."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(merged.get(key), dict) and (value is None or isinstance(value, dict)):
+            merged[key] = _merge(merged[key], value or {})
+        else:
+            merged[key] = value
+    return merged
+
+
+def _lookup(tree: Any, loc: tuple[str, ...]) -> Any:
+    """The node at loc in tree, or _MISSING."""
+    for key in loc:
+        if not isinstance(tree, dict):
+            return _MISSING
+        tree = next((value for k, value in tree.items() if str(k) == key), _MISSING)
+    return tree
