@@ -46,7 +46,14 @@ def build_descriptor(workspace: Path, output: Path) -> None:
     so google/rpc/error_details.proto is always there for Envoy."""
     output.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(VENV_BIN / "buf"), "build", str(workspace), "--exclude-source-info", "-o", str(output)],
+        [
+            str(VENV_BIN / "buf"),
+            "build",
+            str(workspace),
+            "--exclude-source-info",
+            "-o",
+            str(output),
+        ],
         check=True,
     )
 

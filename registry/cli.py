@@ -1,0 +1,92 @@
+"""The `temporal-registry` command.
+
+temporal-registry up [-f config.yaml]    Temporal dev server + registry + Envoy, foreground
+temporal-registry serve -f config.yaml   only the registry, against an existing Temporal
+temporal-registry render-envoy [...]     the Envoy config for a config (or compose defaults)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from registry.config import ConfigError, load_config
+from registry.logs import configure_logging
+from registry.ports import PortInUseError
+
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="temporal-registry", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("up", "run Temporal dev server, registry and Envoy in the foreground"),
+        ("serve", "run the registry against an existing Temporal (production mode)"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "-f", "--config", type=Path, help="YAML config file (default: built-in defaults + env)"
+        )
+    render = commands.add_parser("render-envoy", help="render gateway/envoy.template.yaml")
+    source = render.add_mutually_exclusive_group()
+    source.add_argument("-f", "--config", type=Path, help="render for this registry config")
+    source.add_argument("--defaults", action="store_true", help="render the docker-compose layout")
+    target = render.add_mutually_exclusive_group()
+    target.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    target.add_argument(
+        "--check", type=Path, metavar="FILE", help="fail when FILE differs from the rendering"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"temporal-registry: invalid configuration:\n{error}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "render-envoy":
+        return _render_envoy(args, config)
+    configure_logging(config.logging.level, config.logging.json_format)
+    try:
+        if args.command == "up":
+            from registry.devstack import run_dev_stack
+
+            asyncio.run(run_dev_stack(config))
+        else:
+            from registry.server import serve
+
+            asyncio.run(serve(config))
+    except PortInUseError as error:
+        print(f"temporal-registry: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _render_envoy(args: argparse.Namespace, config: object) -> int:
+    from registry.config import Config
+    from registry.gateway import COMPOSE_LAYOUT, layout_for, render_envoy_config
+
+    assert isinstance(config, Config)
+    rendered = render_envoy_config(COMPOSE_LAYOUT if args.defaults else layout_for(config))
+    if args.check is not None:
+        if args.check.read_text() != rendered:
+            print(f"{args.check} is stale: run `make gen`", file=sys.stderr)
+            return 1
+        print(f"{args.check} matches the template")
+    elif args.output is not None:
+        args.output.write_text(rendered)
+    else:
+        sys.stdout.write(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

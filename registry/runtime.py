@@ -1,0 +1,128 @@
+"""The registry's connection to Temporal and the embedded worker, brought up in
+the background so the gRPC server answers (and reports why it is not ready)
+while Temporal is still starting or unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from registry.config import Config
+from registry.errors import unavailable
+from registry.registry_client import RegistryWorkflowClient
+from registry.temporal_connection import connect, ensure_namespace
+from registry.workflow import RegistryWorkflow
+
+log = logging.getLogger("registry.runtime")
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """Why the registry cannot serve yet: an ErrorInfo reason and a safe message."""
+
+    reason: str
+    message: str
+
+
+class RegistryRuntime:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        on_readiness: Callable[[bool], Awaitable[None]] | None = None,
+        retry_seconds: float = 1.0,
+    ) -> None:
+        self._config = config
+        self._on_readiness = on_readiness
+        self._retry_seconds = retry_seconds
+        self._registry: RegistryWorkflowClient | None = None
+        self._not_ready = NotReady("TEMPORAL_CONNECTING", "connecting to Temporal")
+        self._task: asyncio.Task[None] | None = None
+        self._worker: Worker | None = None
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name="registry-runtime")
+
+    async def _set_ready(self, ready: bool) -> None:
+        if ready == self.ready.is_set():
+            return
+        if ready:
+            self.ready.set()
+        else:
+            self.ready.clear()
+        if self._on_readiness is not None:
+            await self._on_readiness(ready)
+
+    async def stop(self) -> None:
+        await self._set_ready(False)
+        if self._worker is not None:
+            await self._worker.shutdown()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def not_ready(self) -> NotReady | None:
+        return None if self.ready.is_set() else self._not_ready
+
+    def registry(self) -> RegistryWorkflowClient:
+        """The registry workflow client, or UNAVAILABLE saying why there is none yet."""
+        if self._registry is None or not self.ready.is_set():
+            raise unavailable(self._not_ready.reason, self._not_ready.message)
+        return self._registry
+
+    async def _supervise(self) -> None:
+        """Connect, provision, run the worker; on failure report why and retry."""
+        temporal = self._config.temporal
+        while True:
+            try:
+                self._not_ready = NotReady(
+                    "TEMPORAL_UNAVAILABLE", f"cannot reach Temporal at {temporal.address}"
+                )
+                client = await connect(temporal)
+                self._not_ready = NotReady(
+                    "NAMESPACE_UNAVAILABLE", f"cannot provision namespace {temporal.namespace}"
+                )
+                await ensure_namespace(
+                    client, temporal.namespace, temporal.namespace_retention_days
+                )
+                await self._run_worker(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("registry runtime failed (%s); retrying", self._not_ready.reason)
+            await self._set_ready(False)
+            await asyncio.sleep(self._retry_seconds)
+
+    async def _run_worker(self, client: Client) -> None:
+        settings = self._config.registry
+        self._worker = Worker(client, task_queue=settings.task_queue, workflows=[RegistryWorkflow])
+        worker_run = asyncio.create_task(self._worker.run(), name="registry-worker")
+        try:
+            registry = RegistryWorkflowClient(client, settings)
+            self._not_ready = NotReady(
+                "REGISTRY_WORKFLOW_UNAVAILABLE",
+                f"cannot start or join registry workflow {settings.workflow_id}",
+            )
+            await registry.start_or_join()
+            self._registry = registry
+            await self._set_ready(True)
+            log.info(
+                "registry ready: workflow %s on task queue %s",
+                settings.workflow_id,
+                settings.task_queue,
+            )
+            await worker_run  # returns only when the worker stops or fails
+            self._not_ready = NotReady(
+                "REGISTRY_WORKER_STOPPED", "the embedded registry worker stopped"
+            )
+        finally:
+            if not worker_run.done():
+                await self._worker.shutdown()
+            self._worker = None

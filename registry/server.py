@@ -1,0 +1,108 @@
+"""The registry process: one asyncio loop running the gRPC server (with health
+and reflection), the plain-HTTP listener and the embedded Temporal worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import _async as health_aio  # the asyncio servicer (health.aio)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, system_pb2, system_pb2_grpc
+
+from registry.config import Config
+from registry.http_server import start_http_server
+from registry.interceptors import RequestInterceptor
+from registry.ports import ensure_ports_free
+from registry.runtime import RegistryRuntime
+from registry.services.registry import RegistryService
+from registry.services.system import SystemService
+
+log = logging.getLogger("registry.server")
+
+SERVICE_NAMES = (
+    system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
+    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+)
+# Services whose health follows readiness; "" (the whole server) does too.
+READINESS_GATED = ("", SERVICE_NAMES[1])
+
+
+def build_grpc_server(
+    config: Config, runtime: RegistryRuntime, health_servicer: health_aio.HealthServicer
+) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        interceptors=[RequestInterceptor(access_log=config.logging.access_log)],
+        options=[
+            ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
+            ("grpc.max_receive_message_length", config.server.max_message_bytes),
+            ("grpc.max_send_message_length", config.server.max_message_bytes),
+        ],
+    )
+    system_pb2_grpc.add_SystemServiceServicer_to_server(SystemService(runtime), server)
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+        RegistryService(runtime, config), server
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    server.add_insecure_port(f"{config.server.host}:{config.server.grpc_port}")
+    return server
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    """Run until stop is set (or SIGTERM/SIGINT when stop is None)."""
+    ensure_ports_free(
+        [
+            ("server.grpc_port", config.server.host, config.server.grpc_port),
+            ("server.http_port", config.server.host, config.server.http_port),
+        ]
+    )
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+
+    health_servicer = health_aio.HealthServicer()
+
+    async def follow_readiness(ready: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ready
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in READINESS_GATED:
+            await health_servicer.set(name, status)
+
+    runtime = RegistryRuntime(config, on_readiness=follow_readiness)
+    server = build_grpc_server(config, runtime, health_servicer)
+    http = await start_http_server(config.server.host, config.server.http_port)
+    await server.start()
+    await health_servicer.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
+    for name in READINESS_GATED:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    runtime.start()
+    log.info(
+        "registry serving gRPC on %s:%d, HTTP on %s:%d",
+        config.server.host,
+        config.server.grpc_port,
+        config.server.host,
+        config.server.http_port,
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(config.server.shutdown_grace_seconds)
+        await runtime.stop()
+        await http.cleanup()

@@ -1,0 +1,1 @@
+"""gRPC servicers: one module per service of proto/temporal_registry/v1."""

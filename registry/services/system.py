@@ -1,0 +1,46 @@
+"""SystemService: liveness (/health) and readiness (/ready)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from temporal_registry.v1 import system_pb2, system_pb2_grpc
+from temporalio.service import RPCError
+
+from registry.errors import unavailable
+from registry.runtime import RegistryRuntime
+
+
+class SystemService(system_pb2_grpc.SystemServiceServicer):
+    def __init__(self, runtime: RegistryRuntime) -> None:
+        self._runtime = runtime
+
+    async def GetHealth(
+        self, request: system_pb2.GetHealthRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> system_pb2.GetHealthResponse:
+        return system_pb2.GetHealthResponse(status="ok")
+
+    async def GetReadiness(
+        self, request: system_pb2.GetReadinessRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> system_pb2.GetReadinessResponse:
+        """Ready = the registry workflow's current run is open and answers a query.
+        (A query alone is not enough: closed runs answer queries too.)"""
+        registry = self._runtime.registry()
+        try:
+            run, _ = await asyncio.gather(registry.describe_run(), registry.snapshot())
+        except RPCError as error:
+            raise unavailable(
+                "REGISTRY_WORKFLOW_UNAVAILABLE",
+                f"registry workflow {registry.workflow_id} does not answer ({error.status.name})",
+            ) from error
+        if not run.running:
+            raise unavailable(
+                "REGISTRY_WORKFLOW_CLOSED",
+                f"registry workflow {registry.workflow_id} is {run.status}",
+                run_id=run.run_id,
+            )
+        return system_pb2.GetReadinessResponse(
+            status="ready", registry_workflow_id=registry.workflow_id, registry_run_id=run.run_id
+        )

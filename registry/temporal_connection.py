@@ -1,0 +1,85 @@
+"""Connecting to Temporal (TLS, mTLS, API key) and making sure the namespace exists."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    RegisterNamespaceRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+
+from registry.config import TemporalConfig
+
+log = logging.getLogger("registry.temporal")
+
+
+async def connect(config: TemporalConfig) -> Client:
+    """Open a client on the configured namespace. Certificate files are read off
+    the event loop."""
+    return await Client.connect(
+        config.address,
+        namespace=config.namespace,
+        tls=await _tls(config),
+        api_key=config.api_key,
+        identity=None,
+    )
+
+
+async def _tls(config: TemporalConfig) -> TLSConfig | bool:
+    tls = config.tls
+    if not tls.enabled:
+        return False
+
+    async def read(path: Path | None) -> bytes | None:
+        return None if path is None else await asyncio.to_thread(path.read_bytes)
+
+    return TLSConfig(
+        server_root_ca_cert=await read(tls.server_ca_path),
+        client_cert=await read(tls.client_cert_path),
+        client_private_key=await read(tls.client_key_path),
+        domain=tls.server_name,
+    )
+
+
+async def ensure_namespace(client: Client, namespace: str, retention_days: int) -> bool:
+    """Register the namespace when it is missing. Returns True when it was created.
+
+    A freshly registered namespace takes a moment to reach every frontend's
+    cache, so wait until it describes."""
+    if await _namespace_exists(client, namespace):
+        return False
+    try:
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=namespace,
+                workflow_execution_retention_period=Duration(seconds=retention_days * 86_400),
+                description="created by temporal-registry",
+            )
+        )
+        log.info("registered namespace %s (retention %d days)", namespace, retention_days)
+    except RPCError as error:
+        if error.status != RPCStatusCode.ALREADY_EXISTS:  # another replica won the race
+            raise
+    for _ in range(100):
+        if await _namespace_exists(client, namespace):
+            return True
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"namespace {namespace} was registered but does not describe after 10 s")
+
+
+async def _namespace_exists(client: Client, namespace: str) -> bool:
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace)
+        )
+        return True
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise

@@ -1,0 +1,60 @@
+"""Session fixtures: one Temporal dev server, one registry and one Envoy for the
+whole integration suite, on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from integration.stack import Envoy, Registry, TemporalDevServer, wait_ready
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def temporal(workdir: Path) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(workdir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(workdir: Path, temporal: TemporalDevServer) -> Iterator[Registry]:
+    process = Registry(workdir, temporal.address).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def envoy(workdir: Path, registry: Registry) -> Iterator[Envoy]:
+    gateway = Envoy(workdir, registry).start()
+    wait_ready(gateway.http_url)
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def http(envoy: Envoy) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=envoy.http_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def gateway_channel(envoy: Envoy) -> Iterator[grpc.Channel]:
+    """Native gRPC through Envoy's port."""
+    with grpc.insecure_channel(envoy.grpc_target) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="session")
+def registry_channel(registry: Registry) -> Iterator[grpc.Channel]:
+    """Native gRPC straight to the registry."""
+    with grpc.insecure_channel(registry.grpc_target) as channel:
+        yield channel

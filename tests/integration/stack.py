@@ -1,0 +1,217 @@
+"""Real processes for integration tests: a Temporal dev server, the registry
+(`temporal-registry serve` in a subprocess) and Envoy, each on free loopback
+ports, started and stopped by fixtures. Nothing here is a mock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import yaml
+
+from registry.devstack import temporal_dev_server_command
+from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, transcoded_services
+from registry.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+DESCRIPTOR = REPO / "gen" / "descriptor.binpb"
+LOOPBACK = "127.0.0.1"
+
+
+def wait_until(
+    predicate: Any, timeout: float, what: str, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: process exited with {process.returncode}")
+        try:
+            if predicate():
+                return
+        except (OSError, httpx.HTTPError, grpc.RpcError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+
+
+def port_accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+@dataclass
+class Process:
+    """A child process with its log file; stop() is idempotent."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+            )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.popen is None:
+            return 0
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class TemporalDevServer:
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: Process | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def start(self) -> TemporalDevServer:
+        argv = temporal_dev_server_command(
+            host=LOOPBACK,
+            port=self.port,
+            ui_port=free_port(),
+            http_port=free_port(),
+            metrics_port=free_port(),
+            db_file=self.workdir / "temporal.db",
+            headless=True,
+        )
+        self.process = Process("temporal", argv, self.workdir / "temporal.log").start()
+        wait_until(lambda: port_accepts(self.port), 60, "temporal dev server", self.process.popen)
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+
+@dataclass
+class Registry:
+    """`temporal-registry serve` with a config file written for this test."""
+
+    workdir: Path
+    temporal_address: str
+    namespace: str = "default"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    grpc_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    process: Process | None = None
+
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "server": {
+                "host": LOOPBACK,
+                "grpc_port": self.grpc_port,
+                "http_port": self.http_port,
+                "shutdown_grace_seconds": 1,
+            },
+            "temporal": {"address": self.temporal_address, "namespace": self.namespace},
+            "logging": {"level": "INFO", "json": True},
+        }
+        for section, values in self.overrides.items():
+            config.setdefault(section, {}).update(values)
+        return config
+
+    def start(self) -> Registry:
+        config_path = self.workdir / f"registry-{self.grpc_port}.yaml"
+        config_path.write_text(yaml.safe_dump(self.config()))
+        argv = [sys.executable, "-m", "registry.cli", "serve", "-f", str(config_path)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_"))}
+        self.process = Process(
+            "registry", argv, self.workdir / f"registry-{self.grpc_port}.log", env
+        ).start()
+        wait_until(
+            lambda: port_accepts(self.grpc_port), 30, "registry gRPC port", self.process.popen
+        )
+        return self
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{LOOPBACK}:{self.grpc_port}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        return self.process.stop(sig) if self.process else 0
+
+
+@dataclass
+class Envoy:
+    workdir: Path
+    registry: Registry
+    port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    max_request_bytes: int = 1 << 20
+    process: Process | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def layout(self) -> GatewayLayout:
+        return GatewayLayout(
+            listen_host=LOOPBACK,
+            listen_port=self.port,
+            admin_host=LOOPBACK,
+            admin_port=self.admin_port,
+            registry_grpc_host=LOOPBACK,
+            registry_grpc_port=self.registry.grpc_port,
+            registry_http_host=LOOPBACK,
+            registry_http_port=self.registry.http_port,
+            descriptor_path=str(DESCRIPTOR),
+            max_request_bytes=self.max_request_bytes,
+            max_response_bytes=4 << 20,
+            services=transcoded_services(DESCRIPTOR),
+        )
+
+    def start(self) -> Envoy:
+        config_path = self.workdir / f"envoy-{self.port}.yaml"
+        config_path.write_text(render_envoy_config(self.layout()))
+        self.process = Process(
+            "envoy", envoy_command(config_path), self.workdir / f"envoy-{self.port}.log"
+        ).start()
+        admin = f"http://{LOOPBACK}:{self.admin_port}/ready"
+        wait_until(lambda: httpx.get(admin).status_code == 200, 30, "envoy", self.process.popen)
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+
+def wait_ready(http_url: str, timeout: float = 60) -> None:
+    wait_until(
+        lambda: httpx.get(f"{http_url}/ready").status_code == 200, timeout, "registry /ready"
+    )
