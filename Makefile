@@ -20,6 +20,7 @@ gen: install ## regenerate gen/ and third_party/googleapis from proto/
 	$(PY) -m registry.cli render-envoy --defaults -o gateway/envoy.yaml
 
 check: install lint breaking routes typecheck ## every static check
+	$(UV) lock --check
 	$(PY) scripts/generate.py --check
 	$(PY) -m registry.cli render-envoy --defaults --check gateway/envoy.yaml
 

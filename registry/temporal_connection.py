@@ -25,13 +25,13 @@ async def connect(config: TemporalConfig) -> Client:
     return await Client.connect(
         config.address,
         namespace=config.namespace,
-        tls=await _tls(config),
+        tls=await tls_options(config),
         api_key=config.api_key,
         identity=None,
     )
 
 
-async def _tls(config: TemporalConfig) -> TLSConfig | bool:
+async def tls_options(config: TemporalConfig) -> TLSConfig | bool:
     tls = config.tls
     if not tls.enabled:
         return False
