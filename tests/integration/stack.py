@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import httpx
@@ -20,7 +20,7 @@ import yaml
 
 from registry.devstack import temporal_dev_server_command
 from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, transcoded_services
-from registry.ports import free_port
+from registry.ports import free_port as free_port  # re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 DESCRIPTOR = REPO / "gen" / "descriptor.binpb"
@@ -163,10 +163,28 @@ class Registry:
         return self.process.stop(sig) if self.process else 0
 
 
+class Upstream(Protocol):
+    """What Envoy forwards to: a Registry, or servers standing in for one."""
+
+    @property
+    def grpc_port(self) -> int: ...
+
+    @property
+    def http_port(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class UpstreamPorts:
+    """An Upstream given by its ports alone."""
+
+    grpc_port: int
+    http_port: int
+
+
 @dataclass
 class Envoy:
     workdir: Path
-    registry: Registry
+    registry: Upstream
     port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     max_request_bytes: int = 1 << 20
@@ -196,9 +214,13 @@ class Envoy:
             services=transcoded_services(DESCRIPTOR),
         )
 
-    def start(self) -> Envoy:
+    def write_config(self) -> Path:
         config_path = self.workdir / f"envoy-{self.port}.yaml"
         config_path.write_text(render_envoy_config(self.layout()))
+        return config_path
+
+    def start(self) -> Envoy:
+        config_path = self.write_config()
         self.process = Process(
             "envoy", envoy_command(config_path), self.workdir / f"envoy-{self.port}.log"
         ).start()

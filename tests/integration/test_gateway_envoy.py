@@ -11,10 +11,8 @@ import contextlib
 import dataclasses
 import http.server
 import json
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -38,13 +36,8 @@ from temporal_registry.v1 import (
     system_pb2_grpc,
 )
 
-from registry.gateway import (
-    DEFAULT_DESCRIPTOR,
-    GatewayLayout,
-    envoy_command,
-    render_envoy_config,
-    transcoded_services,
-)
+from integration.stack import Envoy, UpstreamPorts, free_port
+from registry.gateway import envoy_command
 
 pytestmark = pytest.mark.integration
 
@@ -56,76 +49,22 @@ ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
 
-# ---------------------------------------------------------------- process helpers
+# ---------------------------------------------------------------- gateway
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """SIGTERM, wait, then SIGKILL if it is still running."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout)
-
-
-def wait_envoy_live(admin_url: str, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Poll Envoy admin /ready until it answers LIVE; fail early if Envoy exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"envoy exited with {proc.returncode} before it was ready")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{admin_url}/ready", timeout=0.5).text.strip() == "LIVE":
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"envoy admin {admin_url}/ready did not answer LIVE in {timeout}s")
+def gateway_envoy(workdir: Path, grpc_port: int, http_port: int) -> Envoy:
+    """Envoy on free loopback ports in front of the given upstream ports."""
+    return Envoy(workdir, UpstreamPorts(grpc_port, http_port), max_request_bytes=MAX_REQUEST_BYTES)
 
 
 @contextlib.contextmanager
-def running_envoy(layout: GatewayLayout, workdir: Path) -> Iterator[Path]:
-    """Render layout, run Envoy on it until the block exits; yields the access log path."""
-    config = workdir / "envoy.yaml"
-    config.write_text(render_envoy_config(layout), encoding="utf-8")
-    access_log = workdir / "envoy.stdout.log"
-    with access_log.open("wb") as stdout, (workdir / "envoy.stderr.log").open("wb") as stderr:
-        # Envoy 1.40 dies with its parent: spawn it from this (long-lived) process.
-        proc = subprocess.Popen(
-            [*envoy_command(config), "--concurrency", "1"], stdout=stdout, stderr=stderr
-        )
-        try:
-            wait_envoy_live(f"http://{layout.admin_host}:{layout.admin_port}", proc)
-            yield access_log
-        finally:
-            stop_process(proc)
-
-
-def loopback_layout(grpc_port: int, http_port: int) -> GatewayLayout:
-    """A layout with Envoy on free loopback ports in front of the given upstream ports."""
-    descriptor = DEFAULT_DESCRIPTOR.resolve()
-    return GatewayLayout(
-        listen_host="127.0.0.1",
-        listen_port=free_port(),
-        admin_host="127.0.0.1",
-        admin_port=free_port(),
-        registry_grpc_host="127.0.0.1",
-        registry_grpc_port=grpc_port,
-        registry_http_host="127.0.0.1",
-        registry_http_port=http_port,
-        descriptor_path=str(descriptor),
-        max_request_bytes=MAX_REQUEST_BYTES,
-        max_response_bytes=1024 * 1024,
-        services=transcoded_services(descriptor),
-    )
+def running_envoy(workdir: Path, grpc_port: int, http_port: int) -> Iterator[Envoy]:
+    """gateway_envoy, started until the block exits (stopped even if it never got ready)."""
+    envoy = gateway_envoy(workdir, grpc_port, http_port)
+    try:
+        yield envoy.start()
+    finally:
+        envoy.stop()
 
 
 # ---------------------------------------------------------------- upstreams
@@ -260,22 +199,21 @@ def http_upstream_port() -> Iterator[int]:
 @pytest.fixture(scope="module")
 def gateway(
     grpc_upstream: GrpcUpstream, http_upstream_port: int, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayLayout]:
-    layout = loopback_layout(grpc_upstream.port, http_upstream_port)
-    with running_envoy(layout, tmp_path_factory.mktemp("envoy")):
-        yield layout
+) -> Iterator[Envoy]:
+    workdir = tmp_path_factory.mktemp("envoy")
+    with running_envoy(workdir, grpc_upstream.port, http_upstream_port) as envoy:
+        yield envoy
 
 
 @pytest.fixture(scope="module")
-def client(gateway: GatewayLayout) -> Iterator[httpx.Client]:
-    base_url = f"http://{gateway.listen_host}:{gateway.listen_port}"
-    with httpx.Client(base_url=base_url, timeout=5.0) as http_client:
+def client(gateway: Envoy) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.http_url, timeout=5.0) as http_client:
         yield http_client
 
 
 @pytest.fixture(scope="module")
-def channel(gateway: GatewayLayout) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"{gateway.listen_host}:{gateway.listen_port}") as grpc_channel:
+def channel(gateway: Envoy) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(gateway.grpc_target) as grpc_channel:
         yield grpc_channel
 
 
@@ -297,9 +235,7 @@ def assert_status_json(response: httpx.Response, http_status: int, code: int) ->
 
 
 def test_rendered_config_validates(tmp_path: Path) -> None:
-    layout = loopback_layout(free_port(), free_port())
-    config = tmp_path / "envoy.yaml"
-    config.write_text(render_envoy_config(layout), encoding="utf-8")
+    config = gateway_envoy(tmp_path, free_port(), free_port()).write_config()
     assert "${" not in config.read_text(encoding="utf-8").split("\nadmin:", 1)[1]
     result = subprocess.run(
         [*envoy_command(config), "--mode", "validate"],
@@ -445,15 +381,13 @@ def test_native_grpc_unknown_method_reaches_the_server(channel: grpc.Channel) ->
 
 def test_upstream_down_is_unavailable_json(tmp_path: Path, http_upstream_port: int) -> None:
     upstream = start_grpc_upstream()
-    layout = loopback_layout(upstream.port, http_upstream_port)
-    with running_envoy(layout, tmp_path):
-        base_url = f"http://{layout.listen_host}:{layout.listen_port}"
-        with httpx.Client(base_url=base_url, timeout=5.0) as http_client:
+    with running_envoy(tmp_path, upstream.port, http_upstream_port) as envoy:
+        with httpx.Client(base_url=envoy.http_url, timeout=5.0) as http_client:
             assert http_client.get("/health").status_code == 200
             upstream.server.stop(grace=None).wait()
             assert_status_json(http_client.get("/health"), 503, 14)
         # A gRPC client gets a plain gRPC status, not JSON in grpc-message.
-        with grpc.insecure_channel(f"{layout.listen_host}:{layout.listen_port}") as grpc_channel:
+        with grpc.insecure_channel(envoy.grpc_target) as grpc_channel:
             stub = system_pb2_grpc.SystemServiceStub(grpc_channel)
             with pytest.raises(grpc.RpcError) as raised:
                 stub.GetHealth(system_pb2.GetHealthRequest(), timeout=5)
@@ -462,12 +396,16 @@ def test_upstream_down_is_unavailable_json(tmp_path: Path, http_upstream_port: i
 
 
 def test_access_log_is_json(tmp_path: Path, grpc_upstream: GrpcUpstream) -> None:
-    layout = loopback_layout(grpc_upstream.port, free_port())
-    with running_envoy(layout, tmp_path) as access_log:
-        url = f"http://{layout.listen_host}:{layout.listen_port}/health"
+    with running_envoy(tmp_path, grpc_upstream.port, free_port()) as envoy:
+        url = f"{envoy.http_url}/health"
         assert httpx.get(url, headers={"x-request-id": "req-log-1"}).status_code == 200
     # Envoy flushes its access log every second and on exit: read it once Envoy stopped.
-    entry = json.loads(access_log.read_text(encoding="utf-8").splitlines()[-1])
+    # Its log holds stdout (the access log, one JSON object a line) and stderr (Envoy's
+    # own "[time][level] ..." lines, e.g. on SIGTERM): the last access log line is the last
+    # line that opens an object.
+    assert envoy.process is not None
+    access_log = [line for line in envoy.process.log().splitlines() if line.startswith("{")]
+    entry = json.loads(access_log[-1])
     assert entry["method"] == "GET"
     assert entry["path"] == "/health"
     assert entry["status"] == 200
