@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 
-from registry.config import ConfigError, load_config
+from registry.config import Config, ConfigError, load_config
 from registry.logs import configure_logging
 from registry.ports import PortInUseError
 
@@ -53,8 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render-envoy":
         return _render_envoy(args, config)
     configure_logging(config.logging.level, config.logging.json_format)
+    code = _run_service(args.command, config)
+    # Everything is stopped and flushed here. Leave without interpreter
+    # finalization: the Temporal SDK's and gRPC's native threads may still call
+    # into Python while it finalizes, which aborts (SIGABRT) a process that shut
+    # down cleanly.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_service(command: str, config: Config) -> int:
     try:
-        if args.command == "up":
+        if command == "up":
             from registry.devstack import run_dev_stack
 
             asyncio.run(run_dev_stack(config))
@@ -70,11 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _render_envoy(args: argparse.Namespace, config: object) -> int:
-    from registry.config import Config
+def _render_envoy(args: argparse.Namespace, config: Config) -> int:
     from registry.gateway import COMPOSE_LAYOUT, layout_for, render_envoy_config
 
-    assert isinstance(config, Config)
     rendered = render_envoy_config(COMPOSE_LAYOUT if args.defaults else layout_for(config))
     if args.check is not None:
         if args.check.read_text() != rendered:
