@@ -31,7 +31,8 @@ lint: install
 
 breaking: install ## buf breaking (FILE) against $(BREAKING_AGAINST); skipped when it has no protos
 	@if git rev-parse --verify --quiet "$(BREAKING_AGAINST):proto" >/dev/null; then \
-		$(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
+		$(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)" && \
+		echo "buf breaking: nothing breaks the contract on $(BREAKING_AGAINST)"; \
 	else echo "buf breaking: no proto/ on $(BREAKING_AGAINST) yet, skipped"; fi
 
 routes: install ## HTTP routes may be added, never changed or removed
