@@ -14,16 +14,9 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from registry.model import FieldViolation as FieldViolation  # re-exported for handlers
+
 ERROR_DOMAIN = "temporal-registry"
-
-
-@dataclass(frozen=True)
-class FieldViolation:
-    """One bad field: `field` is a dotted path (or a JSON pointer inside a JSON value)."""
-
-    field: str
-    description: str
-    reason: str = ""
 
 
 @dataclass
