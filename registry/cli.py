@@ -76,7 +76,8 @@ def _run_service(command: str, config: Config) -> int:
             from registry.server import serve
 
             asyncio.run(serve(config))
-    except PortInUseError as error:
+    except (PortInUseError, RuntimeError, TimeoutError) as error:
+        # a taken port, or a dev-stack child that failed to start or died
         print(f"temporal-registry: {error}", file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:

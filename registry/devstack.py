@@ -109,6 +109,7 @@ async def run_dev_stack(config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     children: list[tuple[str, asyncio.subprocess.Process]] = []
+    died: list[str] = []  # children that exited on their own
     try:
         temporal = await _spawn(
             temporal_dev_server_command(
@@ -131,7 +132,9 @@ async def run_dev_stack(config: Config) -> None:
         await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
 
         _print_urls(config, data_dir)
-        watchers = [asyncio.create_task(_stop_when_exits(name, p, stop)) for name, p in children]
+        watchers = [
+            asyncio.create_task(_stop_when_exits(name, p, stop, died)) for name, p in children
+        ]
         try:
             await serve(config, stop)
         finally:
@@ -140,9 +143,8 @@ async def run_dev_stack(config: Config) -> None:
     finally:
         for name, process in reversed(children):
             await _terminate(name, process)
-    failed = [name for name, p in children if p.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stop.is_set():
-        raise RuntimeError(f"{', '.join(failed)} stopped unexpectedly; see logs in {data_dir}")
+    if died:
+        raise RuntimeError(f"{', '.join(died)} stopped unexpectedly; see logs in {data_dir}")
 
 
 async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:
@@ -157,10 +159,11 @@ async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:
 
 
 async def _stop_when_exits(
-    name: str, process: asyncio.subprocess.Process, stop: asyncio.Event
+    name: str, process: asyncio.subprocess.Process, stop: asyncio.Event, died: list[str]
 ) -> None:
     code = await process.wait()
     log.error("%s exited with %s; stopping the stack", name, code)
+    died.append(f"{name} (exit {code})")
     stop.set()
 
 

@@ -132,3 +132,35 @@ def test_api_key_without_tls_is_refused() -> None:
     assert result.returncode == 2
     assert "tls" in result.stderr
     assert "secret-key" not in result.stderr
+
+
+def pid_of_process_with_args(*args: str) -> int:
+    """The pid of the one process whose argv holds all of args (read from /proc)."""
+    matches = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = set(cmdline.read_bytes().decode(errors="replace").split("\0"))
+        except OSError:
+            continue
+        if set(args) <= argv:
+            matches.append(int(cmdline.parent.name))
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
+def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
+    env = up_env(tmp_path / "data")
+    gateway = f"http://{LOOPBACK}:{env['GATEWAY_PORT']}"
+    log = tmp_path / "up.log"
+    process = run_up(env, log)
+    try:
+        wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
+        temporal_pid = pid_of_process_with_args("start-dev", "--port", env["DEV_TEMPORAL_PORT"])
+        os.kill(int(temporal_pid), signal.SIGKILL)
+        assert process.wait(30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "temporal dev server (exit -9) stopped unexpectedly" in log.read_text()
+    assert not port_accepts(int(env["GATEWAY_PORT"]))
+    assert not port_accepts(int(env["REGISTRY_GRPC_PORT"]))
