@@ -1,0 +1,446 @@
+"""registry.schemas: checking registered JSON Schemas and validating inputs against them.
+
+Formats: the installed jsonschema enforces only the formats whose checkers need no extra
+package. In this venv that is date, email, idn-email, idn-hostname (idna is installed), ipv4,
+ipv6, regex and uuid. `date-time`, `time`, `uri`, `hostname`, `duration`, `json-pointer` and
+others are accepted unchecked, because rfc3339-validator, rfc3986-validator, fqdn,
+isoduration, jsonpointer and friends are not dependencies; the tests below assert exactly that
+split, so adding one of those packages shows up here.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
+
+from registry import schemas
+from registry.model import FieldViolation
+from registry.schemas import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_INPUT_DEPTH,
+    MAX_REPORTED_VIOLATIONS,
+    NO_RETRIEVAL_REGISTRY,
+    InputValidator,
+    InvalidSchemaError,
+    check_schema,
+    compile_schema,
+)
+
+ENFORCED_FORMATS = {
+    "date": "2024-02-30",
+    "email": "not-an-email",
+    "idn-email": "not-an-email",
+    "idn-hostname": "-bad-",
+    "ipv4": "999.1.1.1",
+    "ipv6": "zz::zz::1",
+    "regex": "(unclosed",
+    "uuid": "not-a-uuid",
+}
+GOOD_FORMAT_VALUES = {
+    "date": "2024-02-29",
+    "email": "a@example.com",
+    "idn-email": "a@example.com",
+    "idn-hostname": "example.com",
+    "ipv4": "10.0.0.1",
+    "ipv6": "::1",
+    "regex": "^a+$",
+    "uuid": "123e4567-e89b-12d3-a456-426614174000",
+}
+UNENFORCED_FORMATS = {
+    "date-time": "yesterday",
+    "time": "noon",
+    "uri": "not a uri",
+    "hostname": "-bad-",
+    "duration": "forever",
+    "json-pointer": "no-leading-slash",
+}
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["order_id", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "order_id": {"type": "string", "format": "uuid"},
+        "email": {"type": "string", "format": "email"},
+        "items": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/item"},
+        },
+        "a/b": {"type": "integer"},
+    },
+    "$defs": {
+        "item": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}},
+        }
+    },
+}
+
+
+def fields(violations: list[FieldViolation]) -> list[tuple[str, str]]:
+    return [(v.field, v.reason) for v in violations]
+
+
+def nested(depth: int, key: str = "not") -> dict[str, Any]:
+    schema: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        schema = {key: schema}
+    return schema
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every test runs with the network and urlopen booby-trapped: any attempt fails it."""
+    attempts: list[str] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(getattr(args[0], "full_url", repr(args)) if args else "?")
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+# --- check_schema ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {},
+        ORDER_SCHEMA,
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "string"},
+        {"$ref": "#/$defs/a", "$defs": {"a": {"$dynamicAnchor": "n", "$dynamicRef": "#n"}}},
+        {"$id": "order.json", "type": "object"},
+        {"pattern": "^[a-z]+$", "format": "date-time", "x-custom-keyword": [1, 2]},
+    ],
+)
+def test_good_schemas(schema: dict[str, Any]) -> None:
+    assert check_schema(schema) == []
+
+
+def test_meta_schema_errors_point_into_the_schema() -> None:
+    schema = {
+        "type": "strin",
+        "properties": {"a": {"minimum": "x"}, "b/c": {"required": "yes"}},
+        "items": [{"type": 3}],  # reached by several meta-schema paths: reported once
+    }
+    assert fields(check_schema(schema)) == [
+        ("input_schema/items", "invalid_schema"),
+        ("input_schema/properties/a/minimum", "invalid_schema"),
+        ("input_schema/properties/b~1c/required", "invalid_schema"),
+        ("input_schema/type", "invalid_schema"),
+    ]
+    (violation,) = check_schema(
+        {"properties": {"a": {"minimum": "x"}}}, "workflows[1].input_schema"
+    )
+    assert violation.field == "workflows[1].input_schema/properties/a/minimum"
+    assert violation.description == "'x' is not of type 'number'"
+
+
+def test_invalid_regex_pattern_is_a_schema_error() -> None:
+    assert fields(check_schema({"pattern": "(unclosed"})) == [
+        ("input_schema/pattern", "invalid_schema")
+    ]
+
+
+def test_structural_rules_come_first() -> None:
+    schema = {"type": "strin", "$ref": "http://127.0.0.1:1/x.json"}
+    assert fields(check_schema(schema)) == [("input_schema/$ref", "remote_ref_refused")]
+    assert fields(check_schema(nested(10_000))) == [("input_schema" + "/not" * 64, "too_deep")]
+    assert fields(check_schema([])) == [("input_schema", "invalid_type")]  # type: ignore[arg-type]
+    assert fields(check_schema({"const": float("nan")})) == [("input_schema/const", "invalid_type")]
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "http://127.0.0.1:1/x.json",
+        "https://127.0.0.1:1/x.json",
+        "file:///etc/passwd",
+        "//127.0.0.1:1/x",
+        "other.json#/a",
+        "urn:x",
+    ],
+)
+def test_remote_refs_are_refused_before_anything_is_fetched(
+    ref: str, no_network: list[str]
+) -> None:
+    for keyword in ("$ref", "$dynamicRef"):
+        assert fields(check_schema({keyword: ref})) == [
+            (f"input_schema/{keyword}", "remote_ref_refused")
+        ]
+        with pytest.raises(InvalidSchemaError) as raised:
+            compile_schema({"properties": {"a": {keyword: ref}}})
+        assert fields(raised.value.violations) == [
+            (f"input_schema/properties/a/{keyword}", "remote_ref_refused")
+        ]
+    assert no_network == []
+
+
+def test_even_a_validator_built_directly_never_fetches(no_network: list[str]) -> None:
+    schema = {"$ref": "http://127.0.0.1:1/x.json"}
+    direct = Draft202012Validator(schema, registry=NO_RETRIEVAL_REGISTRY)
+    with pytest.raises(Unresolvable):
+        list(direct.iter_errors({}))
+    with pytest.raises(InvalidSchemaError) as raised:
+        InputValidator(schema)({})
+    assert fields(raised.value.violations) == [("input_schema", "unresolvable_ref")]
+    assert no_network == []
+
+
+def test_jsonschema_alone_would_fetch(no_network: list[str]) -> None:
+    """Why NO_RETRIEVAL_REGISTRY exists: without a registry, jsonschema calls urlopen."""
+    with pytest.raises(Unresolvable):  # wraps the AssertionError raised by our trap
+        list(Draft202012Validator({"$ref": "http://127.0.0.1:1/x.json"}).iter_errors({}))
+    assert len(no_network) == 1 and "127.0.0.1:1" in no_network[0]
+
+
+def test_bundled_meta_schemas_need_no_network(no_network: list[str]) -> None:
+    assert check_schema({"$schema": "https://json-schema.org/draft/2020-12/schema"}) == []
+    assert compile_schema({"$schema": "https://json-schema.org/draft/2020-12/schema"})(1) == []
+    assert no_network == []
+
+
+# --- compile_schema --------------------------------------------------------------------------
+
+
+def test_empty_schema_accepts_anything() -> None:
+    validate = compile_schema({})
+    for instance in [None, 0, -1.5, "", "x" * 10_000, [], [1, [2]], {}, {"a": {"b": None}}, True]:
+        assert validate(instance) == []
+
+
+def test_compiled_once_and_cached_by_canonical_json() -> None:
+    first = compile_schema({"type": "object", "properties": {"a": {}, "b": {}}})
+    again = compile_schema({"properties": {"b": {}, "a": {}}, "type": "object"})
+    assert again is first
+    assert compile_schema({"type": "array"}) is not first
+    assert schemas._compile_canonical.cache_info().maxsize == schemas.COMPILED_CACHE_SIZE
+
+
+def test_invalid_schema_is_the_registrants_error() -> None:
+    with pytest.raises(InvalidSchemaError) as raised:
+        compile_schema({"type": "strin"})
+    assert fields(raised.value.violations) == [("input_schema/type", "invalid_schema")]
+    assert isinstance(raised.value, ValueError)
+    assert "input_schema/type" in str(raised.value)
+
+
+def test_dangling_local_ref_is_reported_as_a_schema_fault() -> None:
+    validate = compile_schema({"properties": {"a": {"$ref": "#/$defs/missing"}}})
+    assert validate({"b": 1}) == []  # the reference is only followed when reached
+    with pytest.raises(InvalidSchemaError) as raised:
+        validate({"a": 1})
+    assert fields(raised.value.violations) == [("input_schema", "unresolvable_ref")]
+
+
+# --- validating inputs -----------------------------------------------------------------------
+
+
+def test_valid_input() -> None:
+    validate = compile_schema(ORDER_SCHEMA)
+    order = {
+        "order_id": "123e4567-e89b-12d3-a456-426614174000",
+        "email": "a@example.com",
+        "items": [{"name": "pen", "qty": 2}],
+        "a/b": 3,
+    }
+    assert validate(order) == []
+
+
+def test_errors_name_the_instance_location_and_keyword() -> None:
+    validate = compile_schema(ORDER_SCHEMA)
+    violations = validate(
+        {
+            "order_id": "nope",
+            "email": "nope",
+            "items": [{"name": 1}, {}, {"name": "x", "qty": 0}, *[{"name": "x"}] * 7, {"qty": 1}],
+            "a/b": "3",
+            "extra": True,
+        }
+    )
+    assert fields(violations) == [
+        ("input", "additionalProperties"),
+        ("input/a~1b", "type"),
+        ("input/email", "format"),
+        ("input/items/0/name", "type"),
+        ("input/items/1/name", "required"),
+        ("input/items/2/qty", "minimum"),
+        ("input/items/10/name", "required"),  # indexes sort numerically
+        ("input/order_id", "format"),
+    ]
+    assert violations[4].description == "'name' is a required property"
+
+
+def test_every_missing_property_is_named() -> None:
+    validate = compile_schema({"required": ["b", "a", "c"]})
+    assert fields(validate({"c": 1})) == [("input/a", "required"), ("input/b", "required")]
+    assert fields(validate([])) == []  # required applies to objects only
+
+
+def test_violations_are_sorted_then_capped() -> None:
+    validate = compile_schema({"type": "array", "items": {"type": "string"}})
+    violations = validate(list(range(500)))
+    assert len(violations) == MAX_REPORTED_VIOLATIONS
+    assert [v.field for v in violations] == [f"input/{i}" for i in range(50)]
+
+
+def test_long_messages_are_shortened() -> None:
+    validate = compile_schema({"maxLength": 3})
+    (violation,) = validate("x" * 100_000)
+    assert violation.reason == "maxLength"
+    assert len(violation.description) == MAX_DESCRIPTION_LENGTH
+    assert violation.description.endswith("...")
+
+
+@pytest.mark.parametrize("name", sorted(ENFORCED_FORMATS))
+def test_enforced_formats(name: str) -> None:
+    assert name in Draft202012Validator.FORMAT_CHECKER.checkers
+    validate = compile_schema({"format": name})
+    assert fields(validate(ENFORCED_FORMATS[name])) == [("input", "format")]
+    assert validate(GOOD_FORMAT_VALUES[name]) == []
+    assert validate(42) == []  # formats apply to strings only
+
+
+@pytest.mark.parametrize("name", sorted(UNENFORCED_FORMATS))
+def test_formats_without_a_checker_are_not_enforced(name: str) -> None:
+    """Not enforced here for lack of optional packages (see the module docstring)."""
+    if name in Draft202012Validator.FORMAT_CHECKER.checkers:
+        pytest.skip(f"a checker for {name!r} is installed now: move it to ENFORCED_FORMATS")
+    assert compile_schema({"format": name})(UNENFORCED_FORMATS[name]) == []
+
+
+def test_non_json_input_is_reported_not_raised() -> None:
+    validate = compile_schema({"type": "object"})
+    assert fields(validate({"a": float("nan"), "b": {1, 2}, "c": [b"x"]})) == [
+        ("input/a", "invalid_type"),
+        ("input/b", "invalid_type"),
+        ("input/c/0", "invalid_type"),
+    ]
+    assert fields(validate({1: "x"})) == [("input", "invalid_type")]
+
+
+def test_input_size_is_bounded() -> None:
+    validate = compile_schema({})
+    assert validate("x" * (schemas.MAX_INPUT_BYTES - 2)) == []
+    assert fields(validate("x" * (schemas.MAX_INPUT_BYTES - 1))) == [("input", "too_long")]
+
+
+def test_deep_input_is_bounded() -> None:
+    recursive = compile_schema({"type": "array", "items": {"$ref": "#"}})
+    value: list[Any] = []
+    for _ in range(MAX_INPUT_DEPTH - 1):
+        value = [value]
+    assert recursive(value) == []  # as deep as protobuf allows: fine
+    for _ in range(10_000):
+        value = [value]
+    (violation,) = recursive(value)
+    assert violation.reason == "too_deep"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"allOf": [{"$ref": "#"}]},
+        {
+            "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"anyOf": [{"$ref": "#/$defs/a"}]}},
+            "not": {"$ref": "#/$defs/a"},
+        },
+    ],
+)
+def test_reference_cycles_are_a_schema_fault(schema: dict[str, Any]) -> None:
+    validate = compile_schema(schema)
+    with pytest.raises(InvalidSchemaError) as raised:
+        validate({})
+    assert fields(raised.value.violations) == [("input_schema", "recursive_ref")]
+
+
+def test_deep_schema_within_the_limit_compiles_and_validates() -> None:
+    validate = compile_schema(nested(64))
+    assert [v.reason for v in validate(1)] == ["not"]
+
+
+# --- hostile input never raises --------------------------------------------------------------
+
+
+def nasty() -> list[Any]:
+    deep: list[Any] = []
+    for _ in range(10_000):
+        deep = [deep]
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    return [
+        None,
+        True,
+        2**64,
+        10**5000,
+        float("nan"),
+        float("inf"),
+        "\ud800",
+        "x" * 100_000,  # bigger is fine but slow with "format": "regex" (re.compile)
+        b"x",
+        {1, 2},
+        (1,),
+        object(),
+        [],
+        {},
+        {None: 1},
+        {"$ref": "http://127.0.0.1:1/x"},
+        {"$ref": "#/nowhere"},
+        {"$id": "file:///etc/passwd"},
+        {"$schema": "http://127.0.0.1:1/meta"},
+        {"type": "strin"},
+        {"pattern": "(("},
+        {"type": ["string", 3]},
+        {"enum": list(range(100_000))},
+        {"allOf": [{"$ref": "#"}]},
+        nested(10_000),
+        {"items": deep},
+        deep,
+        cyclic,
+        {"properties": {"\ud800": {"type": "string"}}},
+    ]
+
+
+def test_check_schema_never_raises() -> None:
+    for schema in nasty():
+        violations = check_schema(schema)
+        assert isinstance(violations, list)
+        for v in violations:
+            assert isinstance(v, FieldViolation)
+            (v.field + v.description).encode("utf-8")
+
+
+def test_compile_schema_raises_only_invalid_schema_error() -> None:
+    for schema in nasty():
+        try:
+            validate = compile_schema(schema)
+        except InvalidSchemaError as error:
+            assert error.violations
+            continue
+        for instance in nasty():
+            try:
+                violations = validate(instance)
+            except InvalidSchemaError:
+                continue
+            assert isinstance(violations, list)
+            assert len(violations) <= MAX_REPORTED_VIOLATIONS
+            for v in violations:
+                (v.field + v.description + v.reason).encode("utf-8")
+
+
+def test_validators_never_raise_on_nasty_instances() -> None:
+    for schema in [{}, ORDER_SCHEMA, {"format": "regex"}, {"items": {"$ref": "#"}}]:
+        validate = compile_schema(schema)
+        for instance in nasty():
+            violations = validate(instance)
+            assert all(isinstance(v, FieldViolation) for v in violations)
