@@ -13,6 +13,7 @@ import http.server
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -83,7 +84,10 @@ class SystemServicer(system_pb2_grpc.SystemServiceServicer):
     def GetHealth(
         self, request: system_pb2.GetHealthRequest, context: grpc.ServicerContext
     ) -> system_pb2.GetHealthResponse:
-        self.metadata.append({m.key: str(m.value) for m in context.invocation_metadata()})
+        metadata = {m.key: str(m.value) for m in context.invocation_metadata()}
+        self.metadata.append(metadata)
+        # Lets a test hold the reply back, so Envoy has read the whole request first.
+        time.sleep(float(metadata.get("x-test-delay-seconds", "0")))
         return system_pb2.GetHealthResponse(status="ok")
 
     def GetReadiness(
@@ -309,10 +313,14 @@ def test_unknown_query_parameter_is_invalid_argument_json(client: httpx.Client) 
 
 def test_body_over_limit_is_payload_too_large_json(client: httpx.Client) -> None:
     # The protos have no POST route yet; the transcoder buffers (and limits) the body
-    # of any transcoded request, so a GET with a body shows the limit.
+    # of any transcoded request, so a GET with a body shows the limit. The upstream
+    # holds its reply back so the 413 cannot lose a race against a fast 200.
     payload = json.dumps({"padding": "x" * (MAX_REQUEST_BYTES + 1024)})
     response = client.request(
-        "GET", "/health", content=payload, headers={"content-type": "application/json"}
+        "GET",
+        "/health",
+        content=payload,
+        headers={"content-type": "application/json", "x-test-delay-seconds": "1"},
     )
     assert_status_json(response, 413, 8)
 
