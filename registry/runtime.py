@@ -43,7 +43,6 @@ class RegistryRuntime:
         self._registry: RegistryWorkflowClient | None = None
         self._not_ready = NotReady("TEMPORAL_CONNECTING", "connecting to Temporal")
         self._task: asyncio.Task[None] | None = None
-        self._worker: Worker | None = None
         self.ready = asyncio.Event()
 
     def start(self) -> None:
@@ -60,9 +59,8 @@ class RegistryRuntime:
             await self._on_readiness(ready)
 
     async def stop(self) -> None:
+        """Stop supervising; the worker is shut down on the way out of _run_worker."""
         await self._set_ready(False)
-        if self._worker is not None:
-            await self._worker.shutdown()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -102,8 +100,8 @@ class RegistryRuntime:
 
     async def _run_worker(self, client: Client) -> None:
         settings = self._config.registry
-        self._worker = Worker(client, task_queue=settings.task_queue, workflows=[RegistryWorkflow])
-        worker_run = asyncio.create_task(self._worker.run(), name="registry-worker")
+        worker = Worker(client, task_queue=settings.task_queue, workflows=[RegistryWorkflow])
+        worker_run = asyncio.create_task(worker.run(), name="registry-worker")
         try:
             registry = RegistryWorkflowClient(client, settings)
             self._not_ready = NotReady(
@@ -124,5 +122,4 @@ class RegistryRuntime:
             )
         finally:
             if not worker_run.done():
-                await self._worker.shutdown()
-            self._worker = None
+                await worker.shutdown()
