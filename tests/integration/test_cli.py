@@ -159,8 +159,9 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
         os.kill(int(temporal_pid), signal.SIGKILL)
         assert process.wait(30) == 1
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # the test failed: stop the stack the way a person would
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
     assert "temporal dev server (exit -9) stopped unexpectedly" in log.read_text()
     assert not port_accepts(int(env["GATEWAY_PORT"]))
     assert not port_accepts(int(env["REGISTRY_GRPC_PORT"]))
