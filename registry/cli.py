@@ -86,9 +86,9 @@ def _run_service(command: str, config: Config) -> int:
 
 
 def _render_envoy(args: argparse.Namespace, config: Config) -> int:
-    from registry.gateway import COMPOSE_LAYOUT, layout_for, render_envoy_config
+    from registry.gateway import compose_layout, layout_for, render_envoy_config
 
-    rendered = render_envoy_config(COMPOSE_LAYOUT if args.defaults else layout_for(config))
+    rendered = render_envoy_config(compose_layout() if args.defaults else layout_for(config))
     if args.check is not None:
         if args.check.read_text() != rendered:
             print(f"{args.check} is stale: run `make gen`", file=sys.stderr)

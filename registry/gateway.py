@@ -112,17 +112,19 @@ def envoy_command(config_path: Path, *, log_level: str = "warning") -> list[str]
     ]
 
 
-COMPOSE_LAYOUT = GatewayLayout(
-    listen_host="0.0.0.0",
-    listen_port=8080,
-    admin_host="127.0.0.1",
-    admin_port=9901,
-    registry_grpc_host="registry",
-    registry_grpc_port=50051,
-    registry_http_host="registry",
-    registry_http_port=9464,
-    descriptor_path="/etc/envoy/descriptor.binpb",
-    max_request_bytes=1024 * 1024,
-    max_response_bytes=4 * 1024 * 1024,
-    services=transcoded_services(DEFAULT_DESCRIPTOR),
-)
+def compose_layout() -> GatewayLayout:
+    """The layout of docker-compose.yml, from which gateway/envoy.yaml is rendered."""
+    return GatewayLayout(
+        listen_host="0.0.0.0",
+        listen_port=8080,
+        admin_host="127.0.0.1",
+        admin_port=9901,
+        registry_grpc_host="registry",
+        registry_grpc_port=50051,
+        registry_http_host="registry",
+        registry_http_port=9464,
+        descriptor_path="/etc/envoy/descriptor.binpb",
+        max_request_bytes=1024 * 1024,
+        max_response_bytes=4 * 1024 * 1024,
+        services=transcoded_services(DEFAULT_DESCRIPTOR),
+    )

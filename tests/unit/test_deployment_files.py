@@ -3,7 +3,7 @@
 docker-compose.yml, Dockerfile and .dockerignore cannot be exercised here (no container
 engine), so they are checked statically against what the code says:
 
-- COMPOSE_LAYOUT (registry/gateway.py), from which gateway/envoy.yaml is rendered: Envoy's
+- compose_layout() (registry/gateway.py), from which gateway/envoy.yaml is rendered: Envoy's
   port, the registry's service name and ports, the descriptor's path inside the container;
 - registry/default_config.yaml: the only environment variables the registry reads;
 - pyproject.toml: what the wheel built in the image is made of.
@@ -27,7 +27,9 @@ import pytest
 import yaml
 
 from registry.binaries import venv_binary
-from registry.gateway import COMPOSE_LAYOUT
+from registry.gateway import compose_layout
+
+COMPOSE_LAYOUT = compose_layout()
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
