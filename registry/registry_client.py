@@ -3,21 +3,27 @@ its snapshot, describe its current run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from registry.config import RegistrySettings
+from registry.errors import unavailable
 from registry.workflow import RegistrySnapshot, RegistryState, RegistryWorkflow, ServiceStart
 
 
@@ -42,6 +48,19 @@ class RegistryWorkflowClient:
     def workflow_id(self) -> str:
         return self._settings.workflow_id
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """A registry workflow that Temporal cannot reach or answer for is
+        UNAVAILABLE to the caller, whichever read failed."""
+        try:
+            yield
+        except (RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError) as error:
+            cause = error.status.name if isinstance(error, RPCError) else type(error).__name__
+            raise unavailable(
+                "REGISTRY_WORKFLOW_UNAVAILABLE",
+                f"registry workflow {self.workflow_id} does not answer ({cause})",
+            ) from error
+
     def _handle(self) -> WorkflowHandle[RegistryWorkflow, None]:
         return self._client.get_workflow_handle_for(RegistryWorkflow.run, self.workflow_id)
 
@@ -65,10 +84,12 @@ class RegistryWorkflowClient:
         )
 
     async def snapshot(self) -> RegistrySnapshot:
-        return await self._handle().query(RegistryWorkflow.snapshot, rpc_timeout=self._timeout)
+        with self._answering():
+            return await self._handle().query(RegistryWorkflow.snapshot, rpc_timeout=self._timeout)
 
     async def describe_run(self) -> RunInfo:
-        description = await self._handle().describe(rpc_timeout=self._timeout)
+        with self._answering():
+            description = await self._handle().describe(rpc_timeout=self._timeout)
         info = description.raw_description.workflow_execution_info
         return RunInfo(
             run_id=description.run_id,

@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
-from temporalio.service import RPCError
 
 from registry.errors import unavailable
 from registry.runtime import RegistryRuntime
@@ -28,13 +27,7 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
         """Ready = the registry workflow's current run is open and answers a query.
         (A query alone is not enough: closed runs answer queries too.)"""
         registry = self._runtime.registry()
-        try:
-            run, _ = await asyncio.gather(registry.describe_run(), registry.snapshot())
-        except RPCError as error:
-            raise unavailable(
-                "REGISTRY_WORKFLOW_UNAVAILABLE",
-                f"registry workflow {registry.workflow_id} does not answer ({error.status.name})",
-            ) from error
+        run, _ = await asyncio.gather(registry.describe_run(), registry.snapshot())
         if not run.running:
             raise unavailable(
                 "REGISTRY_WORKFLOW_CLOSED",

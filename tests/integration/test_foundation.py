@@ -201,3 +201,29 @@ def test_sigterm_shuts_down_cleanly(workdir: Path, temporal: TemporalDevServer) 
     assert registry.stop(signal.SIGTERM) == 0
     assert time.monotonic() - started < 10
     assert "shutting down" in registry.process.log()  # type: ignore[union-attr]
+
+
+def test_reads_are_unavailable_with_a_reason_when_temporal_goes_away(workdir: Path) -> None:
+    """Once ready, losing Temporal makes /ready and /registry/status 503 with the
+    same reason, not an INTERNAL error."""
+    own_temporal = TemporalDevServer(workdir / "lost-temporal")
+    own_temporal.workdir.mkdir()
+    own_temporal.start()
+    registry = Registry(
+        workdir, own_temporal.address, overrides={"registry": {"query_timeout_seconds": 2}}
+    ).start()
+    envoy = Envoy(workdir, registry).start()
+    try:
+        wait_until(lambda: httpx.get(f"{envoy.http_url}/ready").status_code == 200, 60, "ready")
+        own_temporal.stop()
+        for path in ("/ready", "/registry/status"):
+            response = httpx.get(f"{envoy.http_url}{path}", timeout=30)
+            assert response.status_code == 503, (path, response.text)
+            body = response.json()
+            assert body["code"] == 14
+            assert body["details"][0]["reason"] == "REGISTRY_WORKFLOW_UNAVAILABLE", path
+            assert "workflow-registry does not answer" in body["message"]
+    finally:
+        envoy.stop()
+        registry.stop()
+        own_temporal.stop()
