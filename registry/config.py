@@ -153,6 +153,75 @@ class RegistrySettings(_Section):
         description="History length at which a registry run continues as new "
         "(it also does when Temporal suggests it).",
     )
+    max_updates_per_run: int = Field(
+        default=1_000,
+        ge=100,
+        le=1_900,
+        description="Updates after which a registry run continues as new "
+        "(Temporal refuses more than 2,000 per run).",
+    )
+    max_state_bytes: int = Field(
+        default=1_500_000,
+        ge=65_536,
+        le=1_900_000,
+        description="Largest registry state, as JSON; writes that would grow it further are "
+        "refused (Temporal refuses a continue-as-new input over 2 MB).",
+    )
+    max_concurrent_updates: int = Field(
+        default=8,
+        ge=1,
+        le=9,
+        description="Updates this process keeps in flight to the registry workflow; the rest "
+        "queue (Temporal allows 10 in flight per workflow: with N replicas, use about 8 / N).",
+    )
+    update_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long one write may queue and run before it fails."
+    )
+    snapshot_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often this process refreshes its copy of the registry state; writes "
+        "through other replicas show here within this interval.",
+    )
+
+
+class LivenessConfig(_Section):
+    """Worker leases, heartbeats and health."""
+
+    flush_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often heartbeats held in memory are flushed as one batch of lease "
+        "renewals (only leases that would otherwise expire soon are renewed).",
+    )
+    flush_margin_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a renewal may take to land; leases expiring within the flush "
+        "interval plus this margin are renewed.",
+    )
+    expiry_grace_factor: float = Field(
+        default=2.0,
+        ge=0,
+        description="A worker is removed once its lease ended more than this many TTLs ago.",
+    )
+    self_preservation_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="When more than this fraction of workers have lapsed leases at once, none "
+        "are expired and the condition is reported (self-preservation).",
+    )
+    poller_max_age_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="A task queue poller counts as active if Temporal saw it this recently.",
+    )
+    poller_refresh_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often task queue pollers are read from Temporal (DescribeTaskQueue).",
+    )
 
 
 class GatewayConfig(_Section):
@@ -202,6 +271,7 @@ class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -70,6 +70,14 @@ def rich_status(
     return status
 
 
+def refused(
+    code_name: str, reason: str, message: str, violations: Sequence[FieldViolation] = ()
+) -> RegistryError:
+    """The error for a write the registry refused, from its gRPC code name (unknown: INTERNAL)."""
+    code = grpc.StatusCode.__members__.get(code_name, grpc.StatusCode.INTERNAL)
+    return RegistryError(code, reason, message, violations)
+
+
 def invalid_argument(
     reason: str, message: str, violations: Sequence[FieldViolation] = ()
 ) -> RegistryError:

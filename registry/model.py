@@ -58,3 +58,108 @@ class WorkerRegistration:
     labels: dict[str, str] = field(default_factory=dict)
     ttl_seconds: int = 60
     workflows: list[WorkflowSpec] = field(default_factory=list)
+
+
+# --- stored state ------------------------------------------------------------------------------
+
+SOURCE_WORKER = "worker"
+SOURCE_OPERATOR = "operator"
+
+
+@dataclass
+class StoredWorkflow:
+    """A workflow type as the registry stores it."""
+
+    spec: WorkflowSpec
+    enabled: bool = True
+    disabled_reason: str = ""
+    source: str = SOURCE_WORKER  # who declared the current spec
+    update_time_epoch: float = 0.0
+
+
+@dataclass
+class StoredWorker:
+    """A registered worker and its lease."""
+
+    worker_id: str
+    task_queue: str
+    environment: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    ttl_seconds: int = 60
+    workflows: list[str] = field(default_factory=list)
+    registered_epoch: float = 0.0
+    lease_expires_epoch: float = 0.0
+
+
+@dataclass
+class Catalog:
+    """The registry's catalogue at one revision: what the `catalog` query returns."""
+
+    revision: int = 0
+    workflows: dict[str, StoredWorkflow] = field(default_factory=dict)
+    workers: dict[str, StoredWorker] = field(default_factory=dict)
+
+
+# --- writes: the argument of each registry workflow update ------------------------------------
+
+
+@dataclass
+class WorkerRef:
+    worker_id: str
+
+
+@dataclass
+class LeaseRenewals:
+    """worker_id -> new lease expiry (Unix seconds); a lease is never shortened."""
+
+    expires_at: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerExpiry:
+    """Workers the server found past their grace period; the workflow re-checks each."""
+
+    worker_ids: list[str] = field(default_factory=list)
+    grace_factor: float = 2.0
+
+
+@dataclass
+class WorkflowWrite:
+    """An operator's create (`create=True`: fails if the type exists) or replace."""
+
+    spec: WorkflowSpec
+    enabled: bool | None = None  # None keeps the stored value (true for a new type)
+    create: bool = False
+
+
+@dataclass
+class WorkflowDeletion:
+    workflow_type: str
+    allow_missing: bool = False
+
+
+@dataclass
+class WorkflowToggle:
+    workflow_type: str
+    enabled: bool
+    reason: str = ""
+
+
+@dataclass
+class Handover:
+    """Drain this run and continue as new."""
+
+    reason: str = ""
+
+
+@dataclass
+class CatalogChange:
+    """What one write changed: the result of every write update. A server applies it to its
+    copy of the catalogue; `revision` is the catalogue's revision after the write."""
+
+    revision: int
+    workflows: list[StoredWorkflow] = field(default_factory=list)
+    workers: list[StoredWorker] = field(default_factory=list)
+    deleted_workflows: list[str] = field(default_factory=list)
+    deleted_workers: list[str] = field(default_factory=list)
+    changed_workflows: list[str] = field(default_factory=list)  # specs created or changed

@@ -1,16 +1,25 @@
-"""Talking to the registry workflow: start it (or join the running one), read
-its snapshot, describe its current run."""
+"""Talking to the registry workflow: start it (or join the running one), write to it through
+bounded, queued updates, read its snapshot, describe its current run.
+
+Every Temporal failure is turned into a RegistryError here, so callers see one error model:
+a write the workflow refuses keeps the code, reason and field violations its validator gave;
+a registry workflow Temporal cannot reach is UNAVAILABLE."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import random
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
+import grpc
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
@@ -18,13 +27,25 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from registry.config import RegistrySettings
-from registry.errors import unavailable
+from registry.errors import FieldViolation, RegistryError, refused, unavailable
 from registry.workflow import RegistrySnapshot, RegistryState, RegistryWorkflow, ServiceStart
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+# Update failures that mean the update was never accepted, so sending it again is safe:
+# too many in flight (another replica's burst), or the run closed under it (continue-as-new).
+_RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED)
+_MAX_BACKOFF_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,9 @@ class RegistryWorkflowClient:
         self._client = client
         self._settings = settings
         self._timeout = timedelta(seconds=settings.query_timeout_seconds)
+        # Temporal fails updates beyond 10 in flight per workflow: the rest wait here.
+        self._in_flight = asyncio.Semaphore(settings.max_concurrent_updates)
+        self.queued_updates = 0
 
     @property
     def workflow_id(self) -> str:
@@ -56,36 +80,93 @@ class RegistryWorkflowClient:
             yield
         except (RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError) as error:
             cause = error.status.name if isinstance(error, RPCError) else type(error).__name__
-            raise unavailable(
-                "REGISTRY_WORKFLOW_UNAVAILABLE",
-                f"registry workflow {self.workflow_id} does not answer ({cause})",
-            ) from error
+            raise _unreachable(self.workflow_id, cause) from error
 
     def _handle(self) -> WorkflowHandle[RegistryWorkflow, None]:
         return self._client.get_workflow_handle_for(RegistryWorkflow.run, self.workflow_id)
 
-    async def start_or_join(self) -> RegistrySnapshot:
+    async def execute(self, update: UpdateMethodMultiParam[[RegistryWorkflow, A], R], arg: A) -> R:
+        """Run one update: queued behind at most max_concurrent_updates others, retried (with
+        the same update id) while Temporal has not accepted it, bounded by
+        update_timeout_seconds."""
+        update_id = str(uuid.uuid4())
+        try:
+            async with asyncio.timeout(self._settings.update_timeout_seconds):
+                self.queued_updates += 1
+                try:
+                    await self._in_flight.acquire()
+                finally:
+                    self.queued_updates -= 1
+                try:
+                    return await self._execute_with_retries(update, arg, update_id)
+                finally:
+                    self._in_flight.release()
+        except TimeoutError:
+            raise RegistryError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "REGISTRY_WRITE_TIMEOUT",
+                f"the registry workflow did not complete this write within "
+                f"{self._settings.update_timeout_seconds:g} s; it may or may not have been applied",
+            ) from None
+
+    async def _execute_with_retries(
+        self, update: UpdateMethodMultiParam[[RegistryWorkflow, A], R], arg: A, update_id: str
+    ) -> R:
+        backoff = 0.02
+        while True:
+            try:
+                result: R = await self._handle().execute_update(
+                    update, arg, id=update_id, rpc_timeout=self._timeout
+                )
+                return result
+            except WorkflowUpdateFailedError as error:
+                raise _refusal(error.cause) from None
+            except RPCError as error:
+                if error.status not in _RETRYABLE:
+                    raise _unreachable(self.workflow_id, error.status.name) from error
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                pass  # not yet accepted in time: same update id, so a retry cannot apply it twice
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+
+    async def start_or_join(self, service_start: ServiceStart) -> int:
         """Record this process's start, starting the registry workflow when no
         run is open (update-with-start: one atomic call either way)."""
         start = WithStartWorkflowOperation(
             RegistryWorkflow.run,
-            RegistryState(max_history_events=self._settings.continue_as_new_events),
+            RegistryState(
+                max_history_events=service_start.max_history_events,
+                max_updates_per_run=service_start.max_updates_per_run,
+                max_state_bytes=service_start.max_state_bytes,
+            ),
             id=self.workflow_id,
             task_queue=self._settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         return await self._client.execute_update_with_start_workflow(
             RegistryWorkflow.record_service_start,
-            ServiceStart(
-                process_id=os.getpid(), host=socket.gethostname(), started_at_epoch=time.time()
-            ),
+            service_start,
             start_workflow_operation=start,
             rpc_timeout=self._timeout,
         )
 
-    async def snapshot(self) -> RegistrySnapshot:
+    def service_start(self) -> ServiceStart:
+        """This process's start record, with the limits from its config."""
+        return ServiceStart(
+            process_id=os.getpid(),
+            host=socket.gethostname(),
+            started_at_epoch=time.time(),
+            max_history_events=self._settings.continue_as_new_events,
+            max_updates_per_run=self._settings.max_updates_per_run,
+            max_state_bytes=self._settings.max_state_bytes,
+        )
+
+    async def snapshot(self, known_revision: int = -1) -> RegistrySnapshot:
+        """The registry's snapshot; its catalog is None if it is still at known_revision."""
         with self._answering():
-            return await self._handle().query(RegistryWorkflow.snapshot, rpc_timeout=self._timeout)
+            return await self._handle().query(
+                RegistryWorkflow.snapshot, known_revision, rpc_timeout=self._timeout
+            )
 
     async def describe_run(self) -> RunInfo:
         with self._answering():
@@ -98,3 +179,30 @@ class RegistryWorkflowClient:
             history_length=info.history_length,
             history_size_bytes=info.history_size_bytes,
         )
+
+
+def _unreachable(workflow_id: str, cause: str) -> RegistryError:
+    return unavailable(
+        "REGISTRY_WORKFLOW_UNAVAILABLE",
+        f"registry workflow {workflow_id} does not answer ({cause})",
+    )
+
+
+def _refusal(cause: BaseException | None) -> RegistryError:
+    """The RegistryError for an update the workflow refused (see registry.workflow)."""
+    if not isinstance(cause, ApplicationError):
+        return RegistryError(
+            grpc.StatusCode.INTERNAL, "REGISTRY_INTERNAL", "the registry workflow failed the write"
+        )
+    details: Any = cause.details[0] if cause.details else {}
+    if not isinstance(details, dict):
+        details = {}
+    violations = [
+        FieldViolation(
+            str(v.get("field", "")), str(v.get("description", "")), str(v.get("reason", ""))
+        )
+        for v in details.get("violations", [])
+        if isinstance(v, dict)
+    ]
+    reason = str(details.get("reason", "REGISTRY_REFUSED"))
+    return refused(cause.type or "", reason, cause.message, violations)

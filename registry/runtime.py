@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from registry.config import Config
 from registry.errors import unavailable
 from registry.registry_client import RegistryWorkflowClient
+from registry.store import RegistryStore
 from registry.temporal_connection import connect, ensure_namespace
 from registry.workflow import RegistryWorkflow
 
@@ -40,7 +41,7 @@ class RegistryRuntime:
         self._config = config
         self._on_readiness = on_readiness
         self._retry_seconds = retry_seconds
-        self._registry: RegistryWorkflowClient | None = None
+        self._registry: RegistryStore | None = None
         self._not_ready = NotReady("TEMPORAL_CONNECTING", "connecting to Temporal")
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -69,8 +70,8 @@ class RegistryRuntime:
     def not_ready(self) -> NotReady | None:
         return None if self.ready.is_set() else self._not_ready
 
-    def registry(self) -> RegistryWorkflowClient:
-        """The registry workflow client, or UNAVAILABLE saying why there is none yet."""
+    def registry(self) -> RegistryStore:
+        """The registry as this process serves it, or UNAVAILABLE saying why it can't yet."""
         if self._registry is None or not self.ready.is_set():
             raise unavailable(self._not_ready.reason, self._not_ready.message)
         return self._registry
@@ -102,14 +103,18 @@ class RegistryRuntime:
         settings = self._config.registry
         worker = Worker(client, task_queue=settings.task_queue, workflows=[RegistryWorkflow])
         worker_run = asyncio.create_task(worker.run(), name="registry-worker")
+        background: asyncio.Task[None] | None = None
         try:
             registry = RegistryWorkflowClient(client, settings)
             self._not_ready = NotReady(
                 "REGISTRY_WORKFLOW_UNAVAILABLE",
                 f"cannot start or join registry workflow {settings.workflow_id}",
             )
-            await registry.start_or_join()
-            self._registry = registry
+            await registry.start_or_join(registry.service_start())
+            store = RegistryStore(registry, client, self._config)
+            await store.start()
+            background = asyncio.create_task(store.run(), name="registry-store")
+            self._registry = store
             await self._set_ready(True)
             log.info(
                 "registry ready: workflow %s on task queue %s",
@@ -121,5 +126,8 @@ class RegistryRuntime:
                 "REGISTRY_WORKER_STOPPED", "the embedded registry worker stopped"
             )
         finally:
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
             if not worker_run.done():
                 await worker.shutdown()

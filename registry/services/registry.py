@@ -1,42 +1,338 @@
-"""RegistryService: the catalogue of workflow types and workers."""
+"""RegistryService: the catalogue of workflow types and workers.
+
+Reads come from this process's copy of the catalogue (registry.store); writes are checked here
+first (structure and JSON Schema meta-schema, for clear field violations without a Temporal
+round trip) and then go to the registry workflow, whose validators check them again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from typing import Any
 
 import grpc
-from temporal_registry.v1 import registry_pb2, registry_pb2_grpc
+from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
+from registry.catalog import Rejection, invalid, plan_put_workflow
 from registry.config import Config
+from registry.convert import (
+    WorkflowMessages,
+    registration_from_proto,
+    spec_from_proto,
+    worker_to_proto,
+)
+from registry.errors import FieldViolation, RegistryError, invalid_argument, not_found, refused
+from registry.model import (
+    Handover,
+    StoredWorkflow,
+    WorkerRef,
+    WorkerRegistration,
+    WorkflowDeletion,
+    WorkflowSpec,
+    WorkflowToggle,
+    WorkflowWrite,
+)
+from registry.pagination import labels_match, paginate, parse_label_selector, query_fingerprint
 from registry.runtime import RegistryRuntime
+from registry.schemas import check_schema
+from registry.specs import validate_worker_registration, validate_workflow_spec
+from registry.store import RegistryStore
+from registry.views import all_workflow_views, worker_view, workers_by_type, workflow_view
+from registry.workflow import RegistryWorkflow
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_HANDOVER_POLL_SECONDS = 0.1
 
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
         self._runtime = runtime
         self._config = config
+        self._messages = WorkflowMessages()
+
+    # --- status -------------------------------------------------------------------------------
 
     async def GetRegistryStatus(
-        self,
-        request: registry_pb2.GetRegistryStatusRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        self, request: registry_pb2.GetRegistryStatusRequest, context: Context
     ) -> registry_pb2.GetRegistryStatusResponse:
-        registry = self._runtime.registry()
-        snapshot, run = await asyncio.gather(registry.snapshot(), registry.describe_run())
+        store = self._runtime.registry()
+        run = await store.workflow.describe_run()
+        snapshot, catalog, inputs = store.snapshot, store.catalog, store.liveness_inputs()
         last_start = snapshot.last_service_start
         return registry_pb2.GetRegistryStatusResponse(
-            workflow_count=snapshot.workflow_count,
-            worker_count=snapshot.worker_count,
-            healthy_worker_count=snapshot.healthy_worker_count,
+            workflow_count=len(catalog.workflows),
+            worker_count=len(catalog.workers),
+            healthy_worker_count=sum(
+                worker_view(worker, inputs).healthy for worker in catalog.workers.values()
+            ),
             started_at_epoch=snapshot.started_at_epoch,
             last_registry_service_started_epoch=last_start.started_at_epoch if last_start else 0.0,
             registry_service_process_id=last_start.process_id if last_start else 0,
-            registry_workflow_id=registry.workflow_id,
+            registry_workflow_id=store.workflow.workflow_id,
             registry_run_id=run.run_id,
             history_length=run.history_length,
             history_size_bytes=run.history_size_bytes,
             continue_as_new_count=snapshot.continue_as_new_count,
             namespace=self._config.temporal.namespace,
             task_queue=self._config.registry.task_queue,
+            revision=catalog.revision,
+            self_preservation=store.liveness.self_preservation,
+            liveness=store.liveness.reason,
+            snapshot_age_seconds=store.snapshot_age_seconds,
         )
+
+    async def ShutdownRegistry(
+        self, request: registry_pb2.ShutdownRegistryRequest, context: Context
+    ) -> registry_pb2.ShutdownRegistryResponse:
+        store = self._runtime.registry()
+        if len(request.reason) > 500:
+            raise _invalid_field("reason", "must be at most 500 characters", "too_long")
+        previous = await store.workflow.execute(
+            RegistryWorkflow.hand_over, Handover(request.reason)
+        )
+        deadline = time.monotonic() + self._config.registry.update_timeout_seconds
+        while time.monotonic() < deadline:
+            run = await store.workflow.describe_run()
+            if run.running and run.run_id != previous:
+                await store.refresh()
+                return registry_pb2.ShutdownRegistryResponse(
+                    status="handed_over", previous_run_id=previous, run_id=run.run_id
+                )
+            await asyncio.sleep(_HANDOVER_POLL_SECONDS)
+        raise RegistryError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "HANDOVER_PENDING",
+            f"run {previous} is draining but no next run is open yet; the state is kept in "
+            "its continue-as-new input",
+        )
+
+    # --- workers ------------------------------------------------------------------------------
+
+    async def RegisterWorker(
+        self, request: registry_pb2.RegisterWorkerRequest, context: Context
+    ) -> registry_pb2.RegisterWorkerResponse:
+        store = self._runtime.registry()
+        registration = registration_from_proto(request)
+        _check_registration(registration)
+        change = await store.write(RegistryWorkflow.register_worker, registration)
+        worker = store.catalog.workers.get(registration.worker_id) or change.workers[0]
+        return registry_pb2.RegisterWorkerResponse(
+            worker=worker_to_proto(worker_view(worker, store.liveness_inputs())),
+            changed_workflows=change.changed_workflows,
+        )
+
+    async def Heartbeat(
+        self, request: registry_pb2.HeartbeatRequest, context: Context
+    ) -> registry_pb2.HeartbeatResponse:
+        if not request.worker_id:
+            raise _invalid_field("worker_id", "is required", "required")
+        view = await self._runtime.registry().heartbeat(request.worker_id)
+        return registry_pb2.HeartbeatResponse(
+            lease_expires_epoch=view.lease.expires_at, ttl_seconds=view.lease.ttl_seconds
+        )
+
+    async def UnregisterWorker(
+        self, request: registry_pb2.UnregisterWorkerRequest, context: Context
+    ) -> registry_pb2.UnregisterWorkerResponse:
+        if not request.worker_id:
+            raise _invalid_field("worker_id", "is required", "required")
+        await self._runtime.registry().write(
+            RegistryWorkflow.unregister_worker, WorkerRef(request.worker_id)
+        )
+        return registry_pb2.UnregisterWorkerResponse()
+
+    async def ListWorkers(
+        self, request: registry_pb2.ListWorkersRequest, context: Context
+    ) -> registry_pb2.ListWorkersResponse:
+        store = self._runtime.registry()
+        workers = sorted(
+            (
+                worker
+                for worker in store.catalog.workers.values()
+                if (not request.task_queue or worker.task_queue == request.task_queue)
+                and (not request.workflow_type or request.workflow_type in worker.workflows)
+            ),
+            key=lambda worker: worker.worker_id,
+        )
+        fingerprint = query_fingerprint(
+            task_queue=request.task_queue, workflow_type=request.workflow_type
+        )
+        page, token = paginate(
+            workers, lambda w: w.worker_id, request.page_size, request.page_token, fingerprint
+        )
+        inputs = store.liveness_inputs()
+        return registry_pb2.ListWorkersResponse(
+            workers=[worker_to_proto(worker_view(worker, inputs)) for worker in page],
+            next_page_token=token,
+        )
+
+    async def GetWorker(
+        self, request: registry_pb2.GetWorkerRequest, context: Context
+    ) -> resources_pb2.Worker:
+        store = self._runtime.registry()
+        worker = store.catalog.workers.get(request.worker_id)
+        if worker is None:
+            raise not_found(
+                "WORKER_NOT_FOUND",
+                f"worker {request.worker_id!r} is not registered",
+                worker_id=request.worker_id,
+            )
+        return worker_to_proto(worker_view(worker, store.liveness_inputs()))
+
+    # --- workflow types -----------------------------------------------------------------------
+
+    async def ListWorkflows(
+        self, request: registry_pb2.ListWorkflowsRequest, context: Context
+    ) -> registry_pb2.ListWorkflowsResponse:
+        store = self._runtime.registry()
+        selector = parse_label_selector(request.label_selector)
+        enabled = request.enabled if request.HasField("enabled") else None
+        healthy = request.healthy if request.HasField("healthy") else None
+        inputs = store.liveness_inputs()
+        views = [
+            view
+            for view in all_workflow_views(store.catalog, inputs)
+            if labels_match(view.stored.spec.labels, selector)
+            and (enabled is None or view.stored.enabled == enabled)
+            and (healthy is None or view.healthy == healthy)
+        ]
+        fingerprint = query_fingerprint(label_selector=selector, enabled=enabled, healthy=healthy)
+        page, token = paginate(
+            views,
+            lambda view: view.stored.spec.workflow_type,
+            request.page_size,
+            request.page_token,
+            fingerprint,
+        )
+        self._messages.forget_missing(set(store.catalog.workflows))
+        return registry_pb2.ListWorkflowsResponse(
+            workflows=[self._messages.build(view) for view in page], next_page_token=token
+        )
+
+    async def GetWorkflow(
+        self, request: registry_pb2.GetWorkflowRequest, context: Context
+    ) -> resources_pb2.Workflow:
+        return self._workflow_message(self._runtime.registry(), request.workflow_type)
+
+    async def CreateWorkflow(
+        self, request: registry_pb2.CreateWorkflowRequest, context: Context
+    ) -> resources_pb2.Workflow:
+        write = _workflow_write(request.workflow, create=True)
+        return await self._put(write, request.validate_only)
+
+    async def ReplaceWorkflow(
+        self, request: registry_pb2.ReplaceWorkflowRequest, context: Context
+    ) -> resources_pb2.Workflow:
+        body_type = request.workflow.workflow_type
+        if body_type and body_type != request.workflow_type:
+            raise _invalid_field(
+                "workflow.workflow_type",
+                f"is {body_type!r} but the path names {request.workflow_type!r}; they must match",
+                "mismatch",
+            )
+        message = resources_pb2.Workflow()
+        message.CopyFrom(request.workflow)
+        message.workflow_type = request.workflow_type
+        write = _workflow_write(message, create=False)
+        return await self._put(write, request.validate_only)
+
+    async def DeleteWorkflow(
+        self, request: registry_pb2.DeleteWorkflowRequest, context: Context
+    ) -> registry_pb2.DeleteWorkflowResponse:
+        await self._runtime.registry().write(
+            RegistryWorkflow.delete_workflow,
+            WorkflowDeletion(request.workflow_type, request.allow_missing),
+        )
+        return registry_pb2.DeleteWorkflowResponse()
+
+    async def EnableWorkflow(
+        self, request: registry_pb2.EnableWorkflowRequest, context: Context
+    ) -> resources_pb2.Workflow:
+        store = self._runtime.registry()
+        await store.write(
+            RegistryWorkflow.toggle_workflow, WorkflowToggle(request.workflow_type, True)
+        )
+        return self._workflow_message(store, request.workflow_type)
+
+    async def DisableWorkflow(
+        self, request: registry_pb2.DisableWorkflowRequest, context: Context
+    ) -> resources_pb2.Workflow:
+        store = self._runtime.registry()
+        await store.write(
+            RegistryWorkflow.toggle_workflow,
+            WorkflowToggle(request.workflow_type, False, request.reason),
+        )
+        return self._workflow_message(store, request.workflow_type)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _workflow_message(self, store: RegistryStore, workflow_type: str) -> resources_pb2.Workflow:
+        stored = store.catalog.workflows.get(workflow_type)
+        if stored is None:
+            raise not_found(
+                "WORKFLOW_NOT_FOUND",
+                f"workflow type {workflow_type!r} is not registered",
+                workflow_type=workflow_type,
+            )
+        return self._view_message(store, stored)
+
+    def _view_message(self, store: RegistryStore, stored: StoredWorkflow) -> resources_pb2.Workflow:
+        workers = workers_by_type(store.catalog.workers.values()).get(stored.spec.workflow_type, [])
+        return self._messages.build(workflow_view(stored, workers, store.liveness_inputs()))
+
+    async def _put(self, write: WorkflowWrite, validate_only: bool) -> resources_pb2.Workflow:
+        store = self._runtime.registry()
+        _check_spec(write.spec)
+        if validate_only:
+            try:
+                change = plan_put_workflow(store.catalog, write, time.time())
+            except Rejection as rejection:
+                raise _rejected(rejection) from None
+        else:
+            change = await store.write(RegistryWorkflow.put_workflow, write)
+        return self._view_message(store, change.workflows[0])
+
+
+def _workflow_write(message: resources_pb2.Workflow, *, create: bool) -> WorkflowWrite:
+    return WorkflowWrite(
+        spec=spec_from_proto(message),
+        enabled=message.enabled if message.HasField("enabled") else None,
+        create=create,
+    )
+
+
+def _check_registration(registration: WorkerRegistration) -> None:
+    violations = validate_worker_registration(registration)
+    if not violations:
+        for i, spec in enumerate(registration.workflows):
+            violations += check_schema(spec.input_schema, f"workflows[{i}].input_schema")
+    if violations:
+        raise _invalid("INVALID_REGISTRATION", violations)
+
+
+def _check_spec(spec: WorkflowSpec) -> None:
+    violations = [
+        replace(v, field=f"workflow.{v.field}")
+        for v in validate_workflow_spec(spec, require_task_queue=True)
+    ]
+    if not violations:
+        violations = check_schema(spec.input_schema, "workflow.input_schema")
+    if violations:
+        raise _invalid("INVALID_WORKFLOW", violations)
+
+
+def _invalid(reason: str, violations: list[FieldViolation]) -> RegistryError:
+    return _rejected(invalid(reason, violations))
+
+
+def _rejected(rejection: Rejection) -> RegistryError:
+    return refused(rejection.code, rejection.reason, rejection.message, rejection.violations)
+
+
+def _invalid_field(field: str, description: str, reason: str) -> RegistryError:
+    return invalid_argument(
+        "INVALID_ARGUMENT", f"{field}: {description}", [FieldViolation(field, description, reason)]
+    )

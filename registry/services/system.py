@@ -26,8 +26,9 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
     ) -> system_pb2.GetReadinessResponse:
         """Ready = the registry workflow's current run is open and answers a query.
         (A query alone is not enough: closed runs answer queries too.)"""
-        registry = self._runtime.registry()
-        run, _ = await asyncio.gather(registry.describe_run(), registry.snapshot())
+        store = self._runtime.registry()
+        registry = store.workflow
+        run, _ = await asyncio.gather(registry.describe_run(), store.refresh())
         if not run.running:
             raise unavailable(
                 "REGISTRY_WORKFLOW_CLOSED",

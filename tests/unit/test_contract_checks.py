@@ -123,13 +123,17 @@ def test_buf_lint_passes_on_the_real_tree(work: Path) -> None:
     assert result.stdout == ""
 
 
-def test_buf_lint_rejects_a_response_not_named_after_its_rpc(work: Path) -> None:
-    edit(work, SYSTEM_PROTO, "returns (GetHealthResponse)", "returns (HealthReply)")
-    edit(work, SYSTEM_PROTO, "message GetHealthResponse {", "message HealthReply {")
+def test_buf_lint_rejects_a_field_name_not_in_lower_snake_case(work: Path) -> None:
+    edit(
+        work,
+        SYSTEM_PROTO,
+        '  // Always "ok".\n  string status = 1;',
+        '  // Always "ok".\n  string Status = 1;',
+    )
     result = run(BUF, "lint", cwd=work)
     assert result.returncode != 0
     assert "system.proto" in result.stdout
-    assert 'RPC response type "HealthReply" should be named "GetHealthResponse"' in result.stdout
+    assert 'Field name "Status" should be lower_snake_case' in result.stdout
 
 
 # buf breaking (FILE) -----------------------------------------------------------------------
@@ -152,7 +156,7 @@ def test_buf_breaking_passes_on_an_unchanged_copy(work: Path, pristine: Path) ->
         ),
         pytest.param(
             "string task_queue = 13;",
-            "string task_queue = 14;",
+            "string task_queue = 99;",
             'Previously present field "13" with name "task_queue"',
             id="field-renumbered",
         ),

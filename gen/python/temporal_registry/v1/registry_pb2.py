@@ -23,21 +23,121 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from temporal_registry.v1 import resources_pb2 as temporal__registry_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#temporal_registry/v1/registry.proto\x12\x14temporal_registry.v1\x1a\x1cgoogle/api/annotations.proto\"\x1a\n\x18GetRegistryStatusRequest\"\xed\x04\n\x19GetRegistryStatusResponse\x12%\n\x0eworkflow_count\x18\x01 \x01(\x05R\rworkflowCount\x12!\n\x0cworker_count\x18\x02 \x01(\x05R\x0bworkerCount\x12\x30\n\x14healthy_worker_count\x18\x03 \x01(\x05R\x12healthyWorkerCount\x12(\n\x10started_at_epoch\x18\x04 \x01(\x01R\x0estartedAtEpoch\x12L\n#last_registry_service_started_epoch\x18\x05 \x01(\x01R\x1flastRegistryServiceStartedEpoch\x12=\n\x1bregistry_service_process_id\x18\x06 \x01(\x05R\x18registryServiceProcessId\x12\x30\n\x14registry_workflow_id\x18\x07 \x01(\tR\x12registryWorkflowId\x12&\n\x0fregistry_run_id\x18\x08 \x01(\tR\rregistryRunId\x12%\n\x0ehistory_length\x18\t \x01(\x05R\rhistoryLength\x12,\n\x12history_size_bytes\x18\n \x01(\x05R\x10historySizeBytes\x12\x31\n\x15\x63ontinue_as_new_count\x18\x0b \x01(\x05R\x12\x63ontinueAsNewCount\x12\x1c\n\tnamespace\x18\x0c \x01(\tR\tnamespace\x12\x1d\n\ntask_queue\x18\r \x01(\tR\ttaskQueue2\xa2\x01\n\x0fRegistryService\x12\x8e\x01\n\x11GetRegistryStatus\x12..temporal_registry.v1.GetRegistryStatusRequest\x1a/.temporal_registry.v1.GetRegistryStatusResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/registry/statusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#temporal_registry/v1/registry.proto\x12\x14temporal_registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a$temporal_registry/v1/resources.proto\"\x1a\n\x18GetRegistryStatusRequest\"\x84\x06\n\x19GetRegistryStatusResponse\x12%\n\x0eworkflow_count\x18\x01 \x01(\x05R\rworkflowCount\x12!\n\x0cworker_count\x18\x02 \x01(\x05R\x0bworkerCount\x12\x30\n\x14healthy_worker_count\x18\x03 \x01(\x05R\x12healthyWorkerCount\x12(\n\x10started_at_epoch\x18\x04 \x01(\x01R\x0estartedAtEpoch\x12L\n#last_registry_service_started_epoch\x18\x05 \x01(\x01R\x1flastRegistryServiceStartedEpoch\x12=\n\x1bregistry_service_process_id\x18\x06 \x01(\x05R\x18registryServiceProcessId\x12\x30\n\x14registry_workflow_id\x18\x07 \x01(\tR\x12registryWorkflowId\x12&\n\x0fregistry_run_id\x18\x08 \x01(\tR\rregistryRunId\x12%\n\x0ehistory_length\x18\t \x01(\x05R\rhistoryLength\x12,\n\x12history_size_bytes\x18\n \x01(\x05R\x10historySizeBytes\x12\x31\n\x15\x63ontinue_as_new_count\x18\x0b \x01(\x05R\x12\x63ontinueAsNewCount\x12\x1c\n\tnamespace\x18\x0c \x01(\tR\tnamespace\x12\x1d\n\ntask_queue\x18\r \x01(\tR\ttaskQueue\x12\x1a\n\x08revision\x18\x0e \x01(\x03R\x08revision\x12+\n\x11self_preservation\x18\x0f \x01(\x08R\x10selfPreservation\x12\x1a\n\x08liveness\x18\x10 \x01(\tR\x08liveness\x12\x30\n\x14snapshot_age_seconds\x18\x11 \x01(\x01R\x12snapshotAgeSeconds\"\xf2\x02\n\x15RegisterWorkerRequest\x12!\n\tworker_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08workerId\x12#\n\ntask_queue\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\ttaskQueue\x12 \n\x0b\x65nvironment\x18\x03 \x01(\tR\x0b\x65nvironment\x12O\n\x06labels\x18\x04 \x03(\x0b\x32\x37.temporal_registry.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x12\x1f\n\x0bttl_seconds\x18\x05 \x01(\x05R\nttlSeconds\x12\x42\n\tworkflows\x18\x06 \x03(\x0b\x32\x1e.temporal_registry.v1.WorkflowB\x04\xe2\x41\x01\x02R\tworkflows\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"{\n\x16RegisterWorkerResponse\x12\x34\n\x06worker\x18\x01 \x01(\x0b\x32\x1c.temporal_registry.v1.WorkerR\x06worker\x12+\n\x11\x63hanged_workflows\x18\x02 \x03(\tR\x10\x63hangedWorkflows\"5\n\x10HeartbeatRequest\x12!\n\tworker_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08workerId\"d\n\x11HeartbeatResponse\x12.\n\x13lease_expires_epoch\x18\x01 \x01(\x01R\x11leaseExpiresEpoch\x12\x1f\n\x0bttl_seconds\x18\x02 \x01(\x05R\nttlSeconds\"<\n\x17UnregisterWorkerRequest\x12!\n\tworker_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08workerId\"\x1a\n\x18UnregisterWorkerResponse\"\x94\x01\n\x12ListWorkersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x1d\n\ntask_queue\x18\x03 \x01(\tR\ttaskQueue\x12#\n\rworkflow_type\x18\x04 \x01(\tR\x0cworkflowType\"u\n\x13ListWorkersResponse\x12\x36\n\x07workers\x18\x01 \x03(\x0b\x32\x1c.temporal_registry.v1.WorkerR\x07workers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"5\n\x10GetWorkerRequest\x12!\n\tworker_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08workerId\"\xcf\x01\n\x14ListWorkflowsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12%\n\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\x12\x1d\n\x07\x65nabled\x18\x04 \x01(\x08H\x00R\x07\x65nabled\x88\x01\x01\x12\x1d\n\x07healthy\x18\x05 \x01(\x08H\x01R\x07healthy\x88\x01\x01\x42\n\n\x08_enabledB\n\n\x08_healthy\"}\n\x15ListWorkflowsResponse\x12<\n\tworkflows\x18\x01 \x03(\x0b\x32\x1e.temporal_registry.v1.WorkflowR\tworkflows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n\x12GetWorkflowRequest\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\"~\n\x15\x43reateWorkflowRequest\x12@\n\x08workflow\x18\x01 \x01(\x0b\x32\x1e.temporal_registry.v1.WorkflowB\x04\xe2\x41\x01\x02R\x08workflow\x12#\n\rvalidate_only\x18\x02 \x01(\x08R\x0cvalidateOnly\"\xaa\x01\n\x16ReplaceWorkflowRequest\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\x12@\n\x08workflow\x18\x02 \x01(\x0b\x32\x1e.temporal_registry.v1.WorkflowB\x04\xe2\x41\x01\x02R\x08workflow\x12#\n\rvalidate_only\x18\x03 \x01(\x08R\x0cvalidateOnly\"g\n\x15\x44\x65leteWorkflowRequest\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\x12#\n\rallow_missing\x18\x02 \x01(\x08R\x0c\x61llowMissing\"\x18\n\x16\x44\x65leteWorkflowResponse\"B\n\x15\x45nableWorkflowRequest\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\"a\n\x16\x44isableWorkflowRequest\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\x12\x1c\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06reason\"1\n\x17ShutdownRegistryRequest\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\"q\n\x18ShutdownRegistryResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12&\n\x0fprevious_run_id\x18\x02 \x01(\tR\rpreviousRunId\x12\x15\n\x06run_id\x18\x03 \x01(\tR\x05runId2\xe3\x0f\n\x0fRegistryService\x12\x8e\x01\n\x11GetRegistryStatus\x12..temporal_registry.v1.GetRegistryStatusRequest\x1a/.temporal_registry.v1.GetRegistryStatusResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/registry/status\x12\x89\x01\n\x0eRegisterWorker\x12+.temporal_registry.v1.RegisterWorkerRequest\x1a,.temporal_registry.v1.RegisterWorkerResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/registry/workers:\x01*\x12\x90\x01\n\tHeartbeat\x12&.temporal_registry.v1.HeartbeatRequest\x1a\'.temporal_registry.v1.HeartbeatResponse\"2\x82\xd3\xe4\x93\x02,\"\'/registry/workers/{worker_id}/heartbeat:\x01*\x12\x98\x01\n\x10UnregisterWorker\x12-.temporal_registry.v1.UnregisterWorkerRequest\x1a..temporal_registry.v1.UnregisterWorkerResponse\"%\x82\xd3\xe4\x93\x02\x1f*\x1d/registry/workers/{worker_id}\x12}\n\x0bListWorkers\x12(.temporal_registry.v1.ListWorkersRequest\x1a).temporal_registry.v1.ListWorkersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/registry/workers\x12x\n\tGetWorker\x12&.temporal_registry.v1.GetWorkerRequest\x1a\x1c.temporal_registry.v1.Worker\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/registry/workers/{worker_id}\x12\x85\x01\n\rListWorkflows\x12*.temporal_registry.v1.ListWorkflowsRequest\x1a+.temporal_registry.v1.ListWorkflowsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/registry/workflows\x12\x84\x01\n\x0bGetWorkflow\x12(.temporal_registry.v1.GetWorkflowRequest\x1a\x1e.temporal_registry.v1.Workflow\"+\x82\xd3\xe4\x93\x02%\x12#/registry/workflows/{workflow_type}\x12\x84\x01\n\x0e\x43reateWorkflow\x12+.temporal_registry.v1.CreateWorkflowRequest\x1a\x1e.temporal_registry.v1.Workflow\"%\x82\xd3\xe4\x93\x02\x1f\"\x13/registry/workflows:\x08workflow\x12\x96\x01\n\x0fReplaceWorkflow\x12,.temporal_registry.v1.ReplaceWorkflowRequest\x1a\x1e.temporal_registry.v1.Workflow\"5\x82\xd3\xe4\x93\x02/\x1a#/registry/workflows/{workflow_type}:\x08workflow\x12\x98\x01\n\x0e\x44\x65leteWorkflow\x12+.temporal_registry.v1.DeleteWorkflowRequest\x1a,.temporal_registry.v1.DeleteWorkflowResponse\"+\x82\xd3\xe4\x93\x02%*#/registry/workflows/{workflow_type}\x12\x94\x01\n\x0e\x45nableWorkflow\x12+.temporal_registry.v1.EnableWorkflowRequest\x1a\x1e.temporal_registry.v1.Workflow\"5\x82\xd3\xe4\x93\x02/\"*/registry/workflows/{workflow_type}/enable:\x01*\x12\x97\x01\n\x0f\x44isableWorkflow\x12,.temporal_registry.v1.DisableWorkflowRequest\x1a\x1e.temporal_registry.v1.Workflow\"6\x82\xd3\xe4\x93\x02\x30\"+/registry/workflows/{workflow_type}/disable:\x01*\x12\x90\x01\n\x10ShutdownRegistry\x12-.temporal_registry.v1.ShutdownRegistryRequest\x1a..temporal_registry.v1.ShutdownRegistryResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/registry/shutdown:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'temporal_registry.v1.registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REGISTERWORKERREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_REGISTERWORKERREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['worker_id']._loaded_options = None
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['worker_id']._serialized_options = b'\342A\001\002'
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['task_queue']._loaded_options = None
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['task_queue']._serialized_options = b'\342A\001\002'
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['workflows']._loaded_options = None
+  _globals['_REGISTERWORKERREQUEST'].fields_by_name['workflows']._serialized_options = b'\342A\001\002'
+  _globals['_HEARTBEATREQUEST'].fields_by_name['worker_id']._loaded_options = None
+  _globals['_HEARTBEATREQUEST'].fields_by_name['worker_id']._serialized_options = b'\342A\001\002'
+  _globals['_UNREGISTERWORKERREQUEST'].fields_by_name['worker_id']._loaded_options = None
+  _globals['_UNREGISTERWORKERREQUEST'].fields_by_name['worker_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETWORKERREQUEST'].fields_by_name['worker_id']._loaded_options = None
+  _globals['_GETWORKERREQUEST'].fields_by_name['worker_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['workflow_type']._loaded_options = None
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['workflow_type']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['workflow']._loaded_options = None
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['workflow']._serialized_options = b'\342A\001\002'
+  _globals['_REPLACEWORKFLOWREQUEST'].fields_by_name['workflow_type']._loaded_options = None
+  _globals['_REPLACEWORKFLOWREQUEST'].fields_by_name['workflow_type']._serialized_options = b'\342A\001\002'
+  _globals['_REPLACEWORKFLOWREQUEST'].fields_by_name['workflow']._loaded_options = None
+  _globals['_REPLACEWORKFLOWREQUEST'].fields_by_name['workflow']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEWORKFLOWREQUEST'].fields_by_name['workflow_type']._loaded_options = None
+  _globals['_DELETEWORKFLOWREQUEST'].fields_by_name['workflow_type']._serialized_options = b'\342A\001\002'
+  _globals['_ENABLEWORKFLOWREQUEST'].fields_by_name['workflow_type']._loaded_options = None
+  _globals['_ENABLEWORKFLOWREQUEST'].fields_by_name['workflow_type']._serialized_options = b'\342A\001\002'
+  _globals['_DISABLEWORKFLOWREQUEST'].fields_by_name['workflow_type']._loaded_options = None
+  _globals['_DISABLEWORKFLOWREQUEST'].fields_by_name['workflow_type']._serialized_options = b'\342A\001\002'
+  _globals['_DISABLEWORKFLOWREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_DISABLEWORKFLOWREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\002'
   _globals['_REGISTRYSERVICE'].methods_by_name['GetRegistryStatus']._loaded_options = None
   _globals['_REGISTRYSERVICE'].methods_by_name['GetRegistryStatus']._serialized_options = b'\202\323\344\223\002\022\022\020/registry/status'
-  _globals['_GETREGISTRYSTATUSREQUEST']._serialized_start=91
-  _globals['_GETREGISTRYSTATUSREQUEST']._serialized_end=117
-  _globals['_GETREGISTRYSTATUSRESPONSE']._serialized_start=120
-  _globals['_GETREGISTRYSTATUSRESPONSE']._serialized_end=741
-  _globals['_REGISTRYSERVICE']._serialized_start=744
-  _globals['_REGISTRYSERVICE']._serialized_end=906
+  _globals['_REGISTRYSERVICE'].methods_by_name['RegisterWorker']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['RegisterWorker']._serialized_options = b'\202\323\344\223\002\026\"\021/registry/workers:\001*'
+  _globals['_REGISTRYSERVICE'].methods_by_name['Heartbeat']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['Heartbeat']._serialized_options = b'\202\323\344\223\002,\"\'/registry/workers/{worker_id}/heartbeat:\001*'
+  _globals['_REGISTRYSERVICE'].methods_by_name['UnregisterWorker']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['UnregisterWorker']._serialized_options = b'\202\323\344\223\002\037*\035/registry/workers/{worker_id}'
+  _globals['_REGISTRYSERVICE'].methods_by_name['ListWorkers']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['ListWorkers']._serialized_options = b'\202\323\344\223\002\023\022\021/registry/workers'
+  _globals['_REGISTRYSERVICE'].methods_by_name['GetWorker']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['GetWorker']._serialized_options = b'\202\323\344\223\002\037\022\035/registry/workers/{worker_id}'
+  _globals['_REGISTRYSERVICE'].methods_by_name['ListWorkflows']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['ListWorkflows']._serialized_options = b'\202\323\344\223\002\025\022\023/registry/workflows'
+  _globals['_REGISTRYSERVICE'].methods_by_name['GetWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['GetWorkflow']._serialized_options = b'\202\323\344\223\002%\022#/registry/workflows/{workflow_type}'
+  _globals['_REGISTRYSERVICE'].methods_by_name['CreateWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['CreateWorkflow']._serialized_options = b'\202\323\344\223\002\037\"\023/registry/workflows:\010workflow'
+  _globals['_REGISTRYSERVICE'].methods_by_name['ReplaceWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['ReplaceWorkflow']._serialized_options = b'\202\323\344\223\002/\032#/registry/workflows/{workflow_type}:\010workflow'
+  _globals['_REGISTRYSERVICE'].methods_by_name['DeleteWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['DeleteWorkflow']._serialized_options = b'\202\323\344\223\002%*#/registry/workflows/{workflow_type}'
+  _globals['_REGISTRYSERVICE'].methods_by_name['EnableWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['EnableWorkflow']._serialized_options = b'\202\323\344\223\002/\"*/registry/workflows/{workflow_type}/enable:\001*'
+  _globals['_REGISTRYSERVICE'].methods_by_name['DisableWorkflow']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['DisableWorkflow']._serialized_options = b'\202\323\344\223\0020\"+/registry/workflows/{workflow_type}/disable:\001*'
+  _globals['_REGISTRYSERVICE'].methods_by_name['ShutdownRegistry']._loaded_options = None
+  _globals['_REGISTRYSERVICE'].methods_by_name['ShutdownRegistry']._serialized_options = b'\202\323\344\223\002\027\"\022/registry/shutdown:\001*'
+  _globals['_GETREGISTRYSTATUSREQUEST']._serialized_start=162
+  _globals['_GETREGISTRYSTATUSREQUEST']._serialized_end=188
+  _globals['_GETREGISTRYSTATUSRESPONSE']._serialized_start=191
+  _globals['_GETREGISTRYSTATUSRESPONSE']._serialized_end=963
+  _globals['_REGISTERWORKERREQUEST']._serialized_start=966
+  _globals['_REGISTERWORKERREQUEST']._serialized_end=1336
+  _globals['_REGISTERWORKERREQUEST_LABELSENTRY']._serialized_start=1279
+  _globals['_REGISTERWORKERREQUEST_LABELSENTRY']._serialized_end=1336
+  _globals['_REGISTERWORKERRESPONSE']._serialized_start=1338
+  _globals['_REGISTERWORKERRESPONSE']._serialized_end=1461
+  _globals['_HEARTBEATREQUEST']._serialized_start=1463
+  _globals['_HEARTBEATREQUEST']._serialized_end=1516
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1518
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1618
+  _globals['_UNREGISTERWORKERREQUEST']._serialized_start=1620
+  _globals['_UNREGISTERWORKERREQUEST']._serialized_end=1680
+  _globals['_UNREGISTERWORKERRESPONSE']._serialized_start=1682
+  _globals['_UNREGISTERWORKERRESPONSE']._serialized_end=1708
+  _globals['_LISTWORKERSREQUEST']._serialized_start=1711
+  _globals['_LISTWORKERSREQUEST']._serialized_end=1859
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=1861
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=1978
+  _globals['_GETWORKERREQUEST']._serialized_start=1980
+  _globals['_GETWORKERREQUEST']._serialized_end=2033
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=2036
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=2243
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=2245
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2370
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=2372
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=2435
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=2437
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=2563
+  _globals['_REPLACEWORKFLOWREQUEST']._serialized_start=2566
+  _globals['_REPLACEWORKFLOWREQUEST']._serialized_end=2736
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=2738
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=2841
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_start=2843
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_end=2867
+  _globals['_ENABLEWORKFLOWREQUEST']._serialized_start=2869
+  _globals['_ENABLEWORKFLOWREQUEST']._serialized_end=2935
+  _globals['_DISABLEWORKFLOWREQUEST']._serialized_start=2937
+  _globals['_DISABLEWORKFLOWREQUEST']._serialized_end=3034
+  _globals['_SHUTDOWNREGISTRYREQUEST']._serialized_start=3036
+  _globals['_SHUTDOWNREGISTRYREQUEST']._serialized_end=3085
+  _globals['_SHUTDOWNREGISTRYRESPONSE']._serialized_start=3087
+  _globals['_SHUTDOWNREGISTRYRESPONSE']._serialized_end=3200
+  _globals['_REGISTRYSERVICE']._serialized_start=3203
+  _globals['_REGISTRYSERVICE']._serialized_end=5222
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,11 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from temporal_registry.v1 import resources_pb2 as _resources_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -10,7 +14,7 @@ class GetRegistryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRegistryStatusResponse(_message.Message):
-    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue")
+    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue", "revision", "self_preservation", "liveness", "snapshot_age_seconds")
     WORKFLOW_COUNT_FIELD_NUMBER: _ClassVar[int]
     WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +28,10 @@ class GetRegistryStatusResponse(_message.Message):
     CONTINUE_AS_NEW_COUNT_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SELF_PRESERVATION_FIELD_NUMBER: _ClassVar[int]
+    LIVENESS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     workflow_count: int
     worker_count: int
     healthy_worker_count: int
@@ -37,4 +45,177 @@ class GetRegistryStatusResponse(_message.Message):
     continue_as_new_count: int
     namespace: str
     task_queue: str
-    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ...) -> None: ...
+    revision: int
+    self_preservation: bool
+    liveness: str
+    snapshot_age_seconds: float
+    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ..., revision: _Optional[int] = ..., self_preservation: _Optional[bool] = ..., liveness: _Optional[str] = ..., snapshot_age_seconds: _Optional[float] = ...) -> None: ...
+
+class RegisterWorkerRequest(_message.Message):
+    __slots__ = ("worker_id", "task_queue", "environment", "labels", "ttl_seconds", "workflows")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    task_queue: str
+    environment: str
+    labels: _containers.ScalarMap[str, str]
+    ttl_seconds: int
+    workflows: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Workflow]
+    def __init__(self, worker_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., ttl_seconds: _Optional[int] = ..., workflows: _Optional[_Iterable[_Union[_resources_pb2.Workflow, _Mapping]]] = ...) -> None: ...
+
+class RegisterWorkerResponse(_message.Message):
+    __slots__ = ("worker", "changed_workflows")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    worker: _resources_pb2.Worker
+    changed_workflows: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, worker: _Optional[_Union[_resources_pb2.Worker, _Mapping]] = ..., changed_workflows: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("worker_id",)
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("lease_expires_epoch", "ttl_seconds")
+    LEASE_EXPIRES_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    lease_expires_epoch: float
+    ttl_seconds: int
+    def __init__(self, lease_expires_epoch: _Optional[float] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class UnregisterWorkerRequest(_message.Message):
+    __slots__ = ("worker_id",)
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
+
+class UnregisterWorkerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListWorkersRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "task_queue", "workflow_type")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    task_queue: str
+    workflow_type: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., task_queue: _Optional[str] = ..., workflow_type: _Optional[str] = ...) -> None: ...
+
+class ListWorkersResponse(_message.Message):
+    __slots__ = ("workers", "next_page_token")
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Worker]
+    next_page_token: str
+    def __init__(self, workers: _Optional[_Iterable[_Union[_resources_pb2.Worker, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetWorkerRequest(_message.Message):
+    __slots__ = ("worker_id",)
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "label_selector", "enabled", "healthy")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    label_selector: str
+    enabled: bool
+    healthy: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ..., enabled: _Optional[bool] = ..., healthy: _Optional[bool] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows", "next_page_token")
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Workflow]
+    next_page_token: str
+    def __init__(self, workflows: _Optional[_Iterable[_Union[_resources_pb2.Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_type",)
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    def __init__(self, workflow_type: _Optional[str] = ...) -> None: ...
+
+class CreateWorkflowRequest(_message.Message):
+    __slots__ = ("workflow", "validate_only")
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    workflow: _resources_pb2.Workflow
+    validate_only: bool
+    def __init__(self, workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class ReplaceWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_type", "workflow", "validate_only")
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    workflow: _resources_pb2.Workflow
+    validate_only: bool
+    def __init__(self, workflow_type: _Optional[str] = ..., workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class DeleteWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_type", "allow_missing")
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_MISSING_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    allow_missing: bool
+    def __init__(self, workflow_type: _Optional[str] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
+
+class DeleteWorkflowResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnableWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_type",)
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    def __init__(self, workflow_type: _Optional[str] = ...) -> None: ...
+
+class DisableWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_type", "reason")
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    reason: str
+    def __init__(self, workflow_type: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ShutdownRegistryRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ShutdownRegistryResponse(_message.Message):
+    __slots__ = ("status", "previous_run_id", "run_id")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    previous_run_id: str
+    run_id: str
+    def __init__(self, status: _Optional[str] = ..., previous_run_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...

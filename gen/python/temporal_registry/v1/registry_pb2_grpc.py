@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from temporal_registry.v1 import registry_pb2 as temporal__registry_dot_v1_dot_registry__pb2
+from temporal_registry.v1 import resources_pb2 as temporal__registry_dot_v1_dot_resources__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -39,12 +40,155 @@ class RegistryServiceStub:
                 request_serializer=temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusRequest.SerializeToString,
                 response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusResponse.FromString,
                 _registered_method=True)
+        self.RegisterWorker = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/RegisterWorker',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerResponse.FromString,
+                _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/Heartbeat',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.HeartbeatResponse.FromString,
+                _registered_method=True)
+        self.UnregisterWorker = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/UnregisterWorker',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerResponse.FromString,
+                _registered_method=True)
+        self.ListWorkers = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/ListWorkers',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkersRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkersResponse.FromString,
+                _registered_method=True)
+        self.GetWorker = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/GetWorker',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.GetWorkerRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Worker.FromString,
+                _registered_method=True)
+        self.ListWorkflows = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/ListWorkflows',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsResponse.FromString,
+                _registered_method=True)
+        self.GetWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/GetWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.GetWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+                _registered_method=True)
+        self.CreateWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/CreateWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.CreateWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+                _registered_method=True)
+        self.ReplaceWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/ReplaceWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.ReplaceWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+                _registered_method=True)
+        self.DeleteWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/DeleteWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowResponse.FromString,
+                _registered_method=True)
+        self.EnableWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/EnableWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.EnableWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+                _registered_method=True)
+        self.DisableWorkflow = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/DisableWorkflow',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+                _registered_method=True)
+        self.ShutdownRegistry = channel.unary_unary(
+                '/temporal_registry.v1.RegistryService/ShutdownRegistry',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetRegistryStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterWorker(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterWorker(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorker(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkflows(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShutdownRegistry(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -57,6 +201,71 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.GetRegistryStatus,
                     request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusRequest.FromString,
                     response_serializer=temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusResponse.SerializeToString,
+            ),
+            'RegisterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterWorker,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.HeartbeatRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'UnregisterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterWorker,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerResponse.SerializeToString,
+            ),
+            'ListWorkers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkers,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkersRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'GetWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorker,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.GetWorkerRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Worker.SerializeToString,
+            ),
+            'ListWorkflows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkflows,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'GetWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.GetWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'CreateWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.CreateWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'ReplaceWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ReplaceWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'DeleteWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowResponse.SerializeToString,
+            ),
+            'EnableWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.EnableWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'DisableWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableWorkflow,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'ShutdownRegistry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShutdownRegistry,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +295,357 @@ class RegistryService:
             '/temporal_registry.v1.RegistryService/GetRegistryStatus',
             temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusRequest.SerializeToString,
             temporal__registry_dot_v1_dot_registry__pb2.GetRegistryStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/RegisterWorker',
+            temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.RegisterWorkerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/Heartbeat',
+            temporal__registry_dot_v1_dot_registry__pb2.HeartbeatRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnregisterWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/UnregisterWorker',
+            temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.UnregisterWorkerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/ListWorkers',
+            temporal__registry_dot_v1_dot_registry__pb2.ListWorkersRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/GetWorker',
+            temporal__registry_dot_v1_dot_registry__pb2.GetWorkerRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Worker.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkflows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/ListWorkflows',
+            temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.ListWorkflowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/GetWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.GetWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/CreateWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.CreateWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/ReplaceWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.ReplaceWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/DeleteWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.DeleteWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/EnableWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.EnableWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/DisableWorkflow',
+            temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShutdownRegistry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/ShutdownRegistry',
+            temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryResponse.FromString,
             options,
             channel_credentials,
             insecure,

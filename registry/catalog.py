@@ -1,0 +1,372 @@
+"""The rules of every registry write, as pure functions over a `Catalog`.
+
+Each write is planned first: `plan_*` looks at the catalogue and the request and returns the
+`CatalogChange` the write would make, or raises `Rejection` (a gRPC code name, an ErrorInfo
+reason, a message and field violations). Nothing is mutated until `apply_change`. The registry
+workflow plans in its update validators (so a rejected write never reaches history) and plans
+again in the handler, against the state the handler actually sees.
+
+Standard library only, deterministic, and it never raises anything but `Rejection` on hostile
+input: it runs inside the workflow sandbox, where any other exception would fail the workflow
+task and wedge the registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Final
+
+from registry.model import (
+    SOURCE_OPERATOR,
+    SOURCE_WORKER,
+    Catalog,
+    CatalogChange,
+    FieldViolation,
+    LeaseRenewals,
+    StoredWorker,
+    StoredWorkflow,
+    WorkerExpiry,
+    WorkerRef,
+    WorkerRegistration,
+    WorkflowDeletion,
+    WorkflowSpec,
+    WorkflowToggle,
+    WorkflowWrite,
+)
+from registry.specs import (
+    MAX_IDENTIFIER_LENGTH,
+    effective_ttl,
+    validate_worker_registration,
+    validate_workflow_spec,
+)
+
+MAX_DISABLED_REASON_LENGTH: Final = 500
+MAX_BATCH: Final = 10_000  # worker ids in one renewal or expiry
+
+
+class Rejection(Exception):
+    """A write the registry refuses; `code` is a gRPC status code name."""
+
+    def __init__(
+        self, code: str, reason: str, message: str, violations: Iterable[FieldViolation] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.violations = list(violations)
+
+
+def invalid(reason: str, violations: list[FieldViolation]) -> Rejection:
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return Rejection(
+        "INVALID_ARGUMENT", reason, f"{first.field}: {first.description}{more}", violations
+    )
+
+
+def _require_type(value: object, kind: type, name: str) -> None:
+    if not isinstance(value, kind):
+        raise invalid(
+            "INVALID_REQUEST",
+            [FieldViolation(name, f"must be a {kind.__name__} object", "invalid_type")],
+        )
+
+
+def _workflow_type_violations(value: object) -> list[FieldViolation]:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_IDENTIFIER_LENGTH:
+        message = f"must be a non-blank string of at most {MAX_IDENTIFIER_LENGTH} characters"
+        return [FieldViolation("workflow_type", message, "invalid")]
+    return []
+
+
+def _workflow_not_found(workflow_type: str) -> Rejection:
+    return Rejection(
+        "NOT_FOUND", "WORKFLOW_NOT_FOUND", f"workflow type {workflow_type!r} is not registered"
+    )
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+def plan_register_worker(
+    catalog: Catalog, registration: WorkerRegistration, now: float
+) -> CatalogChange:
+    """Store the worker with a fresh lease, and its workflow specs: a changed spec replaces
+    the stored one (the worker is the truth about what it runs); enabled state is kept."""
+    _require_type(registration, WorkerRegistration, "registration")
+    violations = validate_worker_registration(registration)
+    if violations:
+        raise invalid("INVALID_REGISTRATION", violations)
+    ttl = effective_ttl(registration.ttl_seconds)
+    previous = catalog.workers.get(registration.worker_id)
+    worker = StoredWorker(
+        worker_id=registration.worker_id,
+        task_queue=registration.task_queue,
+        environment=registration.environment,
+        labels=dict(registration.labels),
+        ttl_seconds=ttl,
+        workflows=[spec.workflow_type for spec in registration.workflows],
+        registered_epoch=previous.registered_epoch if previous else now,
+        lease_expires_epoch=now + ttl,
+    )
+    change = CatalogChange(revision=catalog.revision + 1, workers=[worker])
+    for declared in registration.workflows:
+        spec = replace(declared, task_queue=registration.task_queue)
+        stored = catalog.workflows.get(spec.workflow_type)
+        if stored is not None and stored.spec == spec:
+            continue
+        change.changed_workflows.append(spec.workflow_type)
+        change.workflows.append(
+            StoredWorkflow(
+                spec=spec,
+                enabled=stored.enabled if stored else True,
+                disabled_reason=stored.disabled_reason if stored else "",
+                source=SOURCE_WORKER,
+                update_time_epoch=now,
+            )
+        )
+    return change
+
+
+def plan_unregister_worker(catalog: Catalog, ref: WorkerRef) -> CatalogChange:
+    _require_type(ref, WorkerRef, "worker")
+    if not isinstance(ref.worker_id, str) or ref.worker_id not in catalog.workers:
+        raise Rejection(
+            "NOT_FOUND",
+            "WORKER_NOT_FOUND",
+            f"worker {str(ref.worker_id)[:200]!r} is not registered",
+        )
+    return CatalogChange(revision=catalog.revision + 1, deleted_workers=[ref.worker_id])
+
+
+def plan_renew_leases(catalog: Catalog, renewals: LeaseRenewals) -> CatalogChange:
+    """Extend leases; unknown workers (gone since the flush) are skipped and a lease is never
+    shortened, so a retried or out-of-order renewal is harmless."""
+    _require_type(renewals, LeaseRenewals, "renewals")
+    expires_at = renewals.expires_at
+    if not isinstance(expires_at, dict) or len(expires_at) > MAX_BATCH:
+        raise invalid(
+            "INVALID_REQUEST",
+            [FieldViolation("expires_at", f"must map at most {MAX_BATCH} worker ids", "invalid")],
+        )
+    renewed = []
+    for worker_id, expiry in expires_at.items():
+        worker = catalog.workers.get(worker_id) if isinstance(worker_id, str) else None
+        if (
+            worker is not None
+            and isinstance(expiry, (int, float))
+            and not isinstance(expiry, bool)
+            and math.isfinite(expiry)
+            and expiry > worker.lease_expires_epoch
+        ):
+            renewed.append(replace(worker, lease_expires_epoch=float(expiry)))
+    return CatalogChange(revision=catalog.revision + 1, workers=renewed)
+
+
+def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> CatalogChange:
+    """Remove the named workers whose lease ended more than grace_factor x TTL ago by the
+    workflow's clock (another replica may have renewed one since the server looked)."""
+    _require_type(expiry, WorkerExpiry, "expiry")
+    ids, factor = expiry.worker_ids, expiry.grace_factor
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_BATCH
+        or not isinstance(factor, (int, float))
+        or isinstance(factor, bool)
+        or not math.isfinite(factor)
+        or factor < 0
+    ):
+        raise invalid(
+            "INVALID_REQUEST",
+            [
+                FieldViolation(
+                    "worker_ids", "must be a list of worker ids and a grace factor >= 0", "invalid"
+                )
+            ],
+        )
+    expired = []
+    for worker_id in ids:
+        worker = catalog.workers.get(worker_id) if isinstance(worker_id, str) else None
+        if worker is not None and now - worker.lease_expires_epoch > factor * worker.ttl_seconds:
+            expired.append(worker_id)
+    return CatalogChange(revision=catalog.revision + 1, deleted_workers=sorted(set(expired)))
+
+
+# --- workflow types ---------------------------------------------------------------------------
+
+
+def plan_put_workflow(catalog: Catalog, write: WorkflowWrite, now: float) -> CatalogChange:
+    """An operator's create or replace. The operator's spec needs a task queue."""
+    _require_type(write, WorkflowWrite, "write")
+    _require_type(write.spec, WorkflowSpec, "workflow")
+    violations = [
+        replace(v, field=f"workflow.{v.field}")
+        for v in validate_workflow_spec(write.spec, require_task_queue=True)
+    ]
+    if write.enabled is not None and not isinstance(write.enabled, bool):
+        violations.append(FieldViolation("workflow.enabled", "must be a boolean", "invalid_type"))
+    if not isinstance(write.create, bool):
+        violations.append(FieldViolation("create", "must be a boolean", "invalid_type"))
+    if violations:
+        raise invalid("INVALID_WORKFLOW", violations)
+    stored = catalog.workflows.get(write.spec.workflow_type)
+    if stored is not None and write.create:
+        raise Rejection(
+            "ALREADY_EXISTS",
+            "WORKFLOW_ALREADY_EXISTS",
+            f"workflow type {write.spec.workflow_type!r} is already registered; "
+            "replace it with PUT /registry/workflows/{workflow_type}",
+        )
+    enabled = write.enabled if write.enabled is not None else (stored.enabled if stored else True)
+    if enabled:
+        disabled_reason = ""
+    elif stored is not None and not stored.enabled:
+        disabled_reason = stored.disabled_reason
+    else:
+        disabled_reason = "disabled by an operator"
+    updated = StoredWorkflow(
+        spec=write.spec,
+        enabled=enabled,
+        disabled_reason=disabled_reason,
+        source=SOURCE_OPERATOR,
+        update_time_epoch=now,
+    )
+    change = CatalogChange(revision=catalog.revision + 1, workflows=[updated])
+    if stored is None or stored.spec != write.spec:
+        change.changed_workflows.append(write.spec.workflow_type)
+    return change
+
+
+def plan_delete_workflow(catalog: Catalog, deletion: WorkflowDeletion) -> CatalogChange:
+    """Forget a workflow type, and take it off its workers' lists (a worker that registers
+    again declares it again)."""
+    _require_type(deletion, WorkflowDeletion, "deletion")
+    violations = _workflow_type_violations(deletion.workflow_type)
+    if violations:
+        raise invalid("INVALID_REQUEST", violations)
+    if deletion.workflow_type not in catalog.workflows:
+        if deletion.allow_missing is True:
+            return CatalogChange(revision=catalog.revision)
+        raise _workflow_not_found(deletion.workflow_type)
+    workers = [
+        replace(worker, workflows=[t for t in worker.workflows if t != deletion.workflow_type])
+        for worker in catalog.workers.values()
+        if deletion.workflow_type in worker.workflows
+    ]
+    return CatalogChange(
+        revision=catalog.revision + 1,
+        workers=workers,
+        deleted_workflows=[deletion.workflow_type],
+    )
+
+
+def plan_toggle_workflow(catalog: Catalog, toggle: WorkflowToggle, now: float) -> CatalogChange:
+    _require_type(toggle, WorkflowToggle, "toggle")
+    violations = _workflow_type_violations(toggle.workflow_type)
+    if not isinstance(toggle.enabled, bool):
+        violations.append(FieldViolation("enabled", "must be a boolean", "invalid_type"))
+    reason = toggle.reason
+    if toggle.enabled is False and (
+        not isinstance(reason, str)
+        or not reason.strip()
+        or len(reason) > MAX_DISABLED_REASON_LENGTH
+        or not reason.isprintable()
+    ):
+        message = (
+            f"a reason of 1-{MAX_DISABLED_REASON_LENGTH} printable characters is required "
+            "to disable a workflow type"
+        )
+        violations.append(FieldViolation("reason", message, "required"))
+    if violations:
+        raise invalid("INVALID_REQUEST", violations)
+    stored = catalog.workflows.get(toggle.workflow_type)
+    if stored is None:
+        raise _workflow_not_found(toggle.workflow_type)
+    updated = replace(
+        stored,
+        enabled=toggle.enabled,
+        disabled_reason="" if toggle.enabled else reason.strip(),
+        update_time_epoch=now,
+    )
+    if updated == replace(stored, update_time_epoch=now):
+        return CatalogChange(revision=catalog.revision, workflows=[stored])
+    return CatalogChange(revision=catalog.revision + 1, workflows=[updated])
+
+
+# --- applying ---------------------------------------------------------------------------------
+
+
+def apply_change(catalog: Catalog, change: CatalogChange) -> None:
+    """Apply a planned change (also used by servers to update their copy of the catalogue)."""
+    for workflow in change.workflows:
+        catalog.workflows[workflow.spec.workflow_type] = workflow
+    for worker in change.workers:
+        catalog.workers[worker.worker_id] = worker
+    for workflow_type in change.deleted_workflows:
+        catalog.workflows.pop(workflow_type, None)
+    for worker_id in change.deleted_workers:
+        catalog.workers.pop(worker_id, None)
+    catalog.revision = max(catalog.revision, change.revision)
+
+
+# --- the state budget -------------------------------------------------------------------------
+
+
+def entry_bytes(entry: StoredWorkflow | StoredWorker) -> int:
+    """Size of one stored entry as JSON: what it adds to the continue-as-new payload."""
+    return len(json.dumps(dataclasses.asdict(entry), separators=(",", ":")))
+
+
+class SizeLedger:
+    """Keeps the total JSON size of the catalogue, so a write that would push the state past
+    what Temporal accepts as a continue-as-new input is refused instead of wedging the run."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._workflows = {key: entry_bytes(w) for key, w in catalog.workflows.items()}
+        self._workers = {key: entry_bytes(w) for key, w in catalog.workers.items()}
+        self.total = sum(self._workflows.values()) + sum(self._workers.values())
+
+    def projected(self, change: CatalogChange) -> int:
+        return self.total + self._delta(change, record=False)
+
+    def record(self, change: CatalogChange) -> None:
+        self.total += self._delta(change, record=True)
+
+    def _delta(self, change: CatalogChange, *, record: bool) -> int:
+        upserts: list[tuple[str, StoredWorkflow | StoredWorker, dict[str, int]]] = [
+            *((w.spec.workflow_type, w, self._workflows) for w in change.workflows),
+            *((w.worker_id, w, self._workers) for w in change.workers),
+        ]
+        deletions = [
+            *((key, self._workflows) for key in change.deleted_workflows),
+            *((key, self._workers) for key in change.deleted_workers),
+        ]
+        delta = 0
+        for key, entry, sizes in upserts:
+            size = entry_bytes(entry)
+            delta += size - sizes.get(key, 0)
+            if record:
+                sizes[key] = size
+        for key, sizes in deletions:
+            delta -= sizes.get(key, 0)
+            if record:
+                sizes.pop(key, None)
+        return delta
+
+
+def check_budget(ledger: SizeLedger, change: CatalogChange, max_bytes: int) -> None:
+    """Refuse a write that grows the catalogue past `max_bytes` (shrinking is always fine)."""
+    projected = ledger.projected(change)
+    if projected > max_bytes and projected > ledger.total:
+        raise Rejection(
+            "RESOURCE_EXHAUSTED",
+            "REGISTRY_STATE_FULL",
+            f"the registry state would grow to {projected} bytes, over its budget of "
+            f"{max_bytes} (registry.max_state_bytes); delete unused workflow types or workers, "
+            "or split the registry across namespaces",
+        )

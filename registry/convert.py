@@ -1,0 +1,140 @@
+"""Between the wire (temporal_registry.v1 messages) and the registry's data model."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from temporal_registry.v1 import registry_pb2, resources_pb2
+
+from registry.model import (
+    InputWarningSpec,
+    SearchAttributeSpec,
+    StoredWorkflow,
+    WorkerRegistration,
+    WorkflowSpec,
+)
+from registry.views import WorkerView, WorkflowView
+
+_MAX_EXACT_FLOAT_INT = 2**53
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as plain JSON. Struct numbers are doubles: integral ones come back as ints, so
+    a schema's `"minLength": 1` stays an integer."""
+    value: dict[str, Any] = _integral_floats_to_int(json_format.MessageToDict(struct))
+    return value
+
+
+def value_to_python(value: struct_pb2.Value) -> Any:
+    return _integral_floats_to_int(json_format.MessageToDict(value))
+
+
+def _integral_floats_to_int(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) <= _MAX_EXACT_FLOAT_INT:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {key: _integral_floats_to_int(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_to_int(item) for item in value]
+    return value
+
+
+def spec_from_proto(message: resources_pb2.Workflow) -> WorkflowSpec:
+    return WorkflowSpec(
+        workflow_type=message.workflow_type,
+        task_queue=message.task_queue,
+        version=message.version,
+        description=message.description,
+        input_schema=struct_to_dict(message.input_schema),
+        schedule_input_warnings=[
+            InputWarningSpec(field=w.field, message=w.message)
+            for w in message.schedule_input_warnings
+        ],
+        search_attributes=[
+            SearchAttributeSpec(name=a.name, type=a.type, description=a.description)
+            for a in message.search_attributes
+        ],
+        labels=dict(message.labels),
+    )
+
+
+def registration_from_proto(request: registry_pb2.RegisterWorkerRequest) -> WorkerRegistration:
+    return WorkerRegistration(
+        worker_id=request.worker_id,
+        task_queue=request.task_queue,
+        environment=request.environment,
+        labels=dict(request.labels),
+        ttl_seconds=request.ttl_seconds,
+        workflows=[spec_from_proto(workflow) for workflow in request.workflows],
+    )
+
+
+def worker_to_proto(view: WorkerView) -> resources_pb2.Worker:
+    worker = view.stored
+    return resources_pb2.Worker(
+        worker_id=worker.worker_id,
+        task_queue=worker.task_queue,
+        ttl_seconds=worker.ttl_seconds,
+        last_seen_epoch=view.last_seen_epoch,
+        environment=worker.environment,
+        labels=worker.labels,
+        workflows=worker.workflows,
+        healthy=view.healthy,
+        lease_expires_epoch=view.lease.expires_at,
+        registered_epoch=worker.registered_epoch,
+    )
+
+
+class WorkflowMessages:
+    """Builds Workflow messages. The stored part (the spec, with its input schema as a
+    Struct, which is slow to build) is cached per stored entry; stored entries are replaced,
+    never mutated, so an entry's identity says whether the cache is current."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[StoredWorkflow, resources_pb2.Workflow]] = {}
+
+    def build(self, view: WorkflowView) -> resources_pb2.Workflow:
+        stored = view.stored
+        cached = self._cache.get(stored.spec.workflow_type)
+        if cached is None or cached[0] is not stored:
+            cached = (stored, stored_workflow_to_proto(stored))
+            self._cache[stored.spec.workflow_type] = cached
+        message = resources_pb2.Workflow()
+        message.CopyFrom(cached[1])
+        message.workers.extend(worker_to_proto(worker) for worker in view.workers)
+        message.healthy = view.healthy
+        message.health_reasons.extend(view.health_reasons)
+        return message
+
+    def forget_missing(self, present: set[str]) -> None:
+        for workflow_type in self._cache.keys() - present:
+            del self._cache[workflow_type]
+
+
+def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
+    spec = stored.spec
+    message = resources_pb2.Workflow(
+        workflow_type=spec.workflow_type,
+        version=spec.version,
+        task_queue=spec.task_queue,
+        description=spec.description,
+        schedule_input_warnings=[
+            resources_pb2.InputWarning(field=w.field, message=w.message)
+            for w in spec.schedule_input_warnings
+        ],
+        search_attributes=[
+            resources_pb2.SearchAttribute(name=a.name, type=a.type, description=a.description)
+            for a in spec.search_attributes
+        ],
+        enabled=stored.enabled,
+        labels=spec.labels,
+        disabled_reason=stored.disabled_reason,
+        source=stored.source,
+        update_time_epoch=stored.update_time_epoch,
+    )
+    message.input_schema.update(spec.input_schema)
+    return message

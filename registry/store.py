@@ -1,0 +1,250 @@
+"""The registry as one process serves it.
+
+- Writes go to the registry workflow as updates (registry.registry_client) and their result,
+  the CatalogChange, is applied to this process's copy of the catalogue at once.
+- Reads are served from that copy, never from a Temporal round trip. A background loop
+  refreshes it every `registry.snapshot_refresh_seconds` (one query, nearly free when nothing
+  changed), so writes through other replicas show here within that interval.
+- Heartbeats only touch memory. Every `liveness.flush_interval_seconds` one update renews the
+  leases that would otherwise expire before the next flush (registry.liveness), then workers
+  long past their lease are expired unless self-preservation holds.
+- Task queue pollers are read from Temporal (DescribeTaskQueue) in the background too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.workflow import UpdateMethodMultiParam
+
+from registry.catalog import apply_change
+from registry.config import Config
+from registry.errors import not_found
+from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
+from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
+from registry.registry_client import RegistryWorkflowClient
+from registry.views import LivenessInputs, WorkerView, effective_lease, worker_view
+from registry.workflow import RegistrySnapshot, RegistryWorkflow
+
+log = logging.getLogger("registry.store")
+
+A = TypeVar("A")
+
+_DESCRIBE_CONCURRENCY = 8
+
+
+class RegistryStore:
+    def __init__(self, workflow: RegistryWorkflowClient, temporal: Client, config: Config) -> None:
+        self.workflow = workflow
+        self._temporal = temporal
+        self._config = config
+        self.catalog = Catalog()
+        self.snapshot = RegistrySnapshot()
+        self._complete_revision = -1  # this copy has every write up to here
+        self._refreshed_at = 0.0  # time.monotonic() of the last refresh
+        self._refreshing: asyncio.Task[None] | None = None
+        self._heartbeats: dict[str, float] = {}
+        self._pollers: dict[str, list[Poller]] | None = None
+        self._started = time.time()
+        self.liveness = ExpiryDecision((), False, "no leases checked yet")
+        self.heartbeats_received = 0
+        self.renewal_flushes = 0
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def liveness_inputs(self) -> LivenessInputs:
+        return LivenessInputs(
+            heartbeats=self._heartbeats,
+            pollers=self._pollers,
+            poller_max_age=self._config.liveness.poller_max_age_seconds,
+            now=time.time(),
+        )
+
+    @property
+    def snapshot_age_seconds(self) -> float:
+        return time.monotonic() - self._refreshed_at
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def write(
+        self, update: UpdateMethodMultiParam[[RegistryWorkflow, A], CatalogChange], arg: A
+    ) -> CatalogChange:
+        """Write through the registry workflow and apply the result here at once."""
+        change = await self.workflow.execute(update, arg)
+        self._apply(change)
+        return change
+
+    def _apply(self, change: CatalogChange) -> None:
+        gap = change.revision > self._complete_revision + 1
+        apply_change(self.catalog, change)
+        if gap:  # another replica wrote in between: fetch it now rather than at the next tick
+            self._spawn_refresh()
+        elif change.revision > self._complete_revision:
+            self._complete_revision = change.revision
+        queues = {w.task_queue for w in change.workers} | {
+            w.spec.task_queue for w in change.workflows if w.spec.task_queue
+        }
+        unread = sorted(queues - (self._pollers or {}).keys())
+        if unread and self._pollers is not None:
+            self._spawn(self._refresh_pollers(unread))
+
+    async def heartbeat(self, worker_id: str) -> WorkerView:
+        """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, after
+        one refresh in case it registered through another replica a moment ago."""
+        if worker_id not in self.catalog.workers:
+            await self.refresh()
+        worker = self.catalog.workers.get(worker_id)
+        if worker is None:
+            raise not_found(
+                "WORKER_NOT_FOUND",
+                f"worker {worker_id!r} is not registered (or expired): register it again",
+                worker_id=worker_id,
+            )
+        self._heartbeats[worker_id] = time.time()
+        self.heartbeats_received += 1
+        return worker_view(worker, self.liveness_inputs())
+
+    # --- background ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the catalogue; call before serving reads."""
+        await self.refresh()
+
+    async def run(self) -> None:
+        """The background loops; runs until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(
+                self._every(self._config.registry.snapshot_refresh_seconds, self.refresh)
+            )
+            group.create_task(self._every(self._config.liveness.flush_interval_seconds, self.flush))
+            group.create_task(
+                self._every(self._config.liveness.poller_refresh_seconds, self._refresh_pollers)
+            )
+
+    async def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("registry background step %s failed", step.__name__, exc_info=True)
+            await asyncio.sleep(seconds)
+
+    async def refresh(self) -> None:
+        """Bring this copy up to date; concurrent callers share one query."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._query_snapshot())
+        await asyncio.shield(self._refreshing)
+
+    async def _query_snapshot(self) -> None:
+        snapshot = await self.workflow.snapshot(self._complete_revision)
+        self._refreshed_at = time.monotonic()
+        if snapshot.catalog is not None and snapshot.revision >= self.catalog.revision:
+            self.catalog = snapshot.catalog
+            self._complete_revision = snapshot.revision
+        self.snapshot = snapshot
+
+    def _spawn_refresh(self) -> None:
+        self._spawn(self.refresh())
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        task.add_done_callback(_log_failure)
+
+    async def flush(self) -> None:
+        """Renew the leases that need it, in one update; then expire workers long gone."""
+        liveness = self._config.liveness
+        now = time.time()
+        stored = {
+            w.worker_id: Lease(w.worker_id, w.ttl_seconds, w.lease_expires_epoch)
+            for w in self.catalog.workers.values()
+        }
+        for worker_id in self._heartbeats.keys() - stored.keys():
+            del self._heartbeats[worker_id]
+        due = renewals_due(
+            stored,
+            self._heartbeats,
+            now,
+            liveness.flush_interval_seconds,
+            liveness.flush_margin_seconds,
+        )
+        if due:
+            await self.write(RegistryWorkflow.renew_leases, LeaseRenewals(due))
+            self.renewal_flushes += 1
+        await self._expire(now)
+
+    async def _expire(self, now: float) -> None:
+        liveness = self._config.liveness
+        leases = {
+            worker.worker_id: effective_lease(worker, self._heartbeats)
+            for worker in self.catalog.workers.values()
+        }
+        decision = expired_workers(
+            leases, now, liveness.expiry_grace_factor, liveness.self_preservation_threshold
+        )
+        self.liveness = decision
+        # A worker may not have had the chance to heartbeat to this process yet.
+        expire = [w for w in decision.expire if now - self._started > leases[w].ttl_seconds]
+        if expire:
+            log.info("expiring workers past their grace period: %s", ", ".join(expire))
+            await self.write(
+                RegistryWorkflow.expire_workers,
+                WorkerExpiry(expire, liveness.expiry_grace_factor),
+            )
+
+    async def _refresh_pollers(self, queues: list[str] | None = None) -> None:
+        """Read the pollers of every task queue the catalogue mentions (or just `queues`)."""
+        if queues is None:
+            queues = sorted(
+                {w.task_queue for w in self.catalog.workers.values()}
+                | {w.spec.task_queue for w in self.catalog.workflows.values() if w.spec.task_queue}
+            )
+        limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+        async def describe(queue: str) -> tuple[str, list[Poller] | None]:
+            async with limit:
+                try:
+                    response = await self._temporal.workflow_service.describe_task_queue(
+                        DescribeTaskQueueRequest(
+                            namespace=self._config.temporal.namespace,
+                            task_queue=TaskQueue(
+                                name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+                            ),
+                            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                        ),
+                        timeout=timedelta(seconds=self._config.registry.query_timeout_seconds),
+                    )
+                except Exception:
+                    log.debug("cannot describe task queue %s", queue, exc_info=True)
+                    return queue, None
+            return queue, [
+                Poller(
+                    p.identity,
+                    p.last_access_time.ToSeconds() if p.HasField("last_access_time") else 0.0,
+                )
+                for p in response.pollers
+            ]
+
+        results = await asyncio.gather(*(describe(queue) for queue in queues))
+        pollers = dict(self._pollers or {})
+        for queue, found in results:
+            if found is None:
+                pollers.pop(queue, None)  # unknown, rather than stale
+            else:
+                pollers[queue] = found
+        self._pollers = pollers
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("registry background task failed", exc_info=task.exception())

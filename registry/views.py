@@ -1,0 +1,101 @@
+"""What clients read: workflow types and workers as this process sees them right now.
+
+Pure functions over the stored catalogue, the heartbeats this process holds in memory and the
+task queue pollers it last read from Temporal. A worker's effective lease is the later of its
+stored lease and its last heartbeat here plus its TTL, so a heartbeat shows at once, before the
+coalesced renewal reaches the registry workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from registry.liveness import (
+    Lease,
+    Poller,
+    PollerHealth,
+    lease_valid,
+    poller_health,
+    workflow_health,
+)
+from registry.model import Catalog, StoredWorker, StoredWorkflow
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    stored: StoredWorker
+    lease: Lease
+    last_seen_epoch: float
+    healthy: bool
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    stored: StoredWorkflow
+    workers: tuple[WorkerView, ...]
+    healthy: bool
+    health_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LivenessInputs:
+    """Everything besides the catalogue that health depends on."""
+
+    heartbeats: Mapping[str, float]  # worker_id -> last heartbeat seen here (Unix seconds)
+    pollers: Mapping[str, Sequence[Poller]] | None  # task queue -> pollers; None: not read yet
+    poller_max_age: float
+    now: float
+
+
+def effective_lease(worker: StoredWorker, heartbeats: Mapping[str, float]) -> Lease:
+    expires_at = worker.lease_expires_epoch
+    heartbeat = heartbeats.get(worker.worker_id)
+    if heartbeat is not None:
+        expires_at = max(expires_at, heartbeat + worker.ttl_seconds)
+    return Lease(worker.worker_id, worker.ttl_seconds, expires_at)
+
+
+def worker_view(worker: StoredWorker, inputs: LivenessInputs) -> WorkerView:
+    lease = effective_lease(worker, inputs.heartbeats)
+    return WorkerView(
+        stored=worker,
+        lease=lease,
+        last_seen_epoch=max(lease.renewed_at, worker.registered_epoch),
+        healthy=lease_valid(lease, inputs.now),
+    )
+
+
+def workers_by_type(workers: Iterable[StoredWorker]) -> dict[str, list[StoredWorker]]:
+    index: dict[str, list[StoredWorker]] = {}
+    for worker in sorted(workers, key=lambda w: w.worker_id):
+        for workflow_type in worker.workflows:
+            index.setdefault(workflow_type, []).append(worker)
+    return index
+
+
+def workflow_view(
+    stored: StoredWorkflow, workers: Sequence[StoredWorker], inputs: LivenessInputs
+) -> WorkflowView:
+    """A workflow type is healthy iff one of its workers holds a valid lease and one of their
+    task queues has a recently active poller (see registry.liveness.workflow_health)."""
+    views = tuple(worker_view(worker, inputs) for worker in workers)
+    queues = sorted({worker.task_queue for worker in workers} or {stored.spec.task_queue} - {""})
+    health_by_queue: dict[str, PollerHealth] | None = None
+    if inputs.pollers is not None:
+        health_by_queue = {
+            queue: poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age)
+            for queue in queues
+            if queue in inputs.pollers
+        }
+    health = workflow_health([v.lease for v in views], health_by_queue, queues, inputs.now)
+    return WorkflowView(stored, views, health.healthy, health.reasons)
+
+
+def all_workflow_views(catalog: Catalog, inputs: LivenessInputs) -> list[WorkflowView]:
+    """Every workflow type, ordered by workflow_type."""
+    index = workers_by_type(catalog.workers.values())
+    return [
+        workflow_view(catalog.workflows[name], index.get(name, []), inputs)
+        for name in sorted(catalog.workflows)
+    ]
