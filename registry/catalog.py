@@ -26,6 +26,7 @@ from registry.model import (
     Catalog,
     CatalogChange,
     FieldViolation,
+    Handover,
     LeaseRenewals,
     StoredWorker,
     StoredWorkflow,
@@ -46,6 +47,7 @@ from registry.specs import (
 
 MAX_DISABLED_REASON_LENGTH: Final = 500
 MAX_BATCH: Final = 10_000  # worker ids in one renewal or expiry
+MAX_HANDOVER_REASON_LENGTH: Final = 500
 
 
 class Rejection(Exception):
@@ -149,23 +151,25 @@ def plan_renew_leases(catalog: Catalog, renewals: LeaseRenewals) -> CatalogChang
     shortened, so a retried or out-of-order renewal is harmless."""
     _require_type(renewals, LeaseRenewals, "renewals")
     expires_at = renewals.expires_at
-    if not isinstance(expires_at, dict) or len(expires_at) > MAX_BATCH:
-        raise invalid(
-            "INVALID_REQUEST",
-            [FieldViolation("expires_at", f"must map at most {MAX_BATCH} worker ids", "invalid")],
-        )
+    if not isinstance(expires_at, dict) or not 0 < len(expires_at) <= MAX_BATCH:
+        message = f"must map 1-{MAX_BATCH} worker ids to lease expiries"
+        raise invalid("INVALID_REQUEST", [FieldViolation("expires_at", message, "invalid")])
+    malformed = [
+        FieldViolation(f"expires_at[{str(worker_id)[:64]!r}]", "must be a finite number", "invalid")
+        for worker_id, expiry in expires_at.items()
+        if not isinstance(worker_id, str)
+        or not isinstance(expiry, (int, float))
+        or isinstance(expiry, bool)
+        or not math.isfinite(expiry)
+    ]
+    if malformed:
+        raise invalid("INVALID_REQUEST", malformed[:10])
     renewed = []
     for worker_id, expiry in expires_at.items():
-        worker = catalog.workers.get(worker_id) if isinstance(worker_id, str) else None
-        if (
-            worker is not None
-            and isinstance(expiry, (int, float))
-            and not isinstance(expiry, bool)
-            and math.isfinite(expiry)
-            and expiry > worker.lease_expires_epoch
-        ):
+        worker = catalog.workers.get(worker_id)
+        if worker is not None and expiry > worker.lease_expires_epoch:
             renewed.append(replace(worker, lease_expires_epoch=float(expiry)))
-    return CatalogChange(revision=catalog.revision + 1, workers=renewed)
+    return CatalogChange(revision=catalog.revision + bool(renewed), workers=renewed)
 
 
 def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> CatalogChange:
@@ -175,7 +179,7 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
     ids, factor = expiry.worker_ids, expiry.grace_factor
     if (
         not isinstance(ids, list)
-        or len(ids) > MAX_BATCH
+        or not 0 < len(ids) <= MAX_BATCH
         or not isinstance(factor, (int, float))
         or isinstance(factor, bool)
         or not math.isfinite(factor)
@@ -185,7 +189,9 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
             "INVALID_REQUEST",
             [
                 FieldViolation(
-                    "worker_ids", "must be a list of worker ids and a grace factor >= 0", "invalid"
+                    "worker_ids",
+                    f"must be a list of 1-{MAX_BATCH} worker ids, with a grace factor >= 0",
+                    "invalid",
                 )
             ],
         )
@@ -194,7 +200,9 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
         worker = catalog.workers.get(worker_id) if isinstance(worker_id, str) else None
         if worker is not None and now - worker.lease_expires_epoch > factor * worker.ttl_seconds:
             expired.append(worker_id)
-    return CatalogChange(revision=catalog.revision + 1, deleted_workers=sorted(set(expired)))
+    return CatalogChange(
+        revision=catalog.revision + bool(expired), deleted_workers=sorted(set(expired))
+    )
 
 
 # --- workflow types ---------------------------------------------------------------------------
@@ -296,6 +304,20 @@ def plan_toggle_workflow(catalog: Catalog, toggle: WorkflowToggle, now: float) -
     if updated == replace(stored, update_time_epoch=now):
         return CatalogChange(revision=catalog.revision, workflows=[stored])
     return CatalogChange(revision=catalog.revision + 1, workflows=[updated])
+
+
+def check_handover(handover: Handover) -> None:
+    """A handover needs a reason (it is an operator's deliberate act, recorded in history)."""
+    _require_type(handover, Handover, "handover")
+    reason = handover.reason
+    if (
+        not isinstance(reason, str)
+        or not reason.strip()
+        or len(reason) > MAX_HANDOVER_REASON_LENGTH
+        or not reason.isprintable()
+    ):
+        message = f"a reason of 1-{MAX_HANDOVER_REASON_LENGTH} printable characters is required"
+        raise invalid("INVALID_REQUEST", [FieldViolation("reason", message, "required")])
 
 
 # --- applying ---------------------------------------------------------------------------------

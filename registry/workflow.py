@@ -24,6 +24,7 @@ from registry.catalog import (
     SizeLedger,
     apply_change,
     check_budget,
+    check_handover,
     plan_delete_workflow,
     plan_expire_workers,
     plan_put_workflow,
@@ -285,10 +286,7 @@ class RegistryWorkflow:
 
     @hand_over.validator
     def _validate_hand_over(self, handover: Handover) -> None:
-        if not isinstance(handover, Handover) or not isinstance(handover.reason, str):
-            raise ApplicationError(
-                "a handover needs a reason string",
-                {"reason": "INVALID_HANDOVER", "violations": []},
-                type="INVALID_ARGUMENT",
-                non_retryable=True,
-            )
+        try:
+            check_handover(handover)
+        except Rejection as rejection:
+            raise _application_error(rejection) from None

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.catalog import Rejection, invalid, plan_put_workflow
+from registry.catalog import Rejection, check_handover, invalid, plan_put_workflow
 from registry.config import Config
 from registry.convert import (
     WorkflowMessages,
@@ -88,11 +88,12 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.ShutdownRegistryRequest, context: Context
     ) -> registry_pb2.ShutdownRegistryResponse:
         store = self._runtime.registry()
-        if len(request.reason) > 500:
-            raise _invalid_field("reason", "must be at most 500 characters", "too_long")
-        previous = await store.workflow.execute(
-            RegistryWorkflow.hand_over, Handover(request.reason)
-        )
+        handover = Handover(request.reason or "requested through ShutdownRegistry")
+        try:
+            check_handover(handover)
+        except Rejection as rejection:
+            raise _rejected(rejection) from None
+        previous = await store.workflow.execute(RegistryWorkflow.hand_over, handover)
         deadline = time.monotonic() + self._config.registry.update_timeout_seconds
         while time.monotonic() < deadline:
             run = await store.workflow.describe_run()

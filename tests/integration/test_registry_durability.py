@@ -1,0 +1,364 @@
+"""Nothing acknowledged is lost and nothing wedges the registry workflow: hostile payloads
+sent straight to every update, continue-as-new under concurrent writes, a killed registry
+process, a restarted Temporal server, two replicas on one registry workflow, unknown workflow
+types on the registry's task queue, and the 0.1.x shutdown route handing state over."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from temporal_registry.v1 import (
+    registry_pb2,
+    registry_pb2_grpc,
+    resources_pb2,
+    system_pb2,
+    system_pb2_grpc,
+)
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from integration.stack import Registry, TemporalDevServer, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def own_registry_settings(**settings: Any) -> dict[str, Any]:
+    """A registry workflow of the test's own (id and task queue) on the shared dev server."""
+    name = unique("registry")
+    return {"registry": {"workflow_id": name, "task_queue": name, **settings}}
+
+
+@contextmanager
+def running(registry: Registry) -> Iterator[registry_pb2_grpc.RegistryServiceStub]:
+    registry.start()
+    try:
+        with grpc.insecure_channel(registry.grpc_target) as channel:
+            system = system_pb2_grpc.SystemServiceStub(channel)
+            wait_until(
+                lambda: system.GetReadiness(system_pb2.GetReadinessRequest(), timeout=5),
+                60,
+                "registry ready",
+                registry.process.popen if registry.process else None,
+            )
+            yield registry_pb2_grpc.RegistryServiceStub(channel)
+    finally:
+        registry.stop()
+
+
+def register(
+    stub: registry_pb2_grpc.RegistryServiceStub, worker_id: str, *types: str, queue: str = "q"
+) -> registry_pb2.RegisterWorkerResponse:
+    request = registry_pb2.RegisterWorkerRequest(
+        worker_id=worker_id,
+        task_queue=queue,
+        ttl_seconds=600,
+        workflows=[resources_pb2.Workflow(workflow_type=t) for t in types],
+    )
+    response: registry_pb2.RegisterWorkerResponse = stub.RegisterWorker(request, timeout=60)
+    return response
+
+
+def create(stub: registry_pb2_grpc.RegistryServiceStub, workflow_type: str) -> None:
+    stub.CreateWorkflow(
+        registry_pb2.CreateWorkflowRequest(
+            workflow=resources_pb2.Workflow(workflow_type=workflow_type, task_queue="manual")
+        ),
+        timeout=60,
+    )
+
+
+def worker_ids(stub: registry_pb2_grpc.RegistryServiceStub) -> set[str]:
+    listed = stub.ListWorkers(registry_pb2.ListWorkersRequest(page_size=1000), timeout=10)
+    return {worker.worker_id for worker in listed.workers}
+
+
+def workflow_types(stub: registry_pb2_grpc.RegistryServiceStub) -> set[str]:
+    listed = stub.ListWorkflows(registry_pb2.ListWorkflowsRequest(page_size=1000), timeout=10)
+    return {workflow.workflow_type for workflow in listed.workflows}
+
+
+def status(stub: registry_pb2_grpc.RegistryServiceStub) -> registry_pb2.GetRegistryStatusResponse:
+    response: registry_pb2.GetRegistryStatusResponse = stub.GetRegistryStatus(
+        registry_pb2.GetRegistryStatusRequest(), timeout=10
+    )
+    return response
+
+
+def in_parallel(calls: list[Callable[[], object]], threads: int = 24) -> None:
+    """Run every call; any failure fails the test."""
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
+async def failed_workflow_tasks(client: Client, workflow_id: str) -> list[str]:
+    """Messages of every failed workflow task in every run of `workflow_id`."""
+    failures = []
+    async for execution in client.list_workflows(f'WorkflowId = "{workflow_id}"'):
+        handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failures.append(event.workflow_task_failed_event_attributes.failure.message)
+    return failures
+
+
+# --- poison pills ---------------------------------------------------------------------------
+
+HOSTILE_PAYLOADS: list[Any] = [
+    None,
+    5,
+    "text",
+    [1, 2],
+    {"worker_id": 5, "task_queue": ["q"]},
+    {"worker_id": "w", "task_queue": "q", "workflows": "all of them"},
+    {"worker_id": "w", "task_queue": "q", "workflows": [{"workflow_type": "t", "labels": [1]}]},
+    {"worker_id": "w" * 10_000, "task_queue": "q", "workflows": [{"workflow_type": "t"}]},
+    {
+        "worker_id": "w",
+        "task_queue": "q",
+        "workflows": [{"workflow_type": "t", "input_schema": {"$ref": "http://169.254.169.254/"}}],
+    },
+    {
+        "worker_id": "w",
+        "task_queue": "q",
+        "workflows": [{"workflow_type": "t", "input_schema": {"a": {"b": {"c": [[[[[[[]]]]]]]}}}}],
+    },
+    {"expires_at": {"w": "soon"}},
+    {"expires_at": {"w": float("inf")}},
+    {"expires_at": [["w", 1]]},
+    {"worker_ids": "w", "grace_factor": -1},
+    {"worker_ids": ["w"], "grace_factor": float("nan")},
+    {"spec": None},
+    {"spec": {"workflow_type": ""}, "enabled": "yes"},
+    {"spec": {"workflow_type": "t", "task_queue": "q", "input_schema": []}},
+    {"workflow_type": None, "allow_missing": "maybe"},
+    {"workflow_type": "t", "enabled": False, "reason": ""},
+    {"workflow_type": "t", "enabled": "off"},
+    {"reason": 5},
+    {"process_id": -1, "host": ""},
+]
+WRITE_UPDATES = [
+    "register_worker",
+    "unregister_worker",
+    "renew_leases",
+    "expire_workers",
+    "put_workflow",
+    "delete_workflow",
+    "toggle_workflow",
+    "hand_over",
+    "record_service_start",
+]
+
+
+def test_hostile_payloads_sent_straight_to_every_update_never_wedge_the_registry(
+    registry: Registry, temporal: TemporalDevServer, http: httpx.Client
+) -> None:
+    """Bypassing the server's own checks: every update either refuses a payload in its
+    validator or treats it as a no-op; no workflow task fails; the registry keeps working."""
+    worker, kind = unique("survivor"), unique("survivor")
+    http.post(
+        "/registry/workers",
+        json={"worker_id": worker, "task_queue": "q", "workflows": [{"workflow_type": kind}]},
+    ).raise_for_status()
+
+    async def attack() -> tuple[int, list[str], list[str]]:
+        client = await Client.connect(temporal.address)
+        handle = client.get_workflow_handle("workflow-registry")
+        accepted = []
+        for update in WRITE_UPDATES:
+            for payload in HOSTILE_PAYLOADS:
+                try:
+                    await asyncio.wait_for(handle.execute_update(update, payload), 20)
+                    accepted.append(f"{update}({str(payload)[:60]})")
+                except WorkflowUpdateFailedError:
+                    pass
+        describe = await handle.describe()
+        return (
+            describe.raw_description.workflow_execution_info.status,
+            accepted,
+            await failed_workflow_tasks(client, "workflow-registry"),
+        )
+
+    status_code, accepted, failed_tasks = asyncio.run(attack())
+    assert failed_tasks == []
+    assert status_code == 1  # RUNNING
+    # Only three payloads are valid requests: the registration of worker "w" (its odd schema
+    # is structurally fine), then its unregistration, and the deletion of type "t" it declared.
+    assert [name.split("(")[0] for name in accepted] == [
+        "register_worker",
+        "unregister_worker",
+        "delete_workflow",
+    ], accepted
+    # Still serving, with its state intact.
+    assert http.get(f"/registry/workers/{worker}").status_code == 200
+    assert http.get(f"/registry/workflows/{kind}").json()["workflow_type"] == kind
+    again = http.post(
+        "/registry/workers",
+        json={"worker_id": worker, "task_queue": "q2", "workflows": [{"workflow_type": kind}]},
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_unknown_workflow_types_on_the_registry_task_queue_fail(
+    registry: Registry, temporal: TemporalDevServer
+) -> None:
+    """The registry workflow is not dynamic: anything else started on its task queue fails
+    its workflow task instead of running as an empty registry."""
+
+    async def start_impostor() -> list[str]:
+        client = await Client.connect(temporal.address)
+        workflow_id = unique("impostor")
+        handle = await client.start_workflow(
+            "NotTheRegistry", id=workflow_id, task_queue="temporal-registry"
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                failures = await failed_workflow_tasks(client, workflow_id)
+                if failures:
+                    return failures
+                await asyncio.sleep(0.2)
+            return []
+        finally:
+            await handle.terminate("test over")
+
+    failures = asyncio.run(start_impostor())
+    assert failures, "the impostor's workflow task should fail"
+    assert "NotTheRegistry" in failures[0]
+
+
+# --- continue-as-new, restarts, replicas ----------------------------------------------------
+
+
+def test_concurrent_writes_through_continue_as_new_cycles_lose_nothing(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """300 registrations and 40 operator writes, 24 at a time, across several runs of the
+    registry workflow (it continues as new every 100 updates here), then a killed process:
+    a fresh process finds every acknowledged write."""
+    overrides = own_registry_settings(max_updates_per_run=100, continue_as_new_events=500)
+    workers = [unique("burst") for _ in range(300)]
+    types = [unique("type") for _ in range(30)]
+    manual = [unique("manual") for _ in range(40)]
+    with running(Registry(workdir, temporal.address, overrides=overrides)) as stub:
+        calls: list[Callable[[], object]] = [
+            lambda w=w, i=i: register(stub, w, types[i % 30], types[(i + 1) % 30])
+            for i, w in enumerate(workers)
+        ]
+        calls += [lambda m=m: create(stub, m) for m in manual]
+        in_parallel(calls)
+        assert status(stub).continue_as_new_count >= 3
+        assert worker_ids(stub) >= set(workers)
+    # A new process (the old one was stopped) reads everything back from Temporal.
+    restarted = Registry(workdir, temporal.address, overrides=overrides)
+    with running(restarted) as stub:
+        assert worker_ids(stub) == set(workers)
+        assert workflow_types(stub) == set(types) | set(manual)
+        assert status(stub).revision >= 340
+
+        async def failures() -> list[str]:
+            client = await Client.connect(temporal.address)
+            return await failed_workflow_tasks(client, overrides["registry"]["workflow_id"])
+
+        assert asyncio.run(failures()) == []
+
+
+def test_a_killed_registry_process_loses_nothing_acknowledged(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    overrides = own_registry_settings()
+    first = Registry(workdir, temporal.address, overrides=overrides)
+    with running(first) as stub:
+        acknowledged = [unique("kept") for _ in range(20)]
+        in_parallel([lambda w=w: register(stub, w, "kept-type") for w in acknowledged])
+        first.stop(signal.SIGKILL)
+    with running(Registry(workdir, temporal.address, overrides=overrides)) as stub:
+        assert worker_ids(stub) == set(acknowledged)
+
+
+def test_a_restarted_temporal_server_loses_nothing_acknowledged(workdir: Path) -> None:
+    own = workdir / unique("temporal")
+    own.mkdir()
+    temporal = TemporalDevServer(own).start()
+    registry = Registry(own, temporal.address, overrides={"registry": {"query_timeout_seconds": 2}})
+    try:
+        with running(registry) as stub:
+            before = [unique("before") for _ in range(10)]
+            in_parallel([lambda w=w: register(stub, w, "survives") for w in before])
+            temporal.stop()
+            with pytest.raises(grpc.RpcError) as raised:
+                register(stub, unique("during"), "survives")
+            assert raised.value.code() in (  # type: ignore[attr-defined]
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            )
+            temporal.start()  # same port, same database file
+            wait_until(lambda: worker_ids(stub) >= set(before), 60, "registry back")
+            after = unique("after")
+            register(stub, after, "survives")
+            assert worker_ids(stub) == {*before, after}
+    finally:
+        temporal.stop()
+
+
+def test_two_replicas_on_one_registry_workflow_stay_consistent(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    overrides = own_registry_settings(snapshot_refresh_seconds=0.3, max_concurrent_updates=4)
+    with (
+        running(Registry(workdir, temporal.address, overrides=overrides)) as a,
+        running(Registry(workdir, temporal.address, overrides=overrides)) as b,
+    ):
+        # A worker registered through A may heartbeat through B at once.
+        worker = unique("roaming")
+        register(a, worker, "shared-type")
+        b.Heartbeat(registry_pb2.HeartbeatRequest(worker_id=worker), timeout=10)
+
+        through_a = [unique("via-a") for _ in range(40)]
+        through_b = [unique("via-b") for _ in range(40)]
+        in_parallel(
+            [lambda w=w: register(a, w, "shared-type") for w in through_a]
+            + [lambda w=w: register(b, w, "shared-type") for w in through_b]
+        )
+        expected = {worker, *through_a, *through_b}
+        wait_until(lambda: worker_ids(a) == worker_ids(b) == expected, 5, "replicas agree")
+        assert status(a).revision == status(b).revision
+
+        # A delete through B is seen by A within the refresh interval.
+        b.UnregisterWorker(registry_pb2.UnregisterWorkerRequest(worker_id=worker), timeout=10)
+        wait_until(lambda: worker not in worker_ids(a), 3, "A sees the delete")
+
+
+def test_shutdown_hands_the_state_to_the_next_run(http: httpx.Client) -> None:
+    kind = unique("handover")
+    http.post("/registry/workflows", json={"workflow_type": kind, "task_queue": "q"})
+    before = http.get("/registry/status").json()
+
+    response = http.post("/registry/shutdown", json={"reason": "test"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "handed_over"
+    assert body["previous_run_id"] == before["registry_run_id"]
+    assert body["run_id"] != before["registry_run_id"]
+
+    after = http.get("/registry/status").json()
+    assert after["registry_run_id"] == body["run_id"]
+    assert after["continue_as_new_count"] == before["continue_as_new_count"] + 1
+    assert after["workflow_count"] == before["workflow_count"]
+    assert http.get(f"/registry/workflows/{kind}").status_code == 200
+    assert http.get("/ready").status_code == 200
