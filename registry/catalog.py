@@ -86,6 +86,22 @@ def _workflow_type_violations(value: object) -> list[FieldViolation]:
     return []
 
 
+def _finite(value: object) -> bool:
+    """An int or float, not a bool, that is a finite float (math.isfinite raises OverflowError
+    on an int too large for a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _shown(value: object, limit: int) -> str:
+    """A key for a message, never str() of a hostile value (a huge int's str() raises)."""
+    return repr(value[:limit]) if isinstance(value, str) else f"<{type(value).__name__}>"
+
+
 def _workflow_not_found(workflow_type: str) -> Rejection:
     return Rejection(
         "NOT_FOUND", "WORKFLOW_NOT_FOUND", f"workflow type {workflow_type!r} is not registered"
@@ -120,6 +136,12 @@ def plan_register_worker(
     for declared in registration.workflows:
         spec = replace(declared, task_queue=registration.task_queue)
         stored = catalog.workflows.get(spec.workflow_type)
+        if stored is not None and _served_by_another_worker(
+            catalog, stored, registration.worker_id
+        ):
+            # Workers on several queues run this type: the stored queue stays put while one of
+            # its workers is registered, so registrations don't flip it back and forth.
+            spec = replace(spec, task_queue=stored.spec.task_queue)
         if stored is not None and stored.spec == spec:
             continue
         change.changed_workflows.append(spec.workflow_type)
@@ -135,13 +157,23 @@ def plan_register_worker(
     return change
 
 
+def _served_by_another_worker(catalog: Catalog, stored: StoredWorkflow, worker_id: str) -> bool:
+    workflow_type, queue = stored.spec.workflow_type, stored.spec.task_queue
+    return any(
+        worker.worker_id != worker_id
+        and worker.task_queue == queue
+        and workflow_type in worker.workflows
+        for worker in catalog.workers.values()
+    )
+
+
 def plan_unregister_worker(catalog: Catalog, ref: WorkerRef) -> CatalogChange:
     _require_type(ref, WorkerRef, "worker")
     if not isinstance(ref.worker_id, str) or ref.worker_id not in catalog.workers:
         raise Rejection(
             "NOT_FOUND",
             "WORKER_NOT_FOUND",
-            f"worker {str(ref.worker_id)[:200]!r} is not registered",
+            f"worker {_shown(ref.worker_id, 200)} is not registered",
         )
     return CatalogChange(revision=catalog.revision + 1, deleted_workers=[ref.worker_id])
 
@@ -155,12 +187,9 @@ def plan_renew_leases(catalog: Catalog, renewals: LeaseRenewals) -> CatalogChang
         message = f"must map 1-{MAX_BATCH} worker ids to lease expiries"
         raise invalid("INVALID_REQUEST", [FieldViolation("expires_at", message, "invalid")])
     malformed = [
-        FieldViolation(f"expires_at[{str(worker_id)[:64]!r}]", "must be a finite number", "invalid")
+        FieldViolation(f"expires_at[{_shown(worker_id, 64)}]", "must be a finite number", "invalid")
         for worker_id, expiry in expires_at.items()
-        if not isinstance(worker_id, str)
-        or not isinstance(expiry, (int, float))
-        or isinstance(expiry, bool)
-        or not math.isfinite(expiry)
+        if not isinstance(worker_id, str) or not _finite(expiry)
     ]
     if malformed:
         raise invalid("INVALID_REQUEST", malformed[:10])
@@ -180,9 +209,7 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
     if (
         not isinstance(ids, list)
         or not 0 < len(ids) <= MAX_BATCH
-        or not isinstance(factor, (int, float))
-        or isinstance(factor, bool)
-        or not math.isfinite(factor)
+        or not _finite(factor)
         or factor < 0
     ):
         raise invalid(

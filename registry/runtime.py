@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -20,6 +21,8 @@ from registry.temporal_connection import connect, ensure_namespace
 from registry.workflow import RegistryWorkflow
 
 log = logging.getLogger("registry.runtime")
+
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,15 @@ class RegistryRuntime:
 
     async def _run_worker(self, client: Client) -> None:
         settings = self._config.registry
-        worker = Worker(client, task_queue=settings.task_queue, workflows=[RegistryWorkflow])
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[RegistryWorkflow],
+            # After a crash, Temporal holds the registry's next workflow task on the dead
+            # process's sticky queue for this long before any other process can take it.
+            # Temporal's default (10 s) would leave every write hanging that long.
+            sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        )
         worker_run = asyncio.create_task(worker.run(), name="registry-worker")
         background: asyncio.Task[None] | None = None
         try:

@@ -50,7 +50,9 @@ MIN_TTL_SECONDS: Final = 5
 MAX_TTL_SECONDS: Final = 86_400
 DEFAULT_TTL_SECONDS: Final = 60  # what ttl_seconds == 0 means
 MAX_VIOLATIONS: Final = 100  # reported per call; the rest are dropped
-MAX_INTEGER_BITS: Final = 64  # larger JSON integers are refused (they don't survive protobuf)
+# JSON numbers travel as doubles (google.protobuf.Struct), which hold integers exactly only up
+# to 2**53: larger ones are refused rather than silently rounded.
+MAX_EXACT_INTEGER: Final = 2**53
 
 SEARCH_ATTRIBUTE_TYPES: Final = (
     "Keyword",
@@ -174,8 +176,8 @@ def validate_json_value(
 ) -> list[FieldViolation]:
     """Violations that make `value` something other than plain JSON of at most `max_bytes` (as
     `json.dumps` writes it) nested at most `max_depth` deep: non-JSON types (sets, bytes,
-    objects, non-string keys), NaN and infinities, integers wider than 64 bits. Field names are
-    `field` plus a JSON pointer."""
+    objects, non-string keys), NaN and infinities, integers beyond ±2**53 (not exact as
+    doubles). Field names are `field` plus a JSON pointer."""
     return _json_violations(value, field, max_depth, max_bytes)
 
 
@@ -414,9 +416,9 @@ def _scan_json(
         if value is False:
             return 5
         if isinstance(value, int):
-            if value.bit_length() <= MAX_INTEGER_BITS:
+            if abs(value) <= MAX_EXACT_INTEGER:
                 return len(int.__repr__(value))
-            message = f"integers must fit in {MAX_INTEGER_BITS} bits"
+            message = "integers must be between -2**53 and 2**53 (JSON numbers travel as doubles)"
             violations.append(FieldViolation(name(location), message, "out_of_range"))
         elif isinstance(value, float):
             if math.isfinite(value):
@@ -514,7 +516,7 @@ def _display(key: object) -> str:
     """A key or index as text, without trusting its type (str() of a huge int raises)."""
     if isinstance(key, str):
         return key
-    if type(key) is int and key.bit_length() <= MAX_INTEGER_BITS:
+    if type(key) is int and abs(key) <= MAX_EXACT_INTEGER:
         return str(key)
     return f"<{type(key).__name__}>"
 

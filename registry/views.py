@@ -15,6 +15,7 @@ from registry.liveness import (
     Lease,
     Poller,
     PollerHealth,
+    WorkflowHealth,
     lease_valid,
     poller_health,
     workflow_health,
@@ -77,19 +78,43 @@ def workers_by_type(workers: Iterable[StoredWorker]) -> dict[str, list[StoredWor
 def workflow_view(
     stored: StoredWorkflow, workers: Sequence[StoredWorker], inputs: LivenessInputs
 ) -> WorkflowView:
-    """A workflow type is healthy iff one of its workers holds a valid lease and one of their
-    task queues has a recently active poller (see registry.liveness.workflow_health)."""
+    """A workflow type is healthy iff one of its workers holds a valid lease on a task queue
+    with a recently active poller (registry.liveness.workflow_health, per queue). Without
+    workers, the spec's own task queue is reported on."""
     views = tuple(worker_view(worker, inputs) for worker in workers)
-    queues = sorted({worker.task_queue for worker in workers} or {stored.spec.task_queue} - {""})
-    health_by_queue: dict[str, PollerHealth] | None = None
+    queues = sorted({worker.task_queue for worker in workers})
+    if len(queues) <= 1:
+        queues = queues or [q for q in [stored.spec.task_queue] if q]
+        health = _queue_health([v.lease for v in views], queues, inputs)
+        return WorkflowView(stored, views, health.healthy, health.reasons)
+    per_queue = [
+        (
+            queue,
+            _queue_health(
+                [v.lease for v in views if v.stored.task_queue == queue], [queue], inputs
+            ),
+        )
+        for queue in queues
+    ]
+    return WorkflowView(
+        stored,
+        views,
+        any(health.healthy for _, health in per_queue),
+        tuple(f"{queue}: {', '.join(health.reasons)}" for queue, health in per_queue),
+    )
+
+
+def _queue_health(
+    leases: Sequence[Lease], queues: Sequence[str], inputs: LivenessInputs
+) -> WorkflowHealth:
+    by_queue: dict[str, PollerHealth] | None = None
     if inputs.pollers is not None:
-        health_by_queue = {
+        by_queue = {
             queue: poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age)
             for queue in queues
             if queue in inputs.pollers
         }
-    health = workflow_health([v.lease for v in views], health_by_queue, queues, inputs.now)
-    return WorkflowView(stored, views, health.healthy, health.reasons)
+    return workflow_health(leases, by_queue, queues, inputs.now)
 
 
 def all_workflow_views(catalog: Catalog, inputs: LivenessInputs) -> list[WorkflowView]:

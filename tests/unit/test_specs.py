@@ -550,7 +550,7 @@ def test_size_matches_json_dumps_for_assorted_values() -> None:
         {},
         [],
         {"a": [1, -2, 3.25, 1e300, -0.0, True, False, None, 'x"\\\n\u2028\u00e9']},
-        {"nested": {"deeper": [[], [{}], {"k": []}]}, "": "", "~/": 2**63},
+        {"nested": {"deeper": [[], [{}], {"k": []}]}, "": "", "~/": 2**53},
         [{"$ref": "#"}] * 3,
     ]
     for value in values:
@@ -576,8 +576,9 @@ def test_non_json_values_in_the_schema(value: object) -> None:
 
 def test_non_string_keys_and_huge_integers_in_the_schema() -> None:
     assert schema_violations({"properties": {1: {}}}) == {"input_schema/properties": "invalid_type"}
-    assert schema_violations({"maximum": 2**64 - 1, "minimum": -(2**63)}) == {}
-    assert schema_violations({"maximum": 2**64}) == {"input_schema/maximum": "out_of_range"}
+    # Struct numbers are doubles: integers are exact up to 2**53, and larger ones are refused.
+    assert schema_violations({"maximum": 2**53, "minimum": -(2**53)}) == {}
+    assert schema_violations({"maximum": 2**53 + 1}) == {"input_schema/maximum": "out_of_range"}
     assert schema_violations({"maximum": 10**5000}) == {"input_schema/maximum": "out_of_range"}
 
 
