@@ -40,6 +40,10 @@ log = logging.getLogger("registry.store")
 A = TypeVar("A")
 
 _DESCRIBE_CONCURRENCY = 8
+# A heartbeat from an unknown worker refreshes the copy (it may have registered through
+# another replica a moment ago) unless it was refreshed this recently: with concurrent
+# misses sharing one query, unknown ids can't cost Temporal more than ~20 queries/s.
+_MISS_REFRESH_SECONDS = 0.05
 
 
 class RegistryStore:
@@ -52,6 +56,7 @@ class RegistryStore:
         self._complete_revision = -1  # this copy has every write up to here
         self._refreshed_at = 0.0  # time.monotonic() of the last refresh
         self._refreshing: asyncio.Task[None] | None = None
+        self._spawned: set[asyncio.Task[Any]] = set()
         self._heartbeats: dict[str, float] = {}
         self._pollers: dict[str, list[Poller]] | None = None
         self._started = time.time()
@@ -101,7 +106,7 @@ class RegistryStore:
         """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, after
         one refresh in case it registered through another replica a moment ago."""
         if worker_id not in self.catalog.workers:
-            await self.refresh()
+            await self.refresh(max_age=_MISS_REFRESH_SECONDS)
         worker = self.catalog.workers.get(worker_id)
         if worker is None:
             raise not_found(
@@ -121,6 +126,14 @@ class RegistryStore:
 
     async def run(self) -> None:
         """The background loops; runs until cancelled."""
+        try:
+            await self._run_loops()
+        finally:
+            for task in self._spawned:
+                task.cancel()
+            await asyncio.gather(*self._spawned, return_exceptions=True)
+
+    async def _run_loops(self) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(
                 self._every(self._config.registry.snapshot_refresh_seconds, self.refresh)
@@ -140,8 +153,11 @@ class RegistryStore:
                 log.warning("registry background step %s failed", step.__name__, exc_info=True)
             await asyncio.sleep(seconds)
 
-    async def refresh(self) -> None:
-        """Bring this copy up to date; concurrent callers share one query."""
+    async def refresh(self, max_age: float = 0.0) -> None:
+        """Bring this copy up to date unless it was refreshed less than `max_age` seconds
+        ago; concurrent callers share one query."""
+        if self.snapshot_age_seconds < max_age:
+            return
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.create_task(self._query_snapshot())
         await asyncio.shield(self._refreshing)
@@ -159,6 +175,8 @@ class RegistryStore:
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
         task.add_done_callback(_log_failure)
 
     async def flush(self) -> None:
