@@ -102,6 +102,11 @@ def _shown(value: object, limit: int) -> str:
     return repr(value[:limit]) if isinstance(value, str) else f"<{type(value).__name__}>"
 
 
+def _no_op(catalog: Catalog) -> CatalogChange:
+    """The result of a write that changes nothing: it keeps the revision."""
+    return CatalogChange(revision=catalog.revision, no_op=True)
+
+
 def _workflow_not_found(workflow_type: str) -> Rejection:
     return Rejection(
         "NOT_FOUND", "WORKFLOW_NOT_FOUND", f"workflow type {workflow_type!r} is not registered"
@@ -198,7 +203,9 @@ def plan_renew_leases(catalog: Catalog, renewals: LeaseRenewals) -> CatalogChang
         worker = catalog.workers.get(worker_id)
         if worker is not None and expiry > worker.lease_expires_epoch:
             renewed.append(replace(worker, lease_expires_epoch=float(expiry)))
-    return CatalogChange(revision=catalog.revision + bool(renewed), workers=renewed)
+    if not renewed:
+        return _no_op(catalog)
+    return CatalogChange(revision=catalog.revision + 1, workers=renewed)
 
 
 def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> CatalogChange:
@@ -227,9 +234,9 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
         worker = catalog.workers.get(worker_id) if isinstance(worker_id, str) else None
         if worker is not None and now - worker.lease_expires_epoch > factor * worker.ttl_seconds:
             expired.append(worker_id)
-    return CatalogChange(
-        revision=catalog.revision + bool(expired), deleted_workers=sorted(set(expired))
-    )
+    if not expired:
+        return _no_op(catalog)
+    return CatalogChange(revision=catalog.revision + 1, deleted_workers=sorted(set(expired)))
 
 
 # --- workflow types ---------------------------------------------------------------------------
@@ -286,7 +293,7 @@ def plan_delete_workflow(catalog: Catalog, deletion: WorkflowDeletion) -> Catalo
         raise invalid("INVALID_REQUEST", violations)
     if deletion.workflow_type not in catalog.workflows:
         if deletion.allow_missing is True:
-            return CatalogChange(revision=catalog.revision)
+            return _no_op(catalog)
         raise _workflow_not_found(deletion.workflow_type)
     workers = [
         replace(worker, workflows=[t for t in worker.workflows if t != deletion.workflow_type])
@@ -329,7 +336,7 @@ def plan_toggle_workflow(catalog: Catalog, toggle: WorkflowToggle, now: float) -
         update_time_epoch=now,
     )
     if updated == replace(stored, update_time_epoch=now):
-        return CatalogChange(revision=catalog.revision, workflows=[stored])
+        return replace(_no_op(catalog), workflows=[stored])
     return CatalogChange(revision=catalog.revision + 1, workflows=[updated])
 
 

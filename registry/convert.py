@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -95,24 +96,47 @@ class WorkflowMessages:
     never mutated, so an entry's identity says whether the cache is current."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[StoredWorkflow, resources_pb2.Workflow]] = {}
+        self._cache: dict[str, _CachedWorkflow] = {}
 
     def build(self, view: WorkflowView) -> resources_pb2.Workflow:
-        stored = view.stored
-        cached = self._cache.get(stored.spec.workflow_type)
-        if cached is None or cached[0] is not stored:
-            cached = (stored, stored_workflow_to_proto(stored))
-            self._cache[stored.spec.workflow_type] = cached
         message = resources_pb2.Workflow()
-        message.CopyFrom(cached[1])
-        message.workers.extend(worker_to_proto(worker) for worker in view.workers)
-        message.healthy = view.healthy
-        message.health_reasons.extend(view.health_reasons)
+        self.fill(message, view)
         return message
 
-    def forget_missing(self, present: set[str]) -> None:
-        for workflow_type in self._cache.keys() - present:
+    def fill(
+        self, message: resources_pb2.Workflow, view: WorkflowView, *, full: bool = True
+    ) -> None:
+        """Fill an empty message (e.g. `response.workflows.add()`, which saves a copy). Not
+        `full` (the BASIC list view) leaves `input_schema` and `workers` empty."""
+        stored = view.stored
+        cached = self._cache.get(stored.spec.workflow_type)
+        if cached is None or cached.stored is not stored:
+            cached = _CachedWorkflow(stored)
+            self._cache[stored.spec.workflow_type] = cached
+        message.CopyFrom(cached.full if full else cached.basic)
+        if full:
+            message.workers.extend(worker_to_proto(worker) for worker in view.workers)
+        message.healthy = view.healthy
+        message.health_reasons.extend(view.health_reasons)
+
+    def forget_missing(self, present: Collection[str]) -> None:
+        for workflow_type in self._cache.keys() - set(present):
             del self._cache[workflow_type]
+
+
+class _CachedWorkflow:
+    def __init__(self, stored: StoredWorkflow) -> None:
+        self.stored = stored
+        self.full = stored_workflow_to_proto(stored)
+        self._basic: resources_pb2.Workflow | None = None
+
+    @property
+    def basic(self) -> resources_pb2.Workflow:
+        if self._basic is None:
+            self._basic = resources_pb2.Workflow()
+            self._basic.CopyFrom(self.full)
+            self._basic.ClearField("input_schema")
+        return self._basic
 
 
 def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:

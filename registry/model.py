@@ -163,3 +163,4 @@ class CatalogChange:
     deleted_workflows: list[str] = field(default_factory=list)
     deleted_workers: list[str] = field(default_factory=list)
     changed_workflows: list[str] = field(default_factory=list)  # specs created or changed
+    no_op: bool = False  # the write changed nothing; `revision` is the current one

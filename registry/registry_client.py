@@ -30,7 +30,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
@@ -162,11 +162,22 @@ class RegistryWorkflowClient:
         )
 
     async def snapshot(self, known_revision: int = -1) -> RegistrySnapshot:
-        """The registry's snapshot; its catalog is None if it is still at known_revision."""
+        """The registry's snapshot; its catalog is None if it is still at known_revision.
+
+        Decoded in a worker thread: turning a whole catalogue into dataclasses takes tens of
+        milliseconds, which would otherwise stall every request on the event loop."""
         with self._answering():
-            return await self._handle().query(
-                RegistryWorkflow.snapshot, known_revision, rpc_timeout=self._timeout
+            raw: RawValue = await self._handle().query(
+                RegistryWorkflow.snapshot.__name__,
+                known_revision,
+                result_type=RawValue,
+                rpc_timeout=self._timeout,
             )
+        converter = self._client.data_converter.payload_converter
+        snapshot: RegistrySnapshot = await asyncio.to_thread(
+            converter.from_payload, raw.payload, RegistrySnapshot
+        )
+        return snapshot
 
     async def describe_run(self) -> RunInfo:
         with self._answering():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -26,7 +27,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.workflow import UpdateMethodMultiParam
 
-from registry.catalog import apply_change
+from registry.catalog_copy import CatalogCopy
 from registry.config import Config
 from registry.errors import not_found
 from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
@@ -38,12 +39,14 @@ from registry.workflow import RegistrySnapshot, RegistryWorkflow
 log = logging.getLogger("registry.store")
 
 A = TypeVar("A")
+T = TypeVar("T")
 
 _DESCRIBE_CONCURRENCY = 8
-# A heartbeat from an unknown worker refreshes the copy (it may have registered through
-# another replica a moment ago) unless it was refreshed this recently: with concurrent
-# misses sharing one query, unknown ids can't cost Temporal more than ~20 queries/s.
-_MISS_REFRESH_SECONDS = 0.05
+# Snapshot queries start at most this often (a heartbeat from an unknown worker asks for
+# one: it may have registered through another replica a moment ago).
+_MIN_REFRESH_SPACING = 0.05
+# How long a gap in the write results may stay open before a snapshot fills it.
+_GAP_GRACE_SECONDS = 0.2
 
 
 class RegistryStore:
@@ -51,11 +54,12 @@ class RegistryStore:
         self.workflow = workflow
         self._temporal = temporal
         self._config = config
-        self.catalog = Catalog()
+        self._copy = CatalogCopy()
         self.snapshot = RegistrySnapshot()
-        self._complete_revision = -1  # this copy has every write up to here
+        self._gap_check: asyncio.Task[None] | None = None
         self._refreshed_at = 0.0  # time.monotonic() of the last refresh
         self._refreshing: asyncio.Task[None] | None = None
+        self._refresh_started = -math.inf  # time.monotonic() when _refreshing began
         self._spawned: set[asyncio.Task[Any]] = set()
         self._heartbeats: dict[str, float] = {}
         self._pollers: dict[str, list[Poller]] | None = None
@@ -65,6 +69,10 @@ class RegistryStore:
         self.renewal_flushes = 0
 
     # --- reads --------------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._copy.catalog
 
     def liveness_inputs(self) -> LivenessInputs:
         return LivenessInputs(
@@ -89,12 +97,9 @@ class RegistryStore:
         return change
 
     def _apply(self, change: CatalogChange) -> None:
-        gap = change.revision > self._complete_revision + 1
-        apply_change(self.catalog, change)
-        if gap:  # another replica wrote in between: fetch it now rather than at the next tick
-            self._spawn_refresh()
-        elif change.revision > self._complete_revision:
-            self._complete_revision = change.revision
+        self._copy.apply(change)
+        if self._copy.has_gap and (self._gap_check is None or self._gap_check.done()):
+            self._gap_check = self._spawn(self._fill_gap())
         queues = {w.task_queue for w in change.workers} | {
             w.spec.task_queue for w in change.workflows if w.spec.task_queue
         }
@@ -106,7 +111,7 @@ class RegistryStore:
         """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, after
         one refresh in case it registered through another replica a moment ago."""
         if worker_id not in self.catalog.workers:
-            await self.refresh(max_age=_MISS_REFRESH_SECONDS)
+            await self.refresh()
         worker = self.catalog.workers.get(worker_id)
         if worker is None:
             raise not_found(
@@ -153,31 +158,47 @@ class RegistryStore:
                 log.warning("registry background step %s failed", step.__name__, exc_info=True)
             await asyncio.sleep(seconds)
 
-    async def refresh(self, max_age: float = 0.0) -> None:
-        """Bring this copy up to date unless it was refreshed less than `max_age` seconds
-        ago; concurrent callers share one query."""
-        if self.snapshot_age_seconds < max_age:
-            return
-        if self._refreshing is None or self._refreshing.done():
+    async def refresh(self) -> None:
+        """Bring this copy up to date with a query that starts after this call. Concurrent
+        callers share one query, and queries start at most every _MIN_REFRESH_SPACING
+        seconds, so a flood of reads that miss can't flood Temporal."""
+        called = time.monotonic()
+        while True:
+            task = self._refreshing
+            if task is not None and self._refresh_started >= called:
+                await asyncio.shield(task)
+                return
+            if task is not None and not task.done():
+                await asyncio.wait([task])  # too old for this caller: a new one follows
+                continue
+            delay = self._refresh_started + _MIN_REFRESH_SPACING - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            self._refresh_started = time.monotonic()
             self._refreshing = asyncio.create_task(self._query_snapshot())
-        await asyncio.shield(self._refreshing)
 
     async def _query_snapshot(self) -> None:
-        snapshot = await self.workflow.snapshot(self._complete_revision)
+        snapshot = await self.workflow.snapshot(self._copy.complete_revision)
         self._refreshed_at = time.monotonic()
-        if snapshot.catalog is not None and snapshot.revision >= self.catalog.revision:
-            self.catalog = snapshot.catalog
-            self._complete_revision = snapshot.revision
+        if snapshot.catalog is not None:
+            self._copy.load(snapshot.catalog)
         self.snapshot = snapshot
 
-    def _spawn_refresh(self) -> None:
-        self._spawn(self.refresh())
+    async def _fill_gap(self) -> None:
+        """Writes we have not seen sit below ours (another replica's, or ours still in
+        flight): give our own a moment to land, then fetch a snapshot if the gap is still
+        open, rather than waiting for the next periodic refresh."""
+        await asyncio.sleep(_GAP_GRACE_SECONDS)
+        if self._copy.has_gap:
+            await self.refresh()
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(work)
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
         task.add_done_callback(_log_failure)
+        return task
 
     async def flush(self) -> None:
         """Renew the leases that need it, in one update; then expire workers long gone."""

@@ -20,7 +20,7 @@ from registry.liveness import (
     poller_health,
     workflow_health,
 )
-from registry.model import Catalog, StoredWorker, StoredWorkflow
+from registry.model import StoredWorker, StoredWorkflow
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,3 @@ def _queue_health(
             if queue in inputs.pollers
         }
     return workflow_health(leases, by_queue, queues, inputs.now)
-
-
-def all_workflow_views(catalog: Catalog, inputs: LivenessInputs) -> list[WorkflowView]:
-    """Every workflow type, ordered by workflow_type."""
-    index = workers_by_type(catalog.workers.values())
-    return [
-        workflow_view(catalog.workflows[name], index.get(name, []), inputs)
-        for name in sorted(catalog.workflows)
-    ]

@@ -39,7 +39,7 @@ from registry.runtime import RegistryRuntime
 from registry.schemas import check_schema
 from registry.specs import validate_worker_registration, validate_workflow_spec
 from registry.store import RegistryStore
-from registry.views import all_workflow_views, worker_view, workers_by_type, workflow_view
+from registry.views import WorkflowView, worker_view, workers_by_type, workflow_view
 from registry.workflow import RegistryWorkflow
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -189,29 +189,43 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.ListWorkflowsRequest, context: Context
     ) -> registry_pb2.ListWorkflowsResponse:
         store = self._runtime.registry()
+        catalog = store.catalog
         selector = parse_label_selector(request.label_selector)
         enabled = request.enabled if request.HasField("enabled") else None
         healthy = request.healthy if request.HasField("healthy") else None
-        inputs = store.liveness_inputs()
-        views = [
-            view
-            for view in all_workflow_views(store.catalog, inputs)
-            if labels_match(view.stored.spec.labels, selector)
-            and (enabled is None or view.stored.enabled == enabled)
-            and (healthy is None or view.healthy == healthy)
-        ]
         fingerprint = query_fingerprint(label_selector=selector, enabled=enabled, healthy=healthy)
-        page, token = paginate(
-            views,
-            lambda view: view.stored.spec.workflow_type,
-            request.page_size,
-            request.page_token,
-            fingerprint,
-        )
-        self._messages.forget_missing(set(store.catalog.workflows))
-        return registry_pb2.ListWorkflowsResponse(
-            workflows=[self._messages.build(view) for view in page], next_page_token=token
-        )
+        matching = [
+            catalog.workflows[name]
+            for name in sorted(catalog.workflows)
+            if labels_match(catalog.workflows[name].spec.labels, selector)
+            and (enabled is None or catalog.workflows[name].enabled == enabled)
+        ]
+        inputs = store.liveness_inputs()
+        workers = workers_by_type(catalog.workers.values())
+
+        def view_of(stored: StoredWorkflow) -> WorkflowView:
+            return workflow_view(stored, workers.get(stored.spec.workflow_type, []), inputs)
+
+        if healthy is None:  # views only for the page
+            stored_page, token = paginate(
+                matching, _workflow_type, request.page_size, request.page_token, fingerprint
+            )
+            page = [view_of(stored) for stored in stored_page]
+        else:  # health decides membership, so every candidate needs its view
+            views = [view for view in map(view_of, matching) if view.healthy == healthy]
+            page, token = paginate(
+                views,
+                lambda view: view.stored.spec.workflow_type,
+                request.page_size,
+                request.page_token,
+                fingerprint,
+            )
+        self._messages.forget_missing(catalog.workflows.keys())
+        full = request.view != registry_pb2.WORKFLOW_VIEW_BASIC
+        response = registry_pb2.ListWorkflowsResponse(next_page_token=token)
+        for view in page:
+            self._messages.fill(response.workflows.add(), view, full=full)
+        return response
 
     async def GetWorkflow(
         self, request: registry_pb2.GetWorkflowRequest, context: Context
@@ -295,6 +309,10 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         else:
             change = await store.write(RegistryWorkflow.put_workflow, write)
         return self._view_message(store, change.workflows[0])
+
+
+def _workflow_type(stored: StoredWorkflow) -> str:
+    return stored.spec.workflow_type
 
 
 def _workflow_write(message: resources_pb2.Workflow, *, create: bool) -> WorkflowWrite:

@@ -292,7 +292,12 @@ def test_list_pages_and_filters(http: httpx.Client) -> None:
     team = unique("team")
     kinds = sorted(unique(f"paged{i}") for i in range(5))
     for i, kind in enumerate(kinds):
-        body = {"workflow_type": kind, "task_queue": "q", "labels": {"team": team, "n": str(i)}}
+        body = {
+            "workflow_type": kind,
+            "task_queue": "q",
+            "labels": {"team": team, "n": str(i)},
+            "input_schema": ORDER_SCHEMA,
+        }
         http.post("/registry/workflows", json=body).raise_for_status()
     http.post(f"/registry/workflows/{kinds[0]}/disable", json={"reason": "old"}).raise_for_status()
 
@@ -318,6 +323,14 @@ def test_list_pages_and_filters(http: httpx.Client) -> None:
     assert listed(enabled="true") == kinds[1:]
     assert listed(healthy="true") == []  # no workers
     assert listed(label_selector=f"team={team},n=3") == [kinds[3]]
+
+    # The BASIC view (AIP-157) leaves the schema and workers out.
+    basic = http.get(
+        "/registry/workflows",
+        params={"label_selector": f"team={team}", "view": "WORKFLOW_VIEW_BASIC"},
+    ).json()["workflows"]
+    assert [w["workflow_type"] for w in basic] == kinds
+    assert all("input_schema" not in w and w["workers"] == [] for w in basic)
 
     # A token only continues the query it came from.
     first = http.get(

@@ -538,14 +538,14 @@ def test_renewal_never_shortens_a_lease() -> None:
     catalog = registered()
     for expiry in (NOW + 30, NOW + 29.5, NOW, 0):
         change = plan_renew_leases(catalog, LeaseRenewals({"w1": expiry}))
-        assert change == CatalogChange(revision=1)
+        assert change == CatalogChange(revision=1, no_op=True)
 
 
 def test_a_no_op_renewal_keeps_the_revision() -> None:
     catalog = registered()
     for expires_at in ({"gone": NOW + 99}, {"w1": NOW + 30}, {"w1": NOW + 1, "gone": NOW + 99}):
         change = apply(catalog, plan_renew_leases(catalog, LeaseRenewals(expires_at)))
-        assert change == CatalogChange(revision=1)
+        assert change == CatalogChange(revision=1, no_op=True)
     assert catalog.revision == 1
 
 
@@ -573,7 +573,9 @@ def test_expiry_rechecks_the_grace_period_against_now() -> None:
     end_of_grace = NOW + 30 + 2 * 30
     expiry = WorkerExpiry(["w1", "w2", "gone"], grace_factor=2.0)
 
-    assert plan_expire_workers(catalog, expiry, end_of_grace) == CatalogChange(revision=3)
+    assert plan_expire_workers(catalog, expiry, end_of_grace) == CatalogChange(
+        revision=3, no_op=True
+    )
     change = apply(catalog, plan_expire_workers(catalog, expiry, end_of_grace + 0.5))
     assert change == CatalogChange(revision=4, deleted_workers=["w1"])  # w2 was renewed since
     assert set(catalog.workers) == {"w2"}
@@ -597,7 +599,7 @@ def test_a_no_op_expiry_keeps_the_revision() -> None:
     catalog = registered()
     for ids in (["gone"], ["w1"], ["w1", "gone", "w1"]):  # w1 still within its lease
         change = apply(catalog, plan_expire_workers(catalog, WorkerExpiry(ids), NOW + 1))
-        assert change == CatalogChange(revision=1)
+        assert change == CatalogChange(revision=1, no_op=True)
     assert catalog.revision == 1 and "w1" in catalog.workers
 
 
@@ -715,7 +717,7 @@ def test_deleting_an_unknown_type_is_not_found_unless_allowed() -> None:
     assert (error.code, error.reason) == ("NOT_FOUND", "WORKFLOW_NOT_FOUND")
     assert "missing.v1" in error.message
     change = plan_delete_workflow(catalog, WorkflowDeletion("missing.v1", allow_missing=True))
-    assert change == CatalogChange(revision=catalog.revision)
+    assert change == CatalogChange(revision=catalog.revision, no_op=True)
 
 
 # --- enabling and disabling ------------------------------------------------------------------
@@ -755,7 +757,7 @@ def test_a_no_op_toggle_keeps_the_revision_and_the_stored_entry() -> None:
     catalog = registered()
     stored = catalog.workflows[ORDERS]
     change = apply(catalog, plan_toggle_workflow(catalog, WorkflowToggle(ORDERS, True), NOW + 9))
-    assert change == CatalogChange(revision=1, workflows=[stored])
+    assert change == CatalogChange(revision=1, workflows=[stored], no_op=True)
     assert catalog.workflows[ORDERS] is stored and stored.update_time_epoch == NOW
 
 
@@ -928,7 +930,8 @@ def test_the_ledger_stays_equal_to_a_fresh_count_over_random_writes() -> None:
         ledger.record(change)
         applied += 1
         assert ledger.total == projected == SizeLedger(catalog).total
-        if change.revision == before.revision:
+        assert change.no_op == (change.revision == before.revision)
+        if change.no_op:
             assert catalog == before  # a write that keeps the revision changes nothing
     assert applied > 250 and rejected > 10  # the loop exercised both paths
     assert catalog.workers and catalog.workflows

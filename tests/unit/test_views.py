@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from registry.liveness import Lease, Poller
-from registry.model import Catalog, StoredWorker, StoredWorkflow, WorkflowSpec
+from registry.model import StoredWorker, StoredWorkflow, WorkflowSpec
 from registry.views import (
     LivenessInputs,
     WorkerView,
-    all_workflow_views,
     effective_lease,
     worker_view,
     workers_by_type,
@@ -216,19 +215,15 @@ def test_workflow_view_keeps_the_stored_entry_and_the_workers_in_order() -> None
     assert view.workers[1] == worker_view(workers[1], inputs(fresh()))
 
 
-def test_all_workflow_views_are_sorted_by_type_with_their_workers() -> None:
-    catalog = Catalog(
-        revision=7,
-        workflows={name: stored(name) for name in ("zeta.v1", "alpha.v1", "mid.v1")},
-        workers={
-            "w2": worker("w2", workflows=["zeta.v1", "alpha.v1"]),
-            "w1": worker("w1", workflows=["zeta.v1"], lease=NOW - 1),
-            "w3": worker("w3", workflows=["gone.v1"]),  # a type no longer stored
-        },
-    )
-    views = all_workflow_views(catalog, inputs(fresh()))
-    assert [v.stored.spec.workflow_type for v in views] == ["alpha.v1", "mid.v1", "zeta.v1"]
-    assert [[w.stored.worker_id for w in v.workers] for v in views] == [["w2"], [], ["w1", "w2"]]
-    assert [v.healthy for v in views] == [True, False, True]
-    assert views[2].health_reasons == ("1 of 2 workers healthy", "1 active poller")
-    assert all_workflow_views(Catalog(), inputs()) == []
+def test_workers_by_type_indexes_workers_in_worker_id_order() -> None:
+    workers = [
+        worker("w2", workflows=["zeta.v1", "alpha.v1"]),
+        worker("w1", workflows=["zeta.v1"]),
+        worker("w3", workflows=["gone.v1"]),
+    ]
+    index = workers_by_type(workers)
+    assert {name: [w.worker_id for w in found] for name, found in index.items()} == {
+        "alpha.v1": ["w2"],
+        "zeta.v1": ["w1", "w2"],
+        "gone.v1": ["w3"],
+    }

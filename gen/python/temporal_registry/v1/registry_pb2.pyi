@@ -2,12 +2,22 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from temporal_registry.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class WorkflowView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_VIEW_UNSPECIFIED: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_BASIC: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_FULL: _ClassVar[WorkflowView]
+WORKFLOW_VIEW_UNSPECIFIED: WorkflowView
+WORKFLOW_VIEW_BASIC: WorkflowView
+WORKFLOW_VIEW_FULL: WorkflowView
 
 class GetRegistryStatusRequest(_message.Message):
     __slots__ = ()
@@ -133,18 +143,20 @@ class GetWorkerRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "label_selector", "enabled", "healthy")
+    __slots__ = ("page_size", "page_token", "label_selector", "enabled", "healthy", "view")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     label_selector: str
     enabled: bool
     healthy: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ..., enabled: _Optional[bool] = ..., healthy: _Optional[bool] = ...) -> None: ...
+    view: WorkflowView
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ..., enabled: _Optional[bool] = ..., healthy: _Optional[bool] = ..., view: _Optional[_Union[WorkflowView, str]] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
     __slots__ = ("workflows", "next_page_token")
