@@ -37,6 +37,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from registry.config import RegistrySettings
 from registry.errors import FieldViolation, RegistryError, refused, unavailable
+from registry.metrics import REGISTRY_WRITES
 from registry.workflow import RegistrySnapshot, RegistryState, RegistryWorkflow, ServiceStart
 
 A = TypeVar("A")
@@ -90,6 +91,7 @@ class RegistryWorkflowClient:
         the same update id) while Temporal has not accepted it, bounded by
         update_timeout_seconds."""
         update_id = str(uuid.uuid4())
+        outcome = "failed"
         try:
             async with asyncio.timeout(self._settings.update_timeout_seconds):
                 self.queued_updates += 1
@@ -98,7 +100,14 @@ class RegistryWorkflowClient:
                 finally:
                     self.queued_updates -= 1
                 try:
-                    return await self._execute_with_retries(update, arg, update_id)
+                    result = await self._execute_with_retries(update, arg, update_id)
+                    outcome = "ok"
+                    return result
+                except RegistryError as error:
+                    outcome = (
+                        "failed" if error.reason == "REGISTRY_WORKFLOW_UNAVAILABLE" else "refused"
+                    )
+                    raise
                 finally:
                     self._in_flight.release()
         except TimeoutError:
@@ -108,6 +117,8 @@ class RegistryWorkflowClient:
                 f"the registry workflow did not complete this write within "
                 f"{self._settings.update_timeout_seconds:g} s; it may or may not have been applied",
             ) from None
+        finally:
+            REGISTRY_WRITES.labels(getattr(update, "__name__", "update"), outcome).inc()
 
     async def _execute_with_retries(
         self, update: UpdateMethodMultiParam[[RegistryWorkflow, A], R], arg: A, update_id: str

@@ -73,6 +73,11 @@ class RegistryRuntime:
     def not_ready(self) -> NotReady | None:
         return None if self.ready.is_set() else self._not_ready
 
+    @property
+    def store(self) -> RegistryStore | None:
+        """The registry store while ready, else None."""
+        return self._registry if self.ready.is_set() else None
+
     def registry(self) -> RegistryStore:
         """The registry as this process serves it, or UNAVAILABLE saying why it can't yet."""
         if self._registry is None or not self.ready.is_set():

@@ -11,11 +11,13 @@ import grpc
 from grpc_health.v1 import _async as health_aio  # the asyncio servicer (health.aio)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import REGISTRY
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, system_pb2, system_pb2_grpc
 
 from registry.config import Config
 from registry.http_server import start_http_server
 from registry.interceptors import RequestInterceptor
+from registry.metrics import RegistryCollector
 from registry.ports import ensure_ports_free
 from registry.runtime import RegistryRuntime
 from registry.services.registry import RegistryService
@@ -84,6 +86,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             await health_servicer.set(name, status)
 
     runtime = RegistryRuntime(config, on_readiness=follow_readiness)
+    collector = RegistryCollector(lambda: runtime.store)
+    REGISTRY.register(collector)
     server = build_grpc_server(config, runtime, health_servicer)
     http = await start_http_server(config.server.host, config.server.http_port)
     await server.start()
@@ -106,3 +110,4 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await server.stop(config.server.shutdown_grace_seconds)
         await runtime.stop()
         await http.cleanup()
+        REGISTRY.unregister(collector)

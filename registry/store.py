@@ -31,6 +31,7 @@ from registry.catalog_copy import CatalogCopy
 from registry.config import Config
 from registry.errors import not_found
 from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
+from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
 from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
 from registry.registry_client import RegistryWorkflowClient
 from registry.views import LivenessInputs, WorkerView, effective_lease, worker_view
@@ -65,8 +66,6 @@ class RegistryStore:
         self._pollers: dict[str, list[Poller]] | None = None
         self._started = time.time()
         self.liveness = ExpiryDecision((), False, "no leases checked yet")
-        self.heartbeats_received = 0
-        self.renewal_flushes = 0
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -120,7 +119,7 @@ class RegistryStore:
                 worker_id=worker_id,
             )
         self._heartbeats[worker_id] = time.time()
-        self.heartbeats_received += 1
+        HEARTBEATS.inc()
         return worker_view(worker, self.liveness_inputs())
 
     # --- background ---------------------------------------------------------------------------
@@ -218,8 +217,9 @@ class RegistryStore:
             liveness.flush_margin_seconds,
         )
         if due:
-            await self.write(RegistryWorkflow.renew_leases, LeaseRenewals(due))
-            self.renewal_flushes += 1
+            change = await self.write(RegistryWorkflow.renew_leases, LeaseRenewals(due))
+            LEASE_RENEWAL_FLUSHES.inc()
+            LEASES_RENEWED.inc(len(change.workers))
         await self._expire(now)
 
     async def _expire(self, now: float) -> None:
@@ -236,10 +236,11 @@ class RegistryStore:
         expire = [w for w in decision.expire if now - self._started > leases[w].ttl_seconds]
         if expire:
             log.info("expiring workers past their grace period: %s", ", ".join(expire))
-            await self.write(
+            change = await self.write(
                 RegistryWorkflow.expire_workers,
                 WorkerExpiry(expire, liveness.expiry_grace_factor),
             )
+            WORKERS_EXPIRED.inc(len(change.deleted_workers))
 
     async def _refresh_pollers(self, queues: list[str] | None = None) -> None:
         """Read the pollers of every task queue the catalogue mentions (or just `queues`)."""

@@ -382,3 +382,27 @@ def test_native_grpc_through_envoy_with_rich_errors(gateway_channel: grpc.Channe
     assert status.details[0].Unpack(info) and info.reason == "INVALID_REGISTRATION"
     assert status.details[1].Unpack(bad_request)
     assert [v.field for v in bad_request.field_violations] == ["workflows"]
+
+
+def test_registry_metrics(http: httpx.Client) -> None:
+    worker = unique("metered")
+    http.post("/registry/workers", json=registration(worker, "q", unique("metered")))
+    http.post(f"/registry/workers/{worker}/heartbeat", json={}).raise_for_status()
+    http.post("/registry/workers", json={"worker_id": worker}).json()  # refused: no queue
+
+    samples: dict[str, float] = {}
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("temporal_registry_"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert samples["temporal_registry_heartbeats_total"] >= 1
+    assert samples['temporal_registry_workers{healthy="true"}'] >= 1
+    assert samples['temporal_registry_writes_total{outcome="ok",update="register_worker"}'] >= 1
+    assert samples["temporal_registry_revision"] >= 1
+    assert samples["temporal_registry_self_preservation"] == 0
+    assert samples["temporal_registry_update_queue_depth"] == 0
+    refused = (
+        "temporal_registry_rpc_requests_total"
+        '{code="INVALID_ARGUMENT",method="/temporal_registry.v1.RegistryService/RegisterWorker"}'
+    )
+    assert samples[refused] >= 1

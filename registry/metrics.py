@@ -1,0 +1,104 @@
+"""Prometheus metrics of the registry core (RPC metrics live with the interceptor).
+
+Counters are incremented where things happen; the state of the catalogue is read when
+Prometheus scrapes, by `RegistryCollector`, from the process's copy of it, so nothing has
+to keep gauges in step with every write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from registry.views import worker_view
+
+if TYPE_CHECKING:
+    from registry.store import RegistryStore
+
+HEARTBEATS = Counter(
+    "temporal_registry_heartbeats_total",
+    "Worker heartbeats accepted (held in memory, not written to Temporal).",
+)
+LEASE_RENEWAL_FLUSHES = Counter(
+    "temporal_registry_lease_renewal_flushes_total",
+    "Batched lease renewal updates sent to the registry workflow.",
+)
+LEASES_RENEWED = Counter(
+    "temporal_registry_leases_renewed_total",
+    "Worker leases renewed by those flushes.",
+)
+WORKERS_EXPIRED = Counter(
+    "temporal_registry_workers_expired_total",
+    "Workers removed after their lease and grace period ended.",
+)
+REGISTRY_WRITES = Counter(
+    "temporal_registry_writes_total",
+    "Updates sent to the registry workflow, by update and outcome (ok, refused, failed).",
+    ["update", "outcome"],
+)
+
+
+class RegistryCollector(Collector):
+    """Gauges read at scrape time from the registry store (absent while not ready)."""
+
+    def __init__(self, store: Callable[[], RegistryStore | None]) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        store = self._store()
+        if store is None:
+            return
+        catalog, inputs = store.catalog, store.liveness_inputs()
+        healthy = sum(worker_view(w, inputs).healthy for w in catalog.workers.values())
+        workers = GaugeMetricFamily(
+            "temporal_registry_workers", "Registered workers, by lease health.", labels=["healthy"]
+        )
+        workers.add_metric(["true"], healthy)
+        workers.add_metric(["false"], len(catalog.workers) - healthy)
+        yield workers
+        enabled = sum(w.enabled for w in catalog.workflows.values())
+        workflows = GaugeMetricFamily(
+            "temporal_registry_workflow_types", "Registered workflow types.", labels=["enabled"]
+        )
+        workflows.add_metric(["true"], enabled)
+        workflows.add_metric(["false"], len(catalog.workflows) - enabled)
+        yield workflows
+        snapshot = store.snapshot
+        for name, documentation, value in [
+            ("revision", "Revision of the registry state this process holds.", catalog.revision),
+            (
+                "self_preservation",
+                "1 while expiry is suspended because most leases lapsed at once.",
+                float(store.liveness.self_preservation),
+            ),
+            (
+                "update_queue_depth",
+                "Writes waiting for a free slot to the registry workflow.",
+                store.workflow.queued_updates,
+            ),
+            (
+                "snapshot_age_seconds",
+                "Seconds since this process last refreshed its copy of the state.",
+                store.snapshot_age_seconds,
+            ),
+            (
+                "continue_as_new",
+                "Times the registry workflow continued as new (as of the last refresh).",
+                snapshot.continue_as_new_count,
+            ),
+            (
+                "run_updates",
+                "Updates the current registry run has handled (as of the last refresh).",
+                snapshot.updates_this_run,
+            ),
+            (
+                "state_bytes",
+                "Size of the registry state as JSON (as of the last refresh).",
+                snapshot.state_bytes,
+            ),
+        ]:
+            yield GaugeMetricFamily(f"temporal_registry_{name}", documentation, value=value)
