@@ -88,6 +88,19 @@ def not_found(reason: str, message: str, **metadata: str) -> RegistryError:
     return RegistryError(grpc.StatusCode.NOT_FOUND, reason, message, metadata=metadata)
 
 
+def worker_not_found(worker_id: str, hint: str = "") -> RegistryError:
+    message = f"worker {worker_id!r} is not registered" + (f" {hint}" if hint else "")
+    return not_found("WORKER_NOT_FOUND", message, worker_id=worker_id)
+
+
+def workflow_not_found(workflow_type: str) -> RegistryError:
+    return not_found(
+        "WORKFLOW_NOT_FOUND",
+        f"workflow type {workflow_type!r} is not registered",
+        workflow_type=workflow_type,
+    )
+
+
 def unavailable(reason: str, message: str, **metadata: str) -> RegistryError:
     return RegistryError(grpc.StatusCode.UNAVAILABLE, reason, message, metadata=metadata)
 

@@ -29,7 +29,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from registry.catalog_copy import CatalogCopy
 from registry.config import Config
-from registry.errors import not_found
+from registry.errors import worker_not_found
 from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
 from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
@@ -113,11 +113,7 @@ class RegistryStore:
             await self.refresh()
         worker = self.catalog.workers.get(worker_id)
         if worker is None:
-            raise not_found(
-                "WORKER_NOT_FOUND",
-                f"worker {worker_id!r} is not registered (or expired): register it again",
-                worker_id=worker_id,
-            )
+            raise worker_not_found(worker_id, "(or expired): register it again")
         self._heartbeats[worker_id] = time.time()
         HEARTBEATS.inc()
         return worker_view(worker, self.liveness_inputs())

@@ -23,7 +23,14 @@ from registry.convert import (
     spec_from_proto,
     worker_to_proto,
 )
-from registry.errors import FieldViolation, RegistryError, invalid_argument, not_found, refused
+from registry.errors import (
+    FieldViolation,
+    RegistryError,
+    invalid_argument,
+    refused,
+    worker_not_found,
+    workflow_not_found,
+)
 from registry.model import (
     Handover,
     StoredWorkflow,
@@ -119,9 +126,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         registration = registration_from_proto(request)
         _check_registration(registration)
         change = await store.write(RegistryWorkflow.register_worker, registration)
-        worker = store.catalog.workers.get(registration.worker_id) or change.workers[0]
         return registry_pb2.RegisterWorkerResponse(
-            worker=worker_to_proto(worker_view(worker, store.liveness_inputs())),
+            worker=worker_to_proto(worker_view(change.workers[0], store.liveness_inputs())),
             changed_workflows=change.changed_workflows,
         )
 
@@ -176,11 +182,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         store = self._runtime.registry()
         worker = store.catalog.workers.get(request.worker_id)
         if worker is None:
-            raise not_found(
-                "WORKER_NOT_FOUND",
-                f"worker {request.worker_id!r} is not registered",
-                worker_id=request.worker_id,
-            )
+            raise worker_not_found(request.worker_id)
         return worker_to_proto(worker_view(worker, store.liveness_inputs()))
 
     # --- workflow types -----------------------------------------------------------------------
@@ -230,7 +232,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def GetWorkflow(
         self, request: registry_pb2.GetWorkflowRequest, context: Context
     ) -> resources_pb2.Workflow:
-        return self._workflow_message(self._runtime.registry(), request.workflow_type)
+        store = self._runtime.registry()
+        stored = store.catalog.workflows.get(request.workflow_type)
+        if stored is None:
+            raise workflow_not_found(request.workflow_type)
+        return self._view_message(store, stored)
 
     async def CreateWorkflow(
         self, request: registry_pb2.CreateWorkflowRequest, context: Context
@@ -266,37 +272,23 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def EnableWorkflow(
         self, request: registry_pb2.EnableWorkflowRequest, context: Context
     ) -> resources_pb2.Workflow:
-        store = self._runtime.registry()
-        await store.write(
-            RegistryWorkflow.toggle_workflow, WorkflowToggle(request.workflow_type, True)
-        )
-        return self._workflow_message(store, request.workflow_type)
+        return await self._toggle(WorkflowToggle(request.workflow_type, True))
 
     async def DisableWorkflow(
         self, request: registry_pb2.DisableWorkflowRequest, context: Context
     ) -> resources_pb2.Workflow:
-        store = self._runtime.registry()
-        await store.write(
-            RegistryWorkflow.toggle_workflow,
-            WorkflowToggle(request.workflow_type, False, request.reason),
-        )
-        return self._workflow_message(store, request.workflow_type)
+        return await self._toggle(WorkflowToggle(request.workflow_type, False, request.reason))
 
     # --- helpers ------------------------------------------------------------------------------
-
-    def _workflow_message(self, store: RegistryStore, workflow_type: str) -> resources_pb2.Workflow:
-        stored = store.catalog.workflows.get(workflow_type)
-        if stored is None:
-            raise not_found(
-                "WORKFLOW_NOT_FOUND",
-                f"workflow type {workflow_type!r} is not registered",
-                workflow_type=workflow_type,
-            )
-        return self._view_message(store, stored)
 
     def _view_message(self, store: RegistryStore, stored: StoredWorkflow) -> resources_pb2.Workflow:
         workers = workers_by_type(store.catalog.workers.values()).get(stored.spec.workflow_type, [])
         return self._messages.build(workflow_view(stored, workers, store.liveness_inputs()))
+
+    async def _toggle(self, toggle: WorkflowToggle) -> resources_pb2.Workflow:
+        store = self._runtime.registry()
+        change = await store.write(RegistryWorkflow.toggle_workflow, toggle)
+        return self._view_message(store, change.workflows[0])
 
     async def _put(self, write: WorkflowWrite, validate_only: bool) -> resources_pb2.Workflow:
         store = self._runtime.registry()
