@@ -28,6 +28,9 @@ from registry.model import (
     FieldViolation,
     Handover,
     LeaseRenewals,
+    SlugClaim,
+    SlugCounter,
+    SlugReset,
     StoredWorker,
     StoredWorkflow,
     WorkerExpiry,
@@ -37,7 +40,9 @@ from registry.model import (
     WorkflowSpec,
     WorkflowToggle,
     WorkflowWrite,
+    violations_summary,
 )
+from registry.slugs import MAX_SLUG_LENGTH, is_slug
 from registry.specs import (
     MAX_IDENTIFIER_LENGTH,
     effective_ttl,
@@ -48,6 +53,8 @@ from registry.specs import (
 MAX_DISABLED_REASON_LENGTH: Final = 500
 MAX_BATCH: Final = 10_000  # worker ids in one renewal or expiry
 MAX_HANDOVER_REASON_LENGTH: Final = 500
+MAX_REQUEST_ID_LENGTH: Final = 200
+MAX_REMEMBERED_CLAIMS: Final = 4  # request ids kept per slug, so a retry gets its counter
 
 
 class Rejection(Exception):
@@ -64,11 +71,7 @@ class Rejection(Exception):
 
 
 def invalid(reason: str, violations: list[FieldViolation]) -> Rejection:
-    first = violations[0]
-    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-    return Rejection(
-        "INVALID_ARGUMENT", reason, f"{first.field}: {first.description}{more}", violations
-    )
+    return Rejection("INVALID_ARGUMENT", reason, violations_summary(violations), violations)
 
 
 def _require_type(value: object, kind: type, name: str) -> None:
@@ -354,6 +357,88 @@ def check_handover(handover: Handover) -> None:
         raise invalid("INVALID_REQUEST", [FieldViolation("reason", message, "required")])
 
 
+# --- slug counters ----------------------------------------------------------------------------
+
+
+def plan_claim_slug(catalog: Catalog, claim: SlugClaim, now: float) -> CatalogChange:
+    """Claim the next counter of a slug: one more than the last (at least `at_least`). A
+    request id seen in the slug's last few claims gets its counter again (a retry). Expired
+    and least recently claimed slugs beyond `max_slugs` are evicted by the same write."""
+    _require_type(claim, SlugClaim, "claim")
+    violations = _slug_violations(claim.slug)
+    violations += _request_id_violations(claim.request_id)
+    if not _whole(claim.at_least) or not _whole(claim.max_slugs) or claim.max_slugs < 1:
+        violations.append(FieldViolation("at_least", "counters must be integers >= 0", "invalid"))
+    if not _finite(claim.ttl_seconds) or claim.ttl_seconds <= 0:
+        violations.append(FieldViolation("ttl_seconds", "must be a positive number", "invalid"))
+    if violations:
+        raise invalid("INVALID_REQUEST", violations)
+    stored = catalog.slugs.get(claim.slug)
+    if stored is not None and now - stored.last_claimed_epoch > claim.ttl_seconds:
+        stored = None  # expired: starts again (claims still skip ids that exist)
+    if stored is not None and claim.request_id:
+        earlier = stored.claims.get(claim.request_id)
+        if earlier is not None and earlier >= claim.at_least:
+            return replace(_no_op(catalog), counter=earlier)
+    counter = max((stored.counter if stored else 0) + 1, claim.at_least)
+    claims = dict(stored.claims) if stored else {}
+    if claim.request_id:
+        claims.pop(claim.request_id, None)
+        claims[claim.request_id] = counter
+        claims = dict(list(claims.items())[-MAX_REMEMBERED_CLAIMS:])
+    entry = SlugCounter(claim.slug, counter, now, claims)
+    evicted = []
+    room = claim.max_slugs - (0 if claim.slug in catalog.slugs else 1)
+    remaining = len(catalog.slugs)
+    for name, other in catalog.slugs.items():  # least recently claimed first
+        if name == claim.slug:
+            continue
+        if remaining > room or now - other.last_claimed_epoch > claim.ttl_seconds:
+            evicted.append(name)
+            remaining -= 1
+        else:
+            break
+    return CatalogChange(
+        revision=catalog.revision + 1, slugs=[entry], deleted_slugs=evicted, counter=counter
+    )
+
+
+def plan_reset_slug(catalog: Catalog, reset: SlugReset, now: float) -> CatalogChange:
+    _require_type(reset, SlugReset, "reset")
+    violations = _slug_violations(reset.slug)
+    if violations:
+        raise invalid("INVALID_REQUEST", violations)
+    stored = catalog.slugs.get(reset.slug)
+    if stored is None:
+        raise Rejection(
+            "NOT_FOUND", "SLUG_NOT_FOUND", f"slug {reset.slug!r} has no counter to reset"
+        )
+    entry = SlugCounter(reset.slug, 0, now)
+    return CatalogChange(revision=catalog.revision + 1, slugs=[entry], counter=stored.counter)
+
+
+def _slug_violations(slug: object) -> list[FieldViolation]:
+    if is_slug(slug):
+        return []
+    message = f"must be a slug: a-z, 0-9 and single inner dashes, at most {MAX_SLUG_LENGTH}"
+    return [FieldViolation("slug", message, "invalid")]
+
+
+def _request_id_violations(request_id: object) -> list[FieldViolation]:
+    if (
+        isinstance(request_id, str)
+        and len(request_id) <= MAX_REQUEST_ID_LENGTH
+        and (request_id.isprintable())
+    ):
+        return []
+    message = f"must be at most {MAX_REQUEST_ID_LENGTH} printable characters"
+    return [FieldViolation("request_id", message, "invalid")]
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 # --- applying ---------------------------------------------------------------------------------
 
 
@@ -367,13 +452,18 @@ def apply_change(catalog: Catalog, change: CatalogChange) -> None:
         catalog.workflows.pop(workflow_type, None)
     for worker_id in change.deleted_workers:
         catalog.workers.pop(worker_id, None)
+    for slug in change.slugs:  # re-inserted at the end: the most recently claimed
+        catalog.slugs.pop(slug.slug, None)
+        catalog.slugs[slug.slug] = slug
+    for name in change.deleted_slugs:
+        catalog.slugs.pop(name, None)
     catalog.revision = max(catalog.revision, change.revision)
 
 
 # --- the state budget -------------------------------------------------------------------------
 
 
-def entry_bytes(entry: StoredWorkflow | StoredWorker) -> int:
+def entry_bytes(entry: StoredWorkflow | StoredWorker | SlugCounter) -> int:
     """Size of one stored entry as JSON: what it adds to the continue-as-new payload."""
     return len(json.dumps(dataclasses.asdict(entry), separators=(",", ":")))
 
@@ -385,7 +475,10 @@ class SizeLedger:
     def __init__(self, catalog: Catalog) -> None:
         self._workflows = {key: entry_bytes(w) for key, w in catalog.workflows.items()}
         self._workers = {key: entry_bytes(w) for key, w in catalog.workers.items()}
-        self.total = sum(self._workflows.values()) + sum(self._workers.values())
+        self._slugs = {key: entry_bytes(s) for key, s in catalog.slugs.items()}
+        self.total = sum(
+            sum(sizes.values()) for sizes in (self._workflows, self._workers, self._slugs)
+        )
 
     def projected(self, change: CatalogChange) -> int:
         return self.total + self._delta(change, record=False)
@@ -394,13 +487,15 @@ class SizeLedger:
         self.total += self._delta(change, record=True)
 
     def _delta(self, change: CatalogChange, *, record: bool) -> int:
-        upserts: list[tuple[str, StoredWorkflow | StoredWorker, dict[str, int]]] = [
+        upserts: list[tuple[str, StoredWorkflow | StoredWorker | SlugCounter, dict[str, int]]] = [
             *((w.spec.workflow_type, w, self._workflows) for w in change.workflows),
             *((w.worker_id, w, self._workers) for w in change.workers),
+            *((s.slug, s, self._slugs) for s in change.slugs),
         ]
         deletions = [
             *((key, self._workflows) for key in change.deleted_workflows),
             *((key, self._workers) for key in change.deleted_workers),
+            *((key, self._slugs) for key in change.deleted_slugs),
         ]
         delta = 0
         for key, entry, sizes in upserts:

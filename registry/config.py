@@ -224,6 +224,24 @@ class LivenessConfig(_Section):
     )
 
 
+class DispatchConfig(_Section):
+    """Starting workflows through the registry."""
+
+    run_workflow_type: NonEmptyStr = Field(
+        default="agent.run.v1",
+        description="Workflow type POST /run starts when the request names none.",
+    )
+    slug_ttl_days: float = Field(
+        default=30.0, gt=0, description="Slug counters unclaimed this long are forgotten."
+    )
+    max_slug_counters: int = Field(
+        default=2_000,
+        ge=1,
+        le=10_000,
+        description="Slug counters kept; the least recently claimed beyond this are forgotten.",
+    )
+
+
 class GatewayConfig(_Section):
     """The Envoy in front of the server (HTTP/JSON and gRPC)."""
 
@@ -272,6 +290,7 @@ class Config(_Section):
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

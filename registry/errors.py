@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from registry.model import FieldViolation as FieldViolation  # re-exported for handlers
+from registry.model import violations_summary
 
 ERROR_DOMAIN = "temporal-registry"
 
@@ -76,6 +77,11 @@ def refused(
     """The error for a write the registry refused, from its gRPC code name (unknown: INTERNAL)."""
     code = grpc.StatusCode.__members__.get(code_name, grpc.StatusCode.INTERNAL)
     return RegistryError(code, reason, message, violations)
+
+
+def invalid_fields(reason: str, violations: list[FieldViolation]) -> RegistryError:
+    """INVALID_ARGUMENT for bad fields, summarised in the message."""
+    return invalid_argument(reason, violations_summary(violations), violations)
 
 
 def invalid_argument(

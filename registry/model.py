@@ -21,6 +21,13 @@ class FieldViolation:
     reason: str = ""
 
 
+def violations_summary(violations: list[FieldViolation]) -> str:
+    """An error message for a list of violations: the first one, and how many more."""
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return f"{first.field}: {first.description}{more}"
+
+
 @dataclass
 class SearchAttributeSpec:
     name: str
@@ -92,12 +99,24 @@ class StoredWorker:
 
 
 @dataclass
+class SlugCounter:
+    """The counter of one slug, and the request ids of its last few claims (for retries)."""
+
+    slug: str
+    counter: int = 0
+    last_claimed_epoch: float = 0.0
+    claims: dict[str, int] = field(default_factory=dict)  # request_id -> counter, oldest first
+
+
+@dataclass
 class Catalog:
-    """The registry's catalogue at one revision: what the `catalog` query returns."""
+    """The registry's state at one revision: what the `snapshot` query returns. `slugs` is
+    ordered from least to most recently claimed (the LRU order of eviction)."""
 
     revision: int = 0
     workflows: dict[str, StoredWorkflow] = field(default_factory=dict)
     workers: dict[str, StoredWorker] = field(default_factory=dict)
+    slugs: dict[str, SlugCounter] = field(default_factory=dict)
 
 
 # --- writes: the argument of each registry workflow update ------------------------------------
@@ -146,6 +165,23 @@ class WorkflowToggle:
 
 
 @dataclass
+class SlugClaim:
+    """Claim the next counter of `slug` (at least `at_least`). Entries unclaimed for
+    `ttl_seconds` expire, and the least recently claimed go beyond `max_slugs`."""
+
+    slug: str
+    request_id: str = ""
+    at_least: int = 0
+    ttl_seconds: float = 30 * 86_400
+    max_slugs: int = 2_000
+
+
+@dataclass
+class SlugReset:
+    slug: str
+
+
+@dataclass
 class Handover:
     """Drain this run and continue as new."""
 
@@ -164,3 +200,6 @@ class CatalogChange:
     deleted_workers: list[str] = field(default_factory=list)
     changed_workflows: list[str] = field(default_factory=list)  # specs created or changed
     no_op: bool = False  # the write changed nothing; `revision` is the current one
+    slugs: list[SlugCounter] = field(default_factory=list)
+    deleted_slugs: list[str] = field(default_factory=list)
+    counter: int = 0  # what a slug claim got, or what a reset replaced

@@ -12,7 +12,14 @@ from grpc_health.v1 import _async as health_aio  # the asyncio servicer (health.
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import REGISTRY
-from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, system_pb2, system_pb2_grpc
+from temporal_registry.v1 import (
+    dispatch_pb2,
+    dispatch_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    system_pb2,
+    system_pb2_grpc,
+)
 
 from registry.config import Config
 from registry.http_server import start_http_server
@@ -20,6 +27,7 @@ from registry.interceptors import RequestInterceptor
 from registry.metrics import RegistryCollector
 from registry.ports import ensure_ports_free
 from registry.runtime import RegistryRuntime
+from registry.services.dispatch import DispatchService
 from registry.services.registry import RegistryService
 from registry.services.system import SystemService
 
@@ -28,9 +36,10 @@ log = logging.getLogger("registry.server")
 SERVICE_NAMES = (
     system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
 )
 # Services whose health follows readiness; "" (the whole server) does too.
-READINESS_GATED = ("", SERVICE_NAMES[1])
+READINESS_GATED = ("", *SERVICE_NAMES[1:])
 
 
 def build_grpc_server(
@@ -47,6 +56,9 @@ def build_grpc_server(
     system_pb2_grpc.add_SystemServiceServicer_to_server(SystemService(runtime), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(
         RegistryService(runtime, config), server
+    )
+    dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
+        DispatchService(runtime, config), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -53,7 +53,7 @@ _GAP_GRACE_SECONDS = 0.2
 class RegistryStore:
     def __init__(self, workflow: RegistryWorkflowClient, temporal: Client, config: Config) -> None:
         self.workflow = workflow
-        self._temporal = temporal
+        self.temporal = temporal
         self._config = config
         self._copy = CatalogCopy()
         self.snapshot = RegistrySnapshot()
@@ -250,7 +250,7 @@ class RegistryStore:
         async def describe(queue: str) -> tuple[str, list[Poller] | None]:
             async with limit:
                 try:
-                    response = await self._temporal.workflow_service.describe_task_queue(
+                    response = await self.temporal.workflow_service.describe_task_queue(
                         DescribeTaskQueueRequest(
                             namespace=self._config.temporal.namespace,
                             task_queue=TaskQueue(

@@ -25,11 +25,13 @@ from registry.catalog import (
     apply_change,
     check_budget,
     check_handover,
+    plan_claim_slug,
     plan_delete_workflow,
     plan_expire_workers,
     plan_put_workflow,
     plan_register_worker,
     plan_renew_leases,
+    plan_reset_slug,
     plan_toggle_workflow,
     plan_unregister_worker,
 )
@@ -38,6 +40,8 @@ from registry.model import (
     CatalogChange,
     Handover,
     LeaseRenewals,
+    SlugClaim,
+    SlugReset,
     WorkerExpiry,
     WorkerRef,
     WorkerRegistration,
@@ -245,6 +249,24 @@ class RegistryWorkflow:
     def _validate_toggle_workflow(self, toggle: WorkflowToggle) -> None:
         catalog = self._state.catalog
         self._validate(lambda: plan_toggle_workflow(catalog, toggle, self._now()))
+
+    @workflow.update
+    def claim_slug(self, claim: SlugClaim) -> CatalogChange:
+        catalog = self._state.catalog
+        return self._write(lambda: plan_claim_slug(catalog, claim, self._now()), budgeted=True)
+
+    @claim_slug.validator
+    def _validate_claim_slug(self, claim: SlugClaim) -> None:
+        catalog = self._state.catalog
+        self._validate(lambda: plan_claim_slug(catalog, claim, self._now()), budgeted=True)
+
+    @workflow.update
+    def reset_slug(self, reset: SlugReset) -> CatalogChange:
+        return self._write(lambda: plan_reset_slug(self._state.catalog, reset, self._now()))
+
+    @reset_slug.validator
+    def _validate_reset_slug(self, reset: SlugReset) -> None:
+        self._validate(lambda: plan_reset_slug(self._state.catalog, reset, self._now()))
 
     # --- the registry itself ------------------------------------------------------------------
 

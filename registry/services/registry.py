@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.catalog import Rejection, check_handover, invalid, plan_put_workflow
+from registry.catalog import Rejection, check_handover, plan_put_workflow
 from registry.config import Config
 from registry.convert import (
     WorkflowMessages,
@@ -27,6 +27,7 @@ from registry.errors import (
     FieldViolation,
     RegistryError,
     invalid_argument,
+    invalid_fields,
     refused,
     worker_not_found,
     workflow_not_found,
@@ -321,7 +322,7 @@ def _check_registration(registration: WorkerRegistration) -> None:
         for i, spec in enumerate(registration.workflows):
             violations += check_schema(spec.input_schema, f"workflows[{i}].input_schema")
     if violations:
-        raise _invalid("INVALID_REGISTRATION", violations)
+        raise invalid_fields("INVALID_REGISTRATION", violations)
 
 
 def _check_spec(spec: WorkflowSpec) -> None:
@@ -332,11 +333,7 @@ def _check_spec(spec: WorkflowSpec) -> None:
     if not violations:
         violations = check_schema(spec.input_schema, "workflow.input_schema")
     if violations:
-        raise _invalid("INVALID_WORKFLOW", violations)
-
-
-def _invalid(reason: str, violations: list[FieldViolation]) -> RegistryError:
-    return _rejected(invalid(reason, violations))
+        raise invalid_fields("INVALID_WORKFLOW", violations)
 
 
 def _rejected(rejection: Rejection) -> RegistryError:

@@ -57,6 +57,7 @@ class Process:
     argv: list[str]
     log_path: Path
     env: dict[str, str] | None = None
+    cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
@@ -67,6 +68,7 @@ class Process:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
+                cwd=self.cwd,
             )
         return self
 

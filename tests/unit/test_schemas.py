@@ -1,11 +1,8 @@
 """registry.schemas: checking registered JSON Schemas and validating inputs against them.
 
-Formats: the installed jsonschema enforces only the formats whose checkers need no extra
-package. In this venv that is date, email, idn-email, idn-hostname (idna is installed), ipv4,
-ipv6, regex and uuid. `date-time`, `time`, `uri`, `hostname`, `duration`, `json-pointer` and
-others are accepted unchecked, because rfc3339-validator, rfc3986-validator, fqdn,
-isoduration, jsonpointer and friends are not dependencies; the tests below assert exactly that
-split, so adding one of those packages shows up here.
+Formats: jsonschema is installed with its `format-nongpl` extra, so date-time, time, uri,
+hostname, duration, json-pointer and the rest are enforced as well as the formats that need
+no extra package; the tests below check each against a bad and a good value.
 """
 
 from __future__ import annotations
@@ -33,32 +30,37 @@ from registry.schemas import (
 
 ENFORCED_FORMATS = {
     "date": "2024-02-30",
+    "date-time": "yesterday",
+    "time": "noon",
+    "duration": "forever",
     "email": "not-an-email",
     "idn-email": "not-an-email",
+    "hostname": "-bad-",
     "idn-hostname": "-bad-",
     "ipv4": "999.1.1.1",
     "ipv6": "zz::zz::1",
+    "json-pointer": "no-leading-slash",
     "regex": "(unclosed",
+    "uri": "not a uri",
     "uuid": "not-a-uuid",
 }
 GOOD_FORMAT_VALUES = {
     "date": "2024-02-29",
+    "date-time": "2024-02-29T12:00:00Z",
+    "time": "12:00:00Z",
+    "duration": "P1DT2H",
     "email": "a@example.com",
     "idn-email": "a@example.com",
+    "hostname": "example.com",
     "idn-hostname": "example.com",
     "ipv4": "10.0.0.1",
     "ipv6": "::1",
+    "json-pointer": "/a/0",
     "regex": "^a+$",
+    "uri": "https://example.com/x",
     "uuid": "123e4567-e89b-12d3-a456-426614174000",
 }
-UNENFORCED_FORMATS = {
-    "date-time": "yesterday",
-    "time": "noon",
-    "uri": "not a uri",
-    "hostname": "-bad-",
-    "duration": "forever",
-    "json-pointer": "no-leading-slash",
-}
+
 
 ORDER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -309,14 +311,6 @@ def test_enforced_formats(name: str) -> None:
     assert fields(validate(ENFORCED_FORMATS[name])) == [("input", "format")]
     assert validate(GOOD_FORMAT_VALUES[name]) == []
     assert validate(42) == []  # formats apply to strings only
-
-
-@pytest.mark.parametrize("name", sorted(UNENFORCED_FORMATS))
-def test_formats_without_a_checker_are_not_enforced(name: str) -> None:
-    """Not enforced here for lack of optional packages (see the module docstring)."""
-    if name in Draft202012Validator.FORMAT_CHECKER.checkers:
-        pytest.skip(f"a checker for {name!r} is installed now: move it to ENFORCED_FORMATS")
-    assert compile_schema({"format": name})(UNENFORCED_FORMATS[name]) == []
 
 
 def test_non_json_input_is_reported_not_raised() -> None:

@@ -1,0 +1,216 @@
+"""The rules of starting a workflow through the registry, as plain functions: which task
+queue gets the run, which workflow id it gets, whether its search attributes and (for the
+0.1.x /run route) its agent request are acceptable. No I/O: registry.services.dispatch does
+the talking."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from registry.errors import FieldViolation, unavailable
+from registry.liveness import poller_health
+from registry.model import SearchAttributeSpec
+from registry.pagination import labels_match
+from registry.slugs import SlugError, slugify
+from registry.views import LivenessInputs, WorkflowView
+
+MAX_WORKFLOW_ID_LENGTH: Final = 1000
+MAX_REQUEST_ID_LENGTH: Final = 200
+AGENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+CHAIN_MODES: Final = ("override", "append")
+# Never a workspace: the root and system directories themselves...
+FORBIDDEN_WORKSPACES: Final = frozenset(
+    {"/", "/root", "/home", "/etc", "/var", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt"}
+)
+# ...nor anything on these special or privileged filesystems.
+FORBIDDEN_TREES: Final = ("/proc", "/sys", "/dev", "/boot", "/run", "/root", "/etc")
+_INT64: Final = 2**63
+
+
+def choose_task_queue(
+    view: WorkflowView, selector: Mapping[str, str], inputs: LivenessInputs
+) -> str:
+    """The task queue of a healthy worker of the type whose labels match `selector`, on a queue
+    with an active poller (or whose pollers Temporal could not be asked about). Several:
+    the queue with the most such workers, then the first by name, so the choice is stable.
+    UNAVAILABLE, with the reasons, when there is none."""
+    workflow_type = view.stored.spec.workflow_type
+    matching = [w for w in view.workers if labels_match(w.stored.labels, selector)]
+    counts: dict[str, int] = {}
+    for worker in matching:
+        queue = worker.stored.task_queue
+        if worker.healthy and _queue_polled(queue, inputs):
+            counts[queue] = counts.get(queue, 0) + 1
+    if counts:
+        return min(counts, key=lambda queue: (-counts[queue], queue))
+    if view.workers and not matching:
+        selected = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        reasons = f"no registered worker matches label_selector {selected}"
+    else:
+        reasons = "; ".join(view.health_reasons) or "no registered workers"
+    raise unavailable(
+        "NO_HEALTHY_WORKER",
+        f"no healthy worker can run {workflow_type} now: {reasons}",
+        workflow_type=workflow_type,
+        reasons=reasons,
+    )
+
+
+def _queue_polled(queue: str, inputs: LivenessInputs) -> bool:
+    if inputs.pollers is None or queue not in inputs.pollers:
+        return True  # unknown: judged on leases alone, as health is
+    return poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age).fresh
+
+
+# --- workflow ids -----------------------------------------------------------------------------
+
+
+def default_workflow_id(workflow_type: str, request_id: str = "") -> str:
+    """`<type slug>-<suffix>`: 16 hex of the request id's hash, so a retry gets the same id,
+    or 8 random hex without one (as 0.1.x did)."""
+    try:
+        base = slugify(workflow_type.replace(".", "-"))
+    except SlugError:
+        base = "workflow"
+    if request_id:
+        digest = hashlib.sha256(f"{workflow_type}\0{request_id}".encode()).hexdigest()
+        return f"{base}-{digest[:16]}"
+    return f"{base}-{secrets.token_hex(4)}"
+
+
+def workflow_id_violations(workflow_id: str, reserved: str) -> list[FieldViolation]:
+    if len(workflow_id) > MAX_WORKFLOW_ID_LENGTH or not workflow_id.isprintable():
+        message = f"must be 1-{MAX_WORKFLOW_ID_LENGTH} printable characters"
+        return [FieldViolation("workflow_id", message, "invalid")]
+    if workflow_id == reserved:
+        return [FieldViolation("workflow_id", "is the registry workflow's own id", "reserved")]
+    return []
+
+
+def request_id_violations(request_id: str) -> list[FieldViolation]:
+    if len(request_id) > MAX_REQUEST_ID_LENGTH or not request_id.isprintable():
+        message = f"must be at most {MAX_REQUEST_ID_LENGTH} printable characters"
+        return [FieldViolation("request_id", message, "invalid")]
+    return []
+
+
+# --- search attributes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypedSearchAttribute:
+    name: str
+    type: str  # a registry.specs.SEARCH_ATTRIBUTE_TYPES name
+    value: Any  # str, list[str], int, float, bool or an aware datetime
+
+
+def typed_search_attributes(
+    declared: Sequence[SearchAttributeSpec], given: Mapping[str, Any]
+) -> tuple[list[TypedSearchAttribute], list[FieldViolation]]:
+    """The given values, checked against the types the workflow type declares."""
+    types = {attribute.name: attribute.type for attribute in declared}
+    typed, violations = [], []
+    for name, value in sorted(given.items()):
+        field = f'search_attributes["{name}"]'
+        kind = types.get(name)
+        if kind is None:
+            supported = ", ".join(sorted(types)) or "none"
+            message = f"is not declared by this workflow type (declared: {supported})"
+            violations.append(FieldViolation(field, message, "undeclared"))
+            continue
+        converted = _search_attribute_value(kind, value)
+        if converted is None:
+            violations.append(FieldViolation(field, f"must be a {_EXPECTED[kind]}", "invalid_type"))
+        else:
+            typed.append(TypedSearchAttribute(name, kind, converted))
+    return typed, violations
+
+
+_EXPECTED: Final = {
+    "Keyword": "string",
+    "Text": "string",
+    "KeywordList": "list of strings",
+    "Int": "whole number (64-bit)",
+    "Double": "number",
+    "Bool": "boolean",
+    "Datetime": "RFC 3339 date-time string with a time zone",
+}
+
+
+def _search_attribute_value(kind: str, value: Any) -> Any:
+    if kind in ("Keyword", "Text"):
+        return value if isinstance(value, str) else None
+    if kind == "KeywordList":
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return value if ok else None
+    if kind == "Bool":
+        return value if isinstance(value, bool) else None
+    if isinstance(value, bool):
+        return None
+    if kind == "Int":
+        return value if isinstance(value, int) and -_INT64 <= value < _INT64 else None
+    if kind == "Double":
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        return float(value) if ok else None
+    if kind == "Datetime" and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
+    return None
+
+
+# --- the 0.1.x /run route ---------------------------------------------------------------------
+
+
+def workspace_violations(workspace: str) -> tuple[str, list[FieldViolation]]:
+    """The normalised workspace, or why it is refused: it must be absolute, free of `..`
+    components, not start with `//` (an implementation-defined root), and neither a system
+    directory nor inside a special or privileged filesystem. The check is lexical (the
+    registry never looks at its own filesystem)."""
+
+    def refuse(message: str) -> tuple[str, list[FieldViolation]]:
+        return workspace, [FieldViolation("workspace", message, "forbidden")]
+
+    if not workspace.startswith("/") or not workspace.isprintable():
+        return refuse("must be an absolute path of printable characters")
+    if workspace.startswith("//"):
+        return refuse("must not start with '//'")
+    if ".." in workspace.split("/"):
+        return refuse("must not contain '..' components")
+    normalized = posixpath.normpath(workspace)
+    if normalized in FORBIDDEN_WORKSPACES:
+        return refuse(f"{normalized} is a system directory")
+    for tree in FORBIDDEN_TREES:
+        if normalized == tree or normalized.startswith(tree + "/"):
+            return refuse(f"must not be under {tree}")
+    return normalized, []
+
+
+def agent_violations(field: str, agent_id: str, *, required: bool) -> list[FieldViolation]:
+    if not agent_id and not required:
+        return []
+    if AGENT_ID.fullmatch(agent_id) is None:
+        message = "must match ^[a-z0-9][a-z0-9._-]{0,63}$"
+        return [FieldViolation(field, message, "invalid")]
+    return []
+
+
+def chain_violations(chain_agent_ids: Sequence[str], chain_mode: str) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    for i, agent_id in enumerate(chain_agent_ids):
+        out += agent_violations(f"chain[{i}].agent_id", agent_id, required=False)
+    if chain_mode and chain_mode not in CHAIN_MODES:
+        out.append(FieldViolation("chain_mode", "must be override or append", "invalid"))
+    elif chain_agent_ids and not chain_mode:
+        out.append(FieldViolation("chain_mode", "is required with a chain", "required"))
+    return out

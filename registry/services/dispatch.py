@@ -1,0 +1,344 @@
+"""DispatchService: starting workflows through the registry, and readable workflow ids.
+
+A start is in-memory work (the catalogue copy, the compiled input schema, the choice of
+queue) plus one StartWorkflowExecution. A start with a `name` also claims a slug counter,
+which is one registry update; a start with a `request_id` derives its workflow id from it
+and passes it to Temporal as the request id, so a retry answers the first run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import grpc
+from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
+
+from registry.config import Config
+from registry.convert import value_to_python
+from registry.dispatch import (
+    agent_violations,
+    chain_violations,
+    choose_task_queue,
+    default_workflow_id,
+    request_id_violations,
+    typed_search_attributes,
+    workflow_id_violations,
+    workspace_violations,
+)
+from registry.errors import FieldViolation, RegistryError, invalid_fields, workflow_not_found
+from registry.model import SlugClaim, SlugReset, StoredWorkflow
+from registry.pagination import paginate, parse_label_selector, query_fingerprint
+from registry.runtime import RegistryRuntime
+from registry.schemas import InvalidSchemaError, compile_schema
+from registry.slugs import SlugError, slug_workflow_id, slugify
+from registry.starter import StartPlan, WorkflowStarter
+from registry.store import RegistryStore
+from registry.views import workers_by_type, workflow_view
+from registry.workflow import RegistryWorkflow
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+# A claimed counter whose id exists (after a reset, an eviction, or a start made elsewhere)
+# is skipped: probe ids ahead, doubling the step, then claim past the first free one.
+_MAX_PROBES = 32
+_MAX_CLAIM_ATTEMPTS = 5
+
+
+class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
+    def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
+        self._runtime = runtime
+        self._config = config
+        self._starter_cache: WorkflowStarter | None = None
+
+    def _starter(self, store: RegistryStore) -> WorkflowStarter:
+        """The starter for the store's Temporal client (a new one after a reconnect)."""
+        if self._starter_cache is None or self._starter_cache.client is not store.temporal:
+            timeout = timedelta(seconds=self._config.registry.query_timeout_seconds)
+            self._starter_cache = WorkflowStarter(
+                store.temporal, self._config.temporal.namespace, timeout
+            )
+        return self._starter_cache
+
+    # --- starts -------------------------------------------------------------------------------
+
+    async def StartWorkflow(
+        self, request: dispatch_pb2.StartWorkflowRequest, context: Context
+    ) -> dispatch_pb2.StartWorkflowResponse:
+        store = self._runtime.registry()
+        plan, warnings = await self._plan(store, request)
+        if request.validate_only:
+            return _response(plan, "", started=False, warnings=warnings)
+        started = await self._starter(store).start(plan)
+        return _response(plan, started.run_id, started=started.started, warnings=warnings)
+
+    async def Run(
+        self, request: dispatch_pb2.RunRequest, context: Context
+    ) -> dispatch_pb2.RunResponse:
+        workspace, violations = workspace_violations(request.workspace)
+        violations = agent_violations("agent_id", request.agent_id, required=True) + violations
+        violations += chain_violations(
+            [step.agent_id for step in request.chain], request.chain_mode
+        )
+        if violations:
+            raise invalid_fields("INVALID_RUN", violations)
+        run_input: dict[str, Any] = {
+            "agent_id": request.agent_id,
+            "workspace": workspace,
+            "prompt": request.prompt,
+            "agent_acp_provider": request.agent_acp_provider,
+            "chain": [{"agent_id": s.agent_id, "prompt": s.prompt} for s in request.chain],
+            "chain_mode": request.chain_mode,
+        }
+        start = dispatch_pb2.StartWorkflowRequest(
+            workflow_type=request.workflow_type or self._config.dispatch.run_workflow_type,
+            name=request.name,
+            request_id=request.request_id,
+        )
+        start.input.struct_value.update(run_input)
+        store = self._runtime.registry()
+        declared = _declared(store, start.workflow_type)
+        for name in ("agent_id", "agent_acp_provider"):  # as 0.1.x did, where declared
+            if name in declared and run_input[name]:
+                start.search_attributes[name].string_value = run_input[name]
+        response = await self.StartWorkflow(start, context)
+        return dispatch_pb2.RunResponse(workflow_id=response.workflow_id, run_id=response.run_id)
+
+    async def _plan(
+        self, store: RegistryStore, request: dispatch_pb2.StartWorkflowRequest
+    ) -> tuple[StartPlan, list[resources_pb2.InputWarning]]:
+        stored = store.catalog.workflows.get(request.workflow_type)
+        if stored is None:
+            raise workflow_not_found(request.workflow_type)
+        if not stored.enabled:
+            raise RegistryError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "WORKFLOW_DISABLED",
+                f"workflow type {request.workflow_type} is disabled: {stored.disabled_reason}",
+                metadata={"disabled_reason": stored.disabled_reason},
+            )
+        workflow_input = value_to_python(request.input) if request.HasField("input") else {}
+        violations = _id_violations(request, self._config.registry.workflow_id)
+        violations += _input_violations(stored, workflow_input)
+        attributes, attribute_violations = typed_search_attributes(
+            stored.spec.search_attributes,
+            {k: value_to_python(v) for k, v in request.search_attributes.items()},
+        )
+        violations += attribute_violations
+        execution_timeout = _timeout(request, "execution_timeout", violations)
+        run_timeout = _timeout(request, "run_timeout", violations)
+        if violations:
+            raise invalid_fields("INVALID_START", violations)
+
+        inputs = store.liveness_inputs()
+        workers = workers_by_type(store.catalog.workers.values()).get(stored.spec.workflow_type, [])
+        view = workflow_view(stored, workers, inputs)
+        task_queue = choose_task_queue(view, parse_label_selector(request.label_selector), inputs)
+
+        if request.workflow_id:
+            workflow_id = request.workflow_id
+        elif request.name:
+            slug = _slug(request.name, "name")
+            if request.validate_only:  # the id the next claim would give, without claiming
+                known = store.catalog.slugs.get(slug)
+                workflow_id = slug_workflow_id(slug, (known.counter if known else 0) + 1)
+            else:
+                workflow_id = slug_workflow_id(
+                    slug, await self._claim(store, slug, request.request_id)
+                )
+        else:
+            workflow_id = default_workflow_id(request.workflow_type, request.request_id)
+        plan = StartPlan(
+            workflow_type=request.workflow_type,
+            workflow_id=workflow_id,
+            task_queue=task_queue,
+            input=workflow_input,
+            request_id=request.request_id or str(uuid.uuid4()),
+            search_attributes=attributes,
+            memo={k: value_to_python(v) for k, v in request.memo.items()},
+            conflict_policy=_conflict_policy(request.id_conflict_policy),
+            reuse_policy=_reuse_policy(request.id_reuse_policy),
+            execution_timeout=execution_timeout,
+            run_timeout=run_timeout,
+        )
+        return plan, _warnings(stored, workflow_input)
+
+    # --- workflow ids -------------------------------------------------------------------------
+
+    async def ClaimWorkflowId(
+        self, request: dispatch_pb2.ClaimWorkflowIdRequest, context: Context
+    ) -> dispatch_pb2.ClaimWorkflowIdResponse:
+        slug = _slug(request.name, "name")
+        violations = request_id_violations(request.request_id)
+        if violations:
+            raise invalid_fields("INVALID_CLAIM", violations)
+        counter = await self._claim(self._runtime.registry(), slug, request.request_id)
+        return dispatch_pb2.ClaimWorkflowIdResponse(
+            slug=slug, counter=counter, workflow_id=slug_workflow_id(slug, counter)
+        )
+
+    async def ResetWorkflowId(
+        self, request: dispatch_pb2.ResetWorkflowIdRequest, context: Context
+    ) -> dispatch_pb2.ResetWorkflowIdResponse:
+        slug = _slug(request.name, "name")
+        change = await self._runtime.registry().write(RegistryWorkflow.reset_slug, SlugReset(slug))
+        return dispatch_pb2.ResetWorkflowIdResponse(
+            slug=slug, previous_counter=change.counter, reset_to=0
+        )
+
+    async def ListWorkflowIds(
+        self, request: dispatch_pb2.ListWorkflowIdsRequest, context: Context
+    ) -> dispatch_pb2.ListWorkflowIdsResponse:
+        slugs = self._runtime.registry().catalog.slugs
+        page, token = paginate(
+            [slugs[name] for name in sorted(slugs)],
+            lambda counter: counter.slug,
+            request.page_size,
+            request.page_token,
+            query_fingerprint(),
+        )
+        return dispatch_pb2.ListWorkflowIdsResponse(
+            slug_counters=[
+                dispatch_pb2.SlugCounter(
+                    slug=c.slug, counter=c.counter, last_claimed_epoch=c.last_claimed_epoch
+                )
+                for c in page
+            ],
+            next_page_token=token,
+        )
+
+    async def _claim(self, store: RegistryStore, slug: str, request_id: str) -> int:
+        """Claim the slug's next counter whose workflow id no execution has (a retry with
+        the same request id gets its first counter back, even though that id now exists)."""
+        starter = self._starter(store)
+        at_least = 0
+        for _ in range(_MAX_CLAIM_ATTEMPTS):
+            change = await store.write(
+                RegistryWorkflow.claim_slug,
+                SlugClaim(
+                    slug,
+                    request_id,
+                    at_least,
+                    ttl_seconds=self._config.dispatch.slug_ttl_days * 86_400,
+                    max_slugs=self._config.dispatch.max_slug_counters,
+                ),
+            )
+            if change.no_op or not await starter.exists(slug_workflow_id(slug, change.counter)):
+                return change.counter
+            at_least = await self._first_free(starter, slug, change.counter)
+        raise RegistryError(
+            grpc.StatusCode.ABORTED,
+            "SLUG_CONTENDED",
+            f"could not claim a free id for {slug} after {_MAX_CLAIM_ATTEMPTS} attempts; retry",
+        )
+
+    async def _first_free(self, starter: WorkflowStarter, slug: str, taken: int) -> int:
+        step = 1
+        for _ in range(_MAX_PROBES):
+            if not await starter.exists(slug_workflow_id(slug, taken + step)):
+                return taken + step
+            step *= 2
+        raise RegistryError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "SLUG_EXHAUSTED",
+            f"no free workflow id found for slug {slug} past counter {taken}",
+        )
+
+
+def _response(
+    plan: StartPlan,
+    run_id: str,
+    *,
+    started: bool,
+    warnings: list[resources_pb2.InputWarning],
+) -> dispatch_pb2.StartWorkflowResponse:
+    return dispatch_pb2.StartWorkflowResponse(
+        workflow_id=plan.workflow_id,
+        run_id=run_id,
+        task_queue=plan.task_queue,
+        workflow_type=plan.workflow_type,
+        started=started,
+        warnings=warnings,
+    )
+
+
+def _slug(name: str, field: str) -> str:
+    try:
+        return slugify(name)
+    except SlugError as error:
+        raise invalid_fields(
+            "INVALID_NAME", [FieldViolation(field, str(error), "invalid")]
+        ) from None
+
+
+def _declared(store: RegistryStore, workflow_type: str) -> set[str]:
+    stored = store.catalog.workflows.get(workflow_type)
+    return {a.name for a in stored.spec.search_attributes} if stored else set()
+
+
+def _id_violations(
+    request: dispatch_pb2.StartWorkflowRequest, reserved: str
+) -> list[FieldViolation]:
+    violations = request_id_violations(request.request_id)
+    if request.workflow_id and request.name:
+        message = "give workflow_id or name, not both"
+        violations.append(FieldViolation("name", message, "exclusive"))
+    if request.workflow_id:
+        violations += workflow_id_violations(request.workflow_id, reserved)
+    if request.name:
+        try:
+            slugify(request.name)
+        except SlugError as error:
+            violations.append(FieldViolation("name", str(error), "invalid"))
+    return violations
+
+
+def _input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
+    if not stored.spec.input_schema:
+        return []
+    try:
+        return compile_schema(stored.spec.input_schema)(workflow_input)
+    except InvalidSchemaError as error:
+        raise RegistryError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "INVALID_REGISTERED_SCHEMA",
+            f"the registered input schema of {stored.spec.workflow_type} is unusable "
+            f"({error}); fix the registration",
+        ) from None
+
+
+def _warnings(stored: StoredWorkflow, workflow_input: Any) -> list[resources_pb2.InputWarning]:
+    """The type's input warnings whose field is missing or empty in this input."""
+    values = workflow_input if isinstance(workflow_input, dict) else {}
+    return [
+        resources_pb2.InputWarning(field=w.field, message=w.message)
+        for w in stored.spec.schedule_input_warnings
+        if values.get(w.field) in (None, "", [], {})
+    ]
+
+
+def _timeout(
+    request: dispatch_pb2.StartWorkflowRequest, field: str, violations: list[FieldViolation]
+) -> timedelta | None:
+    if not request.HasField(field):
+        return None
+    value: timedelta = getattr(request, field).ToTimedelta()
+    if value <= timedelta(0):
+        violations.append(FieldViolation(field, "must be positive", "out_of_range"))
+    return value
+
+
+def _conflict_policy(policy: int) -> WorkflowIdConflictPolicy.ValueType:
+    if policy == dispatch_pb2.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED:
+        return WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+    name = dispatch_pb2.WorkflowIdConflictPolicy.Name(policy)
+    return WorkflowIdConflictPolicy.Value(name)
+
+
+def _reuse_policy(policy: int) -> WorkflowIdReusePolicy.ValueType:
+    if policy == dispatch_pb2.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED:
+        return WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+    name = dispatch_pb2.WorkflowIdReusePolicy.Name(policy)
+    return WorkflowIdReusePolicy.Value(name)
