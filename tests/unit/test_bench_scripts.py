@@ -29,7 +29,12 @@ def test_catalog_read_defaults_to_200_types() -> None:
     assert args.types == 200
 
 
-@pytest.mark.parametrize("name", ["heartbeat_ingest", "catalog_read"])
+def test_start_latency_defaults() -> None:
+    args = load("start_latency").parse_args([])
+    assert args.starts == 500
+
+
+@pytest.mark.parametrize("name", ["heartbeat_ingest", "catalog_read", "start_latency"])
 def test_help_exits_cleanly(name: str) -> None:
     with pytest.raises(SystemExit) as exited:
         load(name).parse_args(["--help"])
