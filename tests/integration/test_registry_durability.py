@@ -151,6 +151,9 @@ HOSTILE_PAYLOADS: list[Any] = [
     {"workflow_type": "t", "enabled": "off"},
     {"reason": 5},
     {"process_id": -1, "host": ""},
+    {"slug": "Not A Slug", "at_least": -1},
+    {"slug": "ok", "request_id": "x" * 300, "max_slugs": 0},
+    {"slug": "ok", "ttl_seconds": float("nan")},
 ]
 WRITE_UPDATES = [
     "register_worker",
@@ -160,6 +163,8 @@ WRITE_UPDATES = [
     "put_workflow",
     "delete_workflow",
     "toggle_workflow",
+    "claim_slug",
+    "reset_slug",
     "hand_over",
     "record_service_start",
 ]
