@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Final
@@ -46,6 +45,7 @@ from registry.slugs import MAX_SLUG_LENGTH, is_slug
 from registry.specs import (
     MAX_IDENTIFIER_LENGTH,
     effective_ttl,
+    is_finite_number,
     validate_worker_registration,
     validate_workflow_spec,
 )
@@ -55,6 +55,7 @@ MAX_BATCH: Final = 10_000  # worker ids in one renewal or expiry
 MAX_HANDOVER_REASON_LENGTH: Final = 500
 MAX_REQUEST_ID_LENGTH: Final = 200
 MAX_REMEMBERED_CLAIMS: Final = 4  # request ids kept per slug, so a retry gets its counter
+MAX_COUNTER: Final = 2**31 - 1  # the API's counters are int32
 
 
 class Rejection(Exception):
@@ -87,17 +88,6 @@ def _workflow_type_violations(value: object) -> list[FieldViolation]:
         message = f"must be a non-blank string of at most {MAX_IDENTIFIER_LENGTH} characters"
         return [FieldViolation("workflow_type", message, "invalid")]
     return []
-
-
-def _finite(value: object) -> bool:
-    """An int or float, not a bool, that is a finite float (math.isfinite raises OverflowError
-    on an int too large for a float)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def _shown(value: object, limit: int) -> str:
@@ -197,7 +187,7 @@ def plan_renew_leases(catalog: Catalog, renewals: LeaseRenewals) -> CatalogChang
     malformed = [
         FieldViolation(f"expires_at[{_shown(worker_id, 64)}]", "must be a finite number", "invalid")
         for worker_id, expiry in expires_at.items()
-        if not isinstance(worker_id, str) or not _finite(expiry)
+        if not isinstance(worker_id, str) or not is_finite_number(expiry)
     ]
     if malformed:
         raise invalid("INVALID_REQUEST", malformed[:10])
@@ -219,7 +209,7 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
     if (
         not isinstance(ids, list)
         or not 0 < len(ids) <= MAX_BATCH
-        or not _finite(factor)
+        or not is_finite_number(factor)
         or factor < 0
     ):
         raise invalid(
@@ -367,9 +357,12 @@ def plan_claim_slug(catalog: Catalog, claim: SlugClaim, now: float) -> CatalogCh
     _require_type(claim, SlugClaim, "claim")
     violations = _slug_violations(claim.slug)
     violations += _request_id_violations(claim.request_id)
-    if not _whole(claim.at_least) or not _whole(claim.max_slugs) or claim.max_slugs < 1:
-        violations.append(FieldViolation("at_least", "counters must be integers >= 0", "invalid"))
-    if not _finite(claim.ttl_seconds) or claim.ttl_seconds <= 0:
+    if not _whole(claim.at_least) or claim.at_least > MAX_COUNTER:
+        message = f"must be an integer 0-{MAX_COUNTER}"
+        violations.append(FieldViolation("at_least", message, "invalid"))
+    if not _whole(claim.max_slugs) or claim.max_slugs < 1:
+        violations.append(FieldViolation("max_slugs", "must be an integer >= 1", "invalid"))
+    if not is_finite_number(claim.ttl_seconds) or claim.ttl_seconds <= 0:
         violations.append(FieldViolation("ttl_seconds", "must be a positive number", "invalid"))
     if violations:
         raise invalid("INVALID_REQUEST", violations)
@@ -381,6 +374,9 @@ def plan_claim_slug(catalog: Catalog, claim: SlugClaim, now: float) -> CatalogCh
         if earlier is not None and earlier >= claim.at_least:
             return replace(_no_op(catalog), counter=earlier)
     counter = max((stored.counter if stored else 0) + 1, claim.at_least)
+    if counter > MAX_COUNTER:
+        message = f"slug {claim.slug!r} has used every counter up to {MAX_COUNTER}; reset it"
+        raise Rejection("RESOURCE_EXHAUSTED", "SLUG_EXHAUSTED", message)
     claims = dict(stored.claims) if stored else {}
     if claim.request_id:
         claims.pop(claim.request_id, None)

@@ -6,7 +6,6 @@ the talking."""
 from __future__ import annotations
 
 import hashlib
-import math
 import posixpath
 import re
 import secrets
@@ -20,6 +19,7 @@ from registry.liveness import poller_health
 from registry.model import SearchAttributeSpec
 from registry.pagination import labels_match
 from registry.slugs import SlugError, slugify
+from registry.specs import is_finite_number
 from registry.views import LivenessInputs, WorkflowView
 
 MAX_WORKFLOW_ID_LENGTH: Final = 1000
@@ -31,7 +31,17 @@ FORBIDDEN_WORKSPACES: Final = frozenset(
     {"/", "/root", "/home", "/etc", "/var", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt"}
 )
 # ...nor anything on these special or privileged filesystems.
-FORBIDDEN_TREES: Final = ("/proc", "/sys", "/dev", "/boot", "/run", "/root", "/etc")
+FORBIDDEN_TREES: Final = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/run",
+    "/var/run",
+    "/var/lock",
+    "/root",
+    "/etc",
+)
 _INT64: Final = 2**63
 
 
@@ -158,8 +168,7 @@ def _search_attribute_value(kind: str, value: Any) -> Any:
     if kind == "Int":
         return value if isinstance(value, int) and -_INT64 <= value < _INT64 else None
     if kind == "Double":
-        ok = isinstance(value, (int, float)) and math.isfinite(value)
-        return float(value) if ok else None
+        return float(value) if is_finite_number(value) else None
     if kind == "Datetime" and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)

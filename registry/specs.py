@@ -108,6 +108,17 @@ _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _MAX_PATH_TOKEN = 64  # longer keys are shortened in field paths
 
 
+def is_finite_number(value: object) -> bool:
+    """An int or float, not a bool, that is finite as a float (math.isfinite raises
+    OverflowError on an int too large for a float: that is not finite either)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def effective_ttl(seconds: int) -> int:
     """A registration's TTL in seconds: 0 means the default."""
     return seconds or DEFAULT_TTL_SECONDS

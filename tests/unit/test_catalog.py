@@ -20,19 +20,23 @@ import pytest
 from registry import catalog as catalog_module
 from registry.catalog import (
     MAX_BATCH,
+    MAX_COUNTER,
     MAX_DISABLED_REASON_LENGTH,
     MAX_HANDOVER_REASON_LENGTH,
+    MAX_REMEMBERED_CLAIMS,
     Rejection,
     SizeLedger,
     apply_change,
     check_budget,
     check_handover,
     entry_bytes,
+    plan_claim_slug,
     plan_delete_workflow,
     plan_expire_workers,
     plan_put_workflow,
     plan_register_worker,
     plan_renew_leases,
+    plan_reset_slug,
     plan_toggle_workflow,
     plan_unregister_worker,
 )
@@ -46,6 +50,9 @@ from registry.model import (
     InputWarningSpec,
     LeaseRenewals,
     SearchAttributeSpec,
+    SlugClaim,
+    SlugCounter,
+    SlugReset,
     StoredWorker,
     StoredWorkflow,
     WorkerExpiry,
@@ -1002,3 +1009,345 @@ def test_workers_on_two_queues_do_not_flip_the_stored_task_queue() -> None:
     assert change.changed_workflows == [ORDERS]
     apply_change(catalog, change)
     assert catalog.workflows[ORDERS].spec.task_queue == "queue-b"
+
+
+# --- slug counters ---------------------------------------------------------------------------
+
+DAY = 86_400.0
+
+
+def claim(
+    catalog: Catalog, slug: str = "orders", now: float = NOW, **changes: Any
+) -> CatalogChange:
+    """Plan and apply one claim."""
+    return apply(catalog, plan_claim_slug(catalog, SlugClaim(slug, **changes), now))
+
+
+def claimed(*slugs: str, now: float = NOW, step: float = 1.0) -> Catalog:
+    """A catalogue where each slug was claimed once, in order, `step` seconds apart."""
+    catalog = Catalog()
+    for i, slug in enumerate(slugs):
+        claim(catalog, slug, now + i * step)
+    return catalog
+
+
+def test_the_first_claim_gets_1_and_later_claims_count_up() -> None:
+    catalog = Catalog(revision=7)
+    change = claim(catalog, "orders")
+    assert change == CatalogChange(revision=8, slugs=[SlugCounter("orders", 1, NOW, {})], counter=1)
+    assert catalog.slugs == {"orders": SlugCounter("orders", 1, NOW, {})}
+    assert [claim(catalog, "orders", NOW + i).counter for i in range(1, 4)] == [2, 3, 4]
+    assert claim(catalog, "refunds").counter == 1  # each slug has its own counter
+    assert catalog.revision == 12
+    assert catalog.slugs["orders"] == SlugCounter("orders", 4, NOW + 3, {})
+
+
+@pytest.mark.parametrize(
+    ("counter", "at_least", "expected"),
+    [
+        (0, 0, 1),
+        (0, 1, 1),
+        (0, 10, 10),
+        (2, 3, 3),
+        (2, 10, 10),
+        (5, 3, 6),
+        (5, 6, 6),
+        (5, 7, 7),
+    ],
+    ids=[
+        "fresh",
+        "fresh-at-least-1",
+        "fresh-jump",
+        "next-anyway",
+        "jump",
+        "at-least-behind",
+        "at-least-is-next",
+        "at-least-ahead",
+    ],
+)
+def test_at_least_jumps_the_counter_forward(counter: int, at_least: int, expected: int) -> None:
+    catalog = Catalog()
+    for _ in range(counter):
+        claim(catalog)
+    assert claim(catalog, at_least=at_least).counter == expected
+    assert catalog.slugs["orders"].counter == expected
+    assert claim(catalog).counter == expected + 1  # counts on from the jump
+
+
+def test_a_retried_request_id_gets_its_counter_again_as_a_no_op() -> None:
+    catalog = Catalog()
+    first = claim(catalog, request_id="req-1")
+    claim(catalog, request_id="req-2")
+    before = copy.deepcopy(catalog)
+    retry = claim(catalog, request_id="req-1", now=NOW + 60)
+    assert retry == CatalogChange(revision=2, no_op=True, counter=first.counter)
+    assert catalog == before and list(catalog.slugs) == list(before.slugs)
+    assert catalog.slugs["orders"].claims == {"req-1": 1, "req-2": 2}
+    # The same request id on another slug is another claim.
+    assert claim(catalog, "refunds", request_id="req-1").counter == 1
+
+
+def test_a_request_id_is_remembered_for_the_last_few_claims_only() -> None:
+    catalog = Catalog()
+    claim(catalog, request_id="old")
+    for i in range(MAX_REMEMBERED_CLAIMS - 1):
+        claim(catalog, request_id=f"r{i}")
+    assert len(catalog.slugs["orders"].claims) == MAX_REMEMBERED_CLAIMS
+    assert claim(catalog, request_id="old").counter == 1  # still within the window
+
+    claim(catalog, request_id="pushes-old-out")
+    claims = catalog.slugs["orders"].claims
+    assert "old" not in claims and len(claims) == MAX_REMEMBERED_CLAIMS
+    assert list(claims)[-1] == "pushes-old-out"  # oldest first
+    counter = catalog.slugs["orders"].counter
+    change = claim(catalog, request_id="old")
+    assert (change.no_op, change.counter) == (False, counter + 1)
+
+
+def test_claims_without_a_request_id_are_not_remembered() -> None:
+    catalog = Catalog()
+    claim(catalog, request_id="keep")
+    for _ in range(MAX_REMEMBERED_CLAIMS + 2):
+        claim(catalog)
+    assert catalog.slugs["orders"].claims == {"keep": 1}
+    assert claim(catalog, request_id="keep").no_op
+
+
+def test_a_retry_asking_for_more_than_it_got_gets_a_new_counter() -> None:
+    catalog = Catalog()
+    claim(catalog, request_id="req-1")  # 1
+    change = claim(catalog, request_id="req-1", at_least=5)
+    assert (change.no_op, change.counter) == (False, 5)
+    assert catalog.slugs["orders"].claims == {"req-1": 5}
+    assert claim(catalog, request_id="req-1", at_least=5).no_op
+    assert claim(catalog, request_id="req-1", at_least=2).counter == 5
+
+
+def test_planning_a_claim_never_mutates_the_catalog() -> None:
+    catalog = claimed("a", "b", "c")
+    claim(catalog, "a", request_id="req-1")
+    before = copy.deepcopy(catalog)
+    for slug, request_id in (("a", "req-2"), ("d", "req-1"), ("a", "req-1")):
+        plan_claim_slug(catalog, SlugClaim(slug, request_id, max_slugs=2), NOW + 10)
+    assert catalog == before and list(catalog.slugs) == list(before.slugs)
+
+
+def test_an_expired_entry_starts_again_at_1_and_forgets_its_claims() -> None:
+    catalog = Catalog()
+    claim(catalog, request_id="req-1", ttl_seconds=DAY)
+    claim(catalog, request_id="req-2", ttl_seconds=DAY)
+    # Exactly ttl_seconds after the last claim is still alive.
+    assert claim(catalog, now=NOW + DAY, ttl_seconds=DAY).counter == 3
+    change = claim(catalog, request_id="req-1", now=NOW + 2 * DAY + 0.5, ttl_seconds=DAY)
+    assert (change.no_op, change.counter) == (False, 1)
+    assert catalog.slugs["orders"] == SlugCounter("orders", 1, NOW + 2 * DAY + 0.5, {"req-1": 1})
+    assert claim(catalog, at_least=4, now=NOW + 10 * DAY, ttl_seconds=DAY).counter == 4
+
+
+def test_claiming_beyond_max_slugs_evicts_the_least_recently_claimed() -> None:
+    catalog = claimed("a", "b", "c")
+    change = claim(catalog, "d", NOW + 10, max_slugs=3)
+    assert change.deleted_slugs == ["a"]
+    assert list(catalog.slugs) == ["b", "c", "d"]
+
+    change = claim(catalog, "b", NOW + 11, max_slugs=3)  # re-claimed: now the most recent
+    assert (change.counter, change.deleted_slugs) == (2, [])
+    assert list(catalog.slugs) == ["c", "d", "b"]
+
+    change = claim(catalog, "e", NOW + 12, max_slugs=3)
+    assert change.deleted_slugs == ["c"]
+    assert list(catalog.slugs) == ["d", "b", "e"]
+    assert catalog.slugs["b"].counter == 2  # kept its counter
+
+    change = claim(catalog, "c", NOW + 13, max_slugs=3)
+    assert (change.counter, change.deleted_slugs) == (1, ["d"])  # an evicted slug starts again
+
+
+def test_lowering_max_slugs_evicts_several_at_once_but_never_the_claimed_slug() -> None:
+    catalog = claimed("a", "b", "c", "d", "e")
+    change = claim(catalog, "a", NOW + 10, max_slugs=2)
+    assert change.deleted_slugs == ["b", "c", "d"]
+    assert list(catalog.slugs) == ["e", "a"]
+    change = claim(catalog, "z", NOW + 11, max_slugs=1)
+    assert change.deleted_slugs == ["e", "a"]
+    assert list(catalog.slugs) == ["z"]
+
+
+def test_expired_entries_are_evicted_by_any_claim() -> None:
+    catalog = Catalog()
+    claim(catalog, "a", NOW)
+    claim(catalog, "b", NOW + 1)
+    claim(catalog, "c", NOW + 50)
+    change = claim(catalog, "d", NOW + 101.5, ttl_seconds=100)
+    assert change.deleted_slugs == ["a", "b"]  # c was claimed 51.5 s ago
+    assert list(catalog.slugs) == ["c", "d"]
+    # The claimed slug itself is replaced, not evicted, even when expired.
+    change = claim(catalog, "c", NOW + 500, ttl_seconds=100)
+    assert (change.counter, change.deleted_slugs) == (1, ["d"])
+    assert list(catalog.slugs) == ["c"]
+
+
+def test_a_retry_evicts_nothing() -> None:
+    catalog = claimed("a", "b")
+    claim(catalog, "b", request_id="req-1")
+    change = plan_claim_slug(catalog, SlugClaim("b", "req-1", max_slugs=1), NOW + 10 * DAY)
+    assert change.no_op and change.deleted_slugs == []
+
+
+def test_reset_returns_the_previous_counter_and_clears_the_claims() -> None:
+    catalog = Catalog()
+    claim(catalog, request_id="req-1")
+    claim(catalog, request_id="req-2")
+    claim(catalog, "other")
+    change = apply(catalog, plan_reset_slug(catalog, SlugReset("orders"), NOW + 5))
+    assert change == CatalogChange(
+        revision=4, slugs=[SlugCounter("orders", 0, NOW + 5, {})], counter=2
+    )
+    assert catalog.slugs["orders"] == SlugCounter("orders", 0, NOW + 5, {})
+    assert catalog.slugs["other"].counter == 1
+    # A retry of a claim from before the reset is a new claim now.
+    assert claim(catalog, request_id="req-1", now=NOW + 6).counter == 1
+    apply(catalog, plan_reset_slug(catalog, SlugReset("orders"), NOW + 7))
+    assert plan_reset_slug(catalog, SlugReset("orders"), NOW + 8).counter == 0
+
+
+def test_counters_stop_at_the_largest_the_api_can_return() -> None:
+    catalog = Catalog()
+    assert claim(catalog, at_least=MAX_COUNTER).counter == MAX_COUNTER
+    error = rejection(lambda: plan_claim_slug(catalog, SlugClaim("orders"), NOW))
+    assert (error.code, error.reason, error.violations) == (
+        "RESOURCE_EXHAUSTED",
+        "SLUG_EXHAUSTED",
+        [],
+    )
+    assert "reset" in error.message
+    apply(catalog, plan_reset_slug(catalog, SlugReset("orders"), NOW + 1))
+    assert claim(catalog, now=NOW + 2).counter == 1
+    error = rejection(
+        lambda: plan_claim_slug(catalog, SlugClaim("x", at_least=MAX_COUNTER + 1), NOW)
+    )
+    assert violated_fields(error) == {"at_least": "invalid"}
+
+
+def test_resetting_an_unknown_slug_is_not_found() -> None:
+    catalog = claimed("orders")
+    error = rejection(lambda: plan_reset_slug(catalog, SlugReset("refunds"), NOW))
+    assert (error.code, error.reason, error.violations) == ("NOT_FOUND", "SLUG_NOT_FOUND", [])
+    assert "'refunds'" in error.message
+
+
+def claim_with(**changes: Any) -> Callable[[Catalog], object]:
+    return lambda c: plan_claim_slug(c, replace(SlugClaim("orders"), **changes), NOW)
+
+
+def reset_of(slug: object) -> Callable[[Catalog], object]:
+    return lambda c: plan_reset_slug(c, SlugReset(slug), NOW)  # type: ignore[arg-type]
+
+
+SLUG_HOSTILE: list[tuple[str, Callable[[Catalog], object], str]] = [
+    ("claim-none", lambda c: plan_claim_slug(c, None, NOW), "claim"),  # type: ignore[arg-type]
+    ("claim-dict", lambda c: plan_claim_slug(c, {"slug": "orders"}, NOW), "claim"),  # type: ignore[arg-type]
+    ("claim-slug-none", claim_with(slug=None), "slug"),
+    ("claim-slug-int", claim_with(slug=5), "slug"),
+    ("claim-slug-list", claim_with(slug=["orders"]), "slug"),
+    ("claim-slug-enormous", claim_with(slug=ENORMOUS), "slug"),
+    ("claim-slug-empty", claim_with(slug=""), "slug"),
+    ("claim-slug-upper", claim_with(slug="Orders"), "slug"),
+    ("claim-slug-double-dash", claim_with(slug="a--b"), "slug"),
+    ("claim-slug-trailing-dash", claim_with(slug="a-"), "slug"),
+    ("claim-slug-too-long", claim_with(slug="a" * 101), "slug"),
+    ("claim-request-id-none", claim_with(request_id=None), "request_id"),
+    ("claim-request-id-int", claim_with(request_id=5), "request_id"),
+    ("claim-request-id-enormous", claim_with(request_id=ENORMOUS), "request_id"),
+    ("claim-request-id-too-long", claim_with(request_id="x" * 201), "request_id"),
+    ("claim-request-id-newline", claim_with(request_id="a\nb"), "request_id"),
+    ("claim-at-least-none", claim_with(at_least=None), "at_least"),
+    ("claim-at-least-negative", claim_with(at_least=-1), "at_least"),
+    ("claim-at-least-float", claim_with(at_least=2.0), "at_least"),
+    ("claim-at-least-bool", claim_with(at_least=True), "at_least"),
+    ("claim-at-least-str", claim_with(at_least="3"), "at_least"),
+    ("claim-at-least-nan", claim_with(at_least=NAN), "at_least"),
+    ("claim-at-least-over-int32", claim_with(at_least=MAX_COUNTER + 1), "at_least"),
+    ("claim-at-least-2-63", claim_with(at_least=2**63), "at_least"),
+    ("claim-at-least-huge", claim_with(at_least=HUGE), "at_least"),
+    ("claim-at-least-enormous", claim_with(at_least=ENORMOUS), "at_least"),
+    ("claim-ttl-zero", claim_with(ttl_seconds=0), "ttl_seconds"),
+    ("claim-ttl-negative", claim_with(ttl_seconds=-1.5), "ttl_seconds"),
+    ("claim-ttl-none", claim_with(ttl_seconds=None), "ttl_seconds"),
+    ("claim-ttl-str", claim_with(ttl_seconds="60"), "ttl_seconds"),
+    ("claim-ttl-bool", claim_with(ttl_seconds=True), "ttl_seconds"),
+    ("claim-ttl-nan", claim_with(ttl_seconds=NAN), "ttl_seconds"),
+    ("claim-ttl-inf", claim_with(ttl_seconds=INF), "ttl_seconds"),
+    ("claim-ttl-huge", claim_with(ttl_seconds=HUGE), "ttl_seconds"),
+    ("claim-max-slugs-zero", claim_with(max_slugs=0), "max_slugs"),
+    ("claim-max-slugs-negative", claim_with(max_slugs=-1), "max_slugs"),
+    ("claim-max-slugs-none", claim_with(max_slugs=None), "max_slugs"),
+    ("claim-max-slugs-float", claim_with(max_slugs=3.0), "max_slugs"),
+    ("claim-max-slugs-bool", claim_with(max_slugs=True), "max_slugs"),
+    ("claim-max-slugs-nan", claim_with(max_slugs=NAN), "max_slugs"),
+    ("reset-none", lambda c: plan_reset_slug(c, None, NOW), "reset"),  # type: ignore[arg-type]
+    ("reset-str", lambda c: plan_reset_slug(c, "orders", NOW), "reset"),  # type: ignore[arg-type]
+    ("reset-slug-none", reset_of(None), "slug"),
+    ("reset-slug-int", reset_of(5), "slug"),
+    ("reset-slug-enormous", reset_of(ENORMOUS), "slug"),
+    ("reset-slug-name-not-slug", reset_of("Orders #1"), "slug"),
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "field"), [case[1:] for case in SLUG_HOSTILE], ids=[case[0] for case in SLUG_HOSTILE]
+)
+def test_hostile_slug_writes_are_rejected_never_raised(
+    plan: Callable[[Catalog], object], field: str
+) -> None:
+    catalog = claimed("orders")
+    before = copy.deepcopy(catalog)
+    error = rejection(lambda: plan(catalog))
+    assert (error.code, error.reason) == ("INVALID_ARGUMENT", "INVALID_REQUEST")
+    assert [v.field for v in error.violations] == [field]
+    error.message.encode("utf-8")
+    assert catalog == before
+
+
+def test_a_claim_reports_every_bad_field() -> None:
+    bad = SlugClaim("Bad", None, -1, 0, 0)  # type: ignore[arg-type]
+    error = rejection(lambda: plan_claim_slug(Catalog(), bad, NOW))
+    assert set(violated_fields(error)) == {
+        "slug",
+        "request_id",
+        "at_least",
+        "ttl_seconds",
+        "max_slugs",
+    }
+
+
+def test_the_ledger_accounts_for_slug_entries_over_claims_resets_and_evictions() -> None:
+    rng = random.Random(7)
+    catalog = registered()
+    ledger = SizeLedger(catalog)
+    now = NOW
+    evicted = no_ops = 0
+    for _ in range(300):
+        now += rng.choice([0, 1, 30, 400])
+        slug = rng.choice(["a", "b", "c", "d", "e", "f", "orders-" + "x" * rng.randrange(1, 40)])
+        if rng.random() < 0.15:
+            try:
+                change = plan_reset_slug(catalog, SlugReset(slug), now)
+            except Rejection as error:
+                assert error.reason == "SLUG_NOT_FOUND"
+                continue
+        else:
+            request_id = rng.choice(["", "", "r1", "r2", "r" * rng.randrange(1, 50)])
+            at_least = rng.choice([0, 0, 0, rng.randrange(1, 10**6)])
+            change = plan_claim_slug(
+                catalog, SlugClaim(slug, request_id, at_least, 1000.0, max_slugs=4), now
+            )
+        projected = ledger.projected(change)
+        apply_change(catalog, change)
+        ledger.record(change)
+        evicted += len(change.deleted_slugs)
+        no_ops += change.no_op
+        assert ledger.total == projected == SizeLedger(catalog).total
+        assert len(catalog.slugs) <= 4
+    assert evicted > 20 and no_ops > 5  # the loop exercised evictions and retries
+    assert ledger.total == SizeLedger(catalog).total > SizeLedger(registered()).total
