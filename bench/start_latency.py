@@ -27,8 +27,8 @@ from typing import Any
 import aiohttp
 import grpc
 import httpx
-from benchlib import REPO, LatencySummary, Stack, running_stack
-from integration.stack import Process, wait_until
+from benchlib import LatencySummary, Stack, running_stack
+from integration.stack import start_echo_worker
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc
 from temporalio.client import Client
 
@@ -112,14 +112,8 @@ def register(stack: Stack) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with running_stack() as stack:
-        worker = Process(
-            "echo-worker",
-            [sys.executable, "-m", "integration.echo_worker", stack.temporal.address, TASK_QUEUE],
-            stack.workdir / "echo-worker.log",
-            cwd=REPO / "tests",
-        ).start()
+        worker = start_echo_worker(stack.workdir, stack.temporal.address, TASK_QUEUE)
         try:
-            wait_until(lambda: "polling" in worker.log(), 30, "echo worker", worker.popen)
             register(stack)
             results = asyncio.run(measure(stack, args.starts, args.warmup))
         finally:

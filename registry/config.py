@@ -242,6 +242,16 @@ class DispatchConfig(_Section):
     )
 
 
+class SchedulesConfig(_Section):
+    """Schedules of registered workflow types."""
+
+    pause_on_invalid_input: bool = Field(
+        default=False,
+        description="Pause a schedule whose input no longer fits its workflow type's input "
+        "schema after the schema changed (it is reported either way).",
+    )
+
+
 class GatewayConfig(_Section):
     """The Envoy in front of the server (HTTP/JSON and gRPC)."""
 
@@ -291,6 +301,7 @@ class Config(_Section):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

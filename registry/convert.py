@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
+from registry.dispatch import input_warnings
 from registry.model import (
     InputWarningSpec,
     SearchAttributeSpec,
@@ -42,6 +43,16 @@ def _integral_floats_to_int(value: Any) -> Any:
     if isinstance(value, list):
         return [_integral_floats_to_int(item) for item in value]
     return value
+
+
+def warning_messages(
+    stored: StoredWorkflow, workflow_input: Any
+) -> list[resources_pb2.InputWarning]:
+    """The type's input warnings this input triggers, as messages."""
+    return [
+        resources_pb2.InputWarning(field=w.field, message=w.message)
+        for w in input_warnings(stored, workflow_input)
+    ]
 
 
 def spec_from_proto(message: resources_pb2.Workflow) -> WorkflowSpec:

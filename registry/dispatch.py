@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from registry.errors import FieldViolation, unavailable
+import grpc
+
+from registry.errors import FieldViolation, RegistryError, unavailable
 from registry.liveness import poller_health
-from registry.model import SearchAttributeSpec
+from registry.model import InputWarningSpec, SearchAttributeSpec, StoredWorkflow
 from registry.pagination import labels_match
+from registry.schemas import InvalidSchemaError, compile_schema
 from registry.slugs import SlugError, slugify
 from registry.specs import is_finite_number
 from registry.views import LivenessInputs, WorkflowView
@@ -78,6 +81,32 @@ def _queue_polled(queue: str, inputs: LivenessInputs) -> bool:
     if inputs.pollers is None or queue not in inputs.pollers:
         return True  # unknown: judged on leases alone, as health is
     return poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age).fresh
+
+
+def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
+    """The input's violations of the type's schema (none without a schema), at `input/...`.
+    A registered schema that can't be used is the registrant's fault: FAILED_PRECONDITION."""
+    if not stored.spec.input_schema:
+        return []
+    try:
+        return compile_schema(stored.spec.input_schema)(workflow_input)
+    except InvalidSchemaError as error:
+        raise RegistryError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "INVALID_REGISTERED_SCHEMA",
+            f"the registered input schema of {stored.spec.workflow_type} is unusable "
+            f"({error}); fix the registration",
+        ) from None
+
+
+def input_warnings(stored: StoredWorkflow, workflow_input: Any) -> list[InputWarningSpec]:
+    """The type's input warnings whose field the input leaves missing or empty."""
+    values = workflow_input if isinstance(workflow_input, dict) else {}
+    return [
+        warning
+        for warning in stored.spec.schedule_input_warnings
+        if values.get(warning.field) in (None, "", [], {})
+    ]
 
 
 # --- workflow ids -----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from temporal_registry.v1 import (
     dispatch_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    schedules_pb2,
+    schedules_pb2_grpc,
     system_pb2,
     system_pb2_grpc,
 )
@@ -29,6 +31,7 @@ from registry.ports import ensure_ports_free
 from registry.runtime import RegistryRuntime
 from registry.services.dispatch import DispatchService
 from registry.services.registry import RegistryService
+from registry.services.schedules import ScheduleService
 from registry.services.system import SystemService
 
 log = logging.getLogger("registry.server")
@@ -37,6 +40,7 @@ SERVICE_NAMES = (
     system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
+    schedules_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
 )
 # Services whose health follows readiness; "" (the whole server) does too.
 READINESS_GATED = ("", *SERVICE_NAMES[1:])
@@ -59,6 +63,9 @@ def build_grpc_server(
     )
     dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
         DispatchService(runtime, config), server
+    )
+    schedules_pb2_grpc.add_ScheduleServiceServicer_to_server(
+        ScheduleService(runtime, config), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

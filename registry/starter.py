@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 from temporalio.api.common.v1 import Memo, Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import SearchAttributes as ApiSearchAttributes
 from temporalio.api.enums.v1 import (
     TaskQueueKind,
     WorkflowIdConflictPolicy,
@@ -93,11 +94,7 @@ class WorkflowStarter:
             request.memo.CopyFrom(
                 Memo(fields={k: converter.to_payload(v) for k, v in plan.memo.items()})
             )
-        if plan.search_attributes:
-            pairs = [
-                SearchAttributePair(_KEYS[a.type](a.name), a.value) for a in plan.search_attributes
-            ]
-            encode_search_attributes(TypedSearchAttributes(pairs), request.search_attributes)
+        encode_typed_search_attributes(plan.search_attributes, request.search_attributes)
         if plan.execution_timeout is not None:
             request.workflow_execution_timeout.FromTimedelta(plan.execution_timeout)
         if plan.run_timeout is not None:
@@ -124,6 +121,15 @@ class WorkflowStarter:
                 return False
             raise _start_refused(error, None) from error
         return True
+
+
+def encode_typed_search_attributes(
+    attributes: list[TypedSearchAttribute], target: ApiSearchAttributes
+) -> None:
+    """Write checked search attribute values into a Temporal SearchAttributes message."""
+    if attributes:
+        pairs = [SearchAttributePair(_KEYS[a.type](a.name), a.value) for a in attributes]
+        encode_search_attributes(TypedSearchAttributes(pairs), target)
 
 
 def _start_refused(error: RPCError, plan: StartPlan | None) -> RegistryError:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -34,6 +35,8 @@ from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, re
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
 from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
 from registry.registry_client import RegistryWorkflowClient
+from registry.starter import WorkflowStarter
+from registry.temporal_schedules import TemporalSchedules
 from registry.views import LivenessInputs, WorkerView, effective_lease, worker_view
 from registry.workflow import RegistrySnapshot, RegistryWorkflow
 
@@ -66,6 +69,20 @@ class RegistryStore:
         self._pollers: dict[str, list[Poller]] | None = None
         self._started = time.time()
         self.liveness = ExpiryDecision((), False, "no leases checked yet")
+
+    @functools.cached_property
+    def starter(self) -> WorkflowStarter:
+        """Workflow starts through this store's Temporal client."""
+        return WorkflowStarter(self.temporal, self._config.temporal.namespace, self._rpc_timeout)
+
+    @functools.cached_property
+    def schedules(self) -> TemporalSchedules:
+        """Temporal's schedule API through this store's client."""
+        return TemporalSchedules(self.temporal, self._config.temporal.namespace, self._rpc_timeout)
+
+    @property
+    def _rpc_timeout(self) -> timedelta:
+        return timedelta(seconds=self._config.registry.query_timeout_seconds)
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -258,7 +275,7 @@ class RegistryStore:
                             ),
                             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
                         ),
-                        timeout=timedelta(seconds=self._config.registry.query_timeout_seconds),
+                        timeout=self._rpc_timeout,
                     )
                 except Exception:
                     log.debug("cannot describe task queue %s", queue, exc_info=True)

@@ -17,22 +17,22 @@ from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 
 from registry.config import Config
-from registry.convert import value_to_python
+from registry.convert import value_to_python, warning_messages
 from registry.dispatch import (
     agent_violations,
     chain_violations,
     choose_task_queue,
     default_workflow_id,
+    input_violations,
     request_id_violations,
     typed_search_attributes,
     workflow_id_violations,
     workspace_violations,
 )
 from registry.errors import FieldViolation, RegistryError, invalid_fields, workflow_not_found
-from registry.model import SlugClaim, SlugReset, StoredWorkflow
+from registry.model import SlugClaim, SlugReset
 from registry.pagination import paginate, parse_label_selector, query_fingerprint
 from registry.runtime import RegistryRuntime
-from registry.schemas import InvalidSchemaError, compile_schema
 from registry.slugs import SlugError, slug_workflow_id, slugify
 from registry.starter import StartPlan, WorkflowStarter
 from registry.store import RegistryStore
@@ -51,16 +51,6 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
         self._runtime = runtime
         self._config = config
-        self._starter_cache: WorkflowStarter | None = None
-
-    def _starter(self, store: RegistryStore) -> WorkflowStarter:
-        """The starter for the store's Temporal client (a new one after a reconnect)."""
-        if self._starter_cache is None or self._starter_cache.client is not store.temporal:
-            timeout = timedelta(seconds=self._config.registry.query_timeout_seconds)
-            self._starter_cache = WorkflowStarter(
-                store.temporal, self._config.temporal.namespace, timeout
-            )
-        return self._starter_cache
 
     # --- starts -------------------------------------------------------------------------------
 
@@ -71,7 +61,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         plan, warnings = await self._plan(store, request)
         if request.validate_only:
             return _response(plan, "", started=False, warnings=warnings)
-        started = await self._starter(store).start(plan)
+        started = await store.starter.start(plan)
         return _response(plan, started.run_id, started=started.started, warnings=warnings)
 
     async def Run(
@@ -121,7 +111,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             )
         workflow_input = value_to_python(request.input) if request.HasField("input") else {}
         violations = _id_violations(request, self._config.registry.workflow_id)
-        violations += _input_violations(stored, workflow_input)
+        violations += input_violations(stored, workflow_input)
         attributes, attribute_violations = typed_search_attributes(
             stored.spec.search_attributes,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},
@@ -163,7 +153,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             execution_timeout=execution_timeout,
             run_timeout=run_timeout,
         )
-        return plan, _warnings(stored, workflow_input)
+        return plan, warning_messages(stored, workflow_input)
 
     # --- workflow ids -------------------------------------------------------------------------
 
@@ -212,7 +202,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     async def _claim(self, store: RegistryStore, slug: str, request_id: str) -> int:
         """Claim the slug's next counter whose workflow id no execution has (a retry with
         the same request id gets its first counter back, even though that id now exists)."""
-        starter = self._starter(store)
+        starter = store.starter
         at_least = 0
         for _ in range(_MAX_CLAIM_ATTEMPTS):
             change = await store.write(
@@ -293,30 +283,6 @@ def _id_violations(
         except SlugError as error:
             violations.append(FieldViolation("name", str(error), "invalid"))
     return violations
-
-
-def _input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
-    if not stored.spec.input_schema:
-        return []
-    try:
-        return compile_schema(stored.spec.input_schema)(workflow_input)
-    except InvalidSchemaError as error:
-        raise RegistryError(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            "INVALID_REGISTERED_SCHEMA",
-            f"the registered input schema of {stored.spec.workflow_type} is unusable "
-            f"({error}); fix the registration",
-        ) from None
-
-
-def _warnings(stored: StoredWorkflow, workflow_input: Any) -> list[resources_pb2.InputWarning]:
-    """The type's input warnings whose field is missing or empty in this input."""
-    values = workflow_input if isinstance(workflow_input, dict) else {}
-    return [
-        resources_pb2.InputWarning(field=w.field, message=w.message)
-        for w in stored.spec.schedule_input_warnings
-        if values.get(w.field) in (None, "", [], {})
-    ]
 
 
 def _timeout(

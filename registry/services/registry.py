@@ -44,6 +44,7 @@ from registry.model import (
 )
 from registry.pagination import labels_match, paginate, parse_label_selector, query_fingerprint
 from registry.runtime import RegistryRuntime
+from registry.schedule_guardian import revalidate_schedules
 from registry.schemas import check_schema
 from registry.specs import validate_worker_registration, validate_workflow_spec
 from registry.store import RegistryStore
@@ -67,7 +68,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.GetRegistryStatusRequest, context: Context
     ) -> registry_pb2.GetRegistryStatusResponse:
         store = self._runtime.registry()
-        run = await store.workflow.describe_run()
+        run, _ = await asyncio.gather(store.workflow.describe_run(), store.refresh())
         snapshot, catalog, inputs = store.snapshot, store.catalog, store.liveness_inputs()
         last_start = snapshot.last_service_start
         return registry_pb2.GetRegistryStatusResponse(
@@ -130,6 +131,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         return registry_pb2.RegisterWorkerResponse(
             worker=worker_to_proto(worker_view(change.workers[0], store.liveness_inputs())),
             changed_workflows=change.changed_workflows,
+            affected_schedules=await self._guard_schedules(store, change.changed_workflows),
         )
 
     async def Heartbeat(
@@ -301,7 +303,17 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 raise _rejected(rejection) from None
         else:
             change = await store.write(RegistryWorkflow.put_workflow, write)
+            await self._guard_schedules(store, change.changed_workflows)
         return self._view_message(store, change.workflows[0])
+
+    async def _guard_schedules(self, store: RegistryStore, changed: list[str]) -> list[str]:
+        """The schedule guardian, for workflow types whose spec a write changed."""
+        return await revalidate_schedules(
+            store.schedules,
+            store.catalog,
+            changed,
+            pause=self._config.schedules.pause_on_invalid_input,
+        )
 
 
 def _workflow_type(stored: StoredWorkflow) -> str:

@@ -3,14 +3,20 @@ whole integration suite, on free loopback ports."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 
-from integration.stack import Envoy, Registry, TemporalDevServer, wait_ready
+from integration.stack import Envoy, Registry, TemporalDevServer, start_echo_worker, wait_ready
+
+ECHO_QUEUE = "echo-q"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +64,22 @@ def registry_channel(registry: Registry) -> Iterator[grpc.Channel]:
     """Native gRPC straight to the registry."""
     with grpc.insecure_channel(registry.grpc_target) as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+def echo(workdir: Path, temporal: TemporalDevServer) -> Iterator[None]:
+    """A real worker polling ECHO_QUEUE, and the OrderId search attribute in the namespace."""
+
+    async def add_search_attribute() -> None:
+        client = await Client.connect(temporal.address)
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={"OrderId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+            )
+        )
+
+    asyncio.run(add_search_attribute())
+    worker = start_echo_worker(workdir, temporal.address, ECHO_QUEUE)
+    yield
+    worker.stop()

@@ -117,6 +117,18 @@ class TemporalDevServer:
             self.process.stop()
 
 
+def start_echo_worker(workdir: Path, temporal_address: str, task_queue: str) -> Process:
+    """A real Temporal worker (tests/integration/echo_worker.py) polling task_queue."""
+    worker = Process(
+        f"echo-worker-{task_queue}",
+        [sys.executable, "-m", "integration.echo_worker", temporal_address, task_queue],
+        workdir / f"echo-worker-{task_queue}.log",
+        cwd=REPO / "tests",
+    ).start()
+    wait_until(lambda: "polling" in worker.log(), 30, "echo worker", worker.popen)
+    return worker
+
+
 @dataclass
 class Registry:
     """`temporal-registry serve` with a config file written for this test."""

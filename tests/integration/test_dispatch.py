@@ -5,9 +5,7 @@ workflow ids with concurrent claims, resets and skip-forward, and the 0.1.x /run
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,17 +20,15 @@ from temporal_registry.v1 import (
     registry_pb2_grpc,
     resources_pb2,
 )
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 
-from integration.stack import REPO, Process, Registry, TemporalDevServer, wait_until
+from integration.conftest import ECHO_QUEUE
+from integration.stack import Registry, TemporalDevServer
 from integration.test_registry_api import ERROR_INFO, error, unique, violation_fields
 from integration.test_registry_durability import own_registry_settings, running
 
 pytestmark = pytest.mark.integration
 
-ECHO_QUEUE = "echo-q"
 ORDER_SCHEMA = {
     "type": "object",
     "properties": {
@@ -43,31 +39,6 @@ ORDER_SCHEMA = {
     },
     "required": ["order_id"],
 }
-
-
-@pytest.fixture(scope="module")
-def echo(workdir: Path, temporal: TemporalDevServer) -> Iterator[None]:
-    """A real worker polling ECHO_QUEUE, and the OrderId search attribute in the namespace."""
-
-    async def add_search_attribute() -> None:
-        client = await Client.connect(temporal.address)
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace="default",
-                search_attributes={"OrderId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
-            )
-        )
-
-    asyncio.run(add_search_attribute())
-    worker = Process(
-        "echo-worker",
-        [sys.executable, "-m", "integration.echo_worker", temporal.address, ECHO_QUEUE],
-        workdir / "echo-worker.log",
-        cwd=REPO / "tests",
-    ).start()
-    wait_until(lambda: "polling" in worker.log(), 30, "echo worker", worker.popen)
-    yield
-    worker.stop()
 
 
 def register_echo(

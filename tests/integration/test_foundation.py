@@ -49,13 +49,10 @@ def test_status_over_http_keeps_the_seed_field_names(
     response = http.get("/registry/status")
     assert response.status_code == 200
     body = response.json()
-    seed_fields = {
-        "workflow_count": 0,
-        "worker_count": 0,
-        "healthy_worker_count": 0,
-    }
-    for name, value in seed_fields.items():
-        assert body[name] == value, name
+    # The 0.1.x counts, always printed (other tests may have registered things by now).
+    for name in ("workflow_count", "worker_count", "healthy_worker_count"):
+        assert isinstance(body[name], int) and body[name] >= 0, name
+    assert body["healthy_worker_count"] <= body["worker_count"]
     assert body["started_at_epoch"] > 1.7e9
     assert body["last_registry_service_started_epoch"] >= body["started_at_epoch"] - 1
     assert body["registry_service_process_id"] == registry.process.popen.pid  # type: ignore[union-attr]

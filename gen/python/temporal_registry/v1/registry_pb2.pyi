@@ -85,12 +85,14 @@ class RegisterWorkerRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., ttl_seconds: _Optional[int] = ..., workflows: _Optional[_Iterable[_Union[_resources_pb2.Workflow, _Mapping]]] = ...) -> None: ...
 
 class RegisterWorkerResponse(_message.Message):
-    __slots__ = ("worker", "changed_workflows")
+    __slots__ = ("worker", "changed_workflows", "affected_schedules")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     CHANGED_WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    AFFECTED_SCHEDULES_FIELD_NUMBER: _ClassVar[int]
     worker: _resources_pb2.Worker
     changed_workflows: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, worker: _Optional[_Union[_resources_pb2.Worker, _Mapping]] = ..., changed_workflows: _Optional[_Iterable[str]] = ...) -> None: ...
+    affected_schedules: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, worker: _Optional[_Union[_resources_pb2.Worker, _Mapping]] = ..., changed_workflows: _Optional[_Iterable[str]] = ..., affected_schedules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("worker_id",)

@@ -1,0 +1,73 @@
+"""The schedule guardian: when a workflow type's spec changes, check the stored input of
+every schedule of that type against the type's current input schema, report the schedules
+whose input no longer fits, and pause them when `schedules.pause_on_invalid_input` is set.
+
+It runs after the registration is written: a Temporal problem here is logged and never
+undoes or fails the registration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Final
+
+from temporalio.api.schedule.v1 import SchedulePatch
+
+from registry.dispatch import input_violations
+from registry.errors import RegistryError
+from registry.model import Catalog, violations_summary
+from registry.temporal_schedules import TemporalSchedules
+
+log = logging.getLogger("registry.schedules")
+
+MAX_SCANNED: Final = 10_000  # schedules looked at per change
+_PAGE: Final = 1000
+
+
+async def revalidate_schedules(
+    schedules: TemporalSchedules, catalog: Catalog, workflow_types: Collection[str], *, pause: bool
+) -> list[str]:
+    """Ids of the schedules of `workflow_types` whose input fails the current schema."""
+    affected: list[str] = []
+    if not workflow_types:
+        return affected
+    try:
+        token, scanned = b"", 0
+        while scanned < MAX_SCANNED:
+            page = await schedules.list_page(_PAGE, token)
+            scanned += len(page.schedules)
+            for entry in page.schedules:
+                if entry.info.workflow_type.name in workflow_types and await _check(
+                    schedules, catalog, entry.schedule_id, pause
+                ):
+                    affected.append(entry.schedule_id)
+            token = page.next_page_token
+            if not token:
+                break
+    except RegistryError as error:
+        log.warning("schedule guardian could not check schedules of %s: %s", workflow_types, error)
+    return sorted(affected)
+
+
+async def _check(
+    schedules: TemporalSchedules, catalog: Catalog, schedule_id: str, pause: bool
+) -> bool:
+    described = await schedules.describe(schedule_id)
+    workflow_type = described.schedule.action.start_workflow.workflow_type.name
+    stored = catalog.workflows.get(workflow_type)
+    if stored is None:
+        return False
+    try:
+        violations = input_violations(stored, schedules.decode_input(described.schedule))
+    except RegistryError:  # the new schema itself is unusable: every schedule is affected
+        return True
+    if not violations:
+        return False
+    if pause and not described.schedule.state.paused:
+        note = (
+            f"paused by the registry: input no longer fits {workflow_type}'s schema "
+            f"({violations_summary(violations)})"
+        )
+        await schedules.patch(schedule_id, SchedulePatch(pause=note[:1000]))
+        log.info("paused schedule %s: %s", schedule_id, note)
+    return True

@@ -1,0 +1,307 @@
+"""Schedule requests checked and turned into Temporal's schedule spec, as plain functions.
+
+Every problem is a field violation (`spec.cron_expressions[0]`, `start_at`, ...); the
+registry never hands Temporal a datetime without a time zone, an unknown time zone or a
+malformed cron expression. Temporal still has the last word on cron semantics: its refusal
+comes back as a violation on `spec`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from temporal_registry.v1 import schedules_pb2
+from temporalio.api.enums.v1 import ScheduleOverlapPolicy
+from temporalio.api.schedule.v1 import CalendarSpec as TemporalCalendar
+from temporalio.api.schedule.v1 import IntervalSpec as TemporalInterval
+from temporalio.api.schedule.v1 import Range, StructuredCalendarSpec
+from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
+
+from registry.errors import FieldViolation
+
+T = TypeVar("T")
+
+DEFAULT_INTERVAL_SECONDS: Final = 60  # 0.1.x: without offsets or a spec, every minute
+MAX_SPEC_ITEMS: Final = 100
+MAX_SECONDS: Final = 100 * 366 * 86_400  # a century: offsets, intervals, windows, jitter
+OVERLAP_POLICIES: Final = (
+    "skip",
+    "buffer_one",
+    "buffer_all",
+    "cancel_other",
+    "terminate_other",
+    "allow_all",
+)
+_PREFIX = "SCHEDULE_OVERLAP_POLICY_"
+_CRON_DESCRIPTORS = (
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+)
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#-]+")
+_CALENDAR_FIELD = re.compile(r"[0-9A-Za-z*/,-]+")
+_GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+_CALENDAR_FIELDS = ("second", "minute", "hour", "day_of_month", "month", "year", "day_of_week")
+
+
+def overlap_policy(
+    name: str, field_name: str, violations: list[FieldViolation]
+) -> ScheduleOverlapPolicy.ValueType:
+    """`skip`, `buffer_one`, ... (any case, with or without Temporal's prefix); "" is
+    UNSPECIFIED (Temporal's default, skip, or the schedule's own for a trigger)."""
+    if not name:
+        return ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
+    short = name.upper().removeprefix(_PREFIX).lower()
+    if short not in OVERLAP_POLICIES:
+        message = "must be one of " + ", ".join(OVERLAP_POLICIES)
+        violations.append(FieldViolation(field_name, message, "invalid"))
+        return ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
+    return ScheduleOverlapPolicy.Value(_PREFIX + short.upper())
+
+
+def overlap_policy_name(policy: int) -> str:
+    if policy == ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED:
+        return "skip"
+    return ScheduleOverlapPolicy.Name(policy).removeprefix(_PREFIX).lower()  # type: ignore[arg-type]
+
+
+def aware_datetime(text: str, field_name: str, violations: list[FieldViolation]) -> datetime | None:
+    """An RFC 3339 datetime with a time zone, in UTC; "" is None. Naive datetimes are refused:
+    the registry will not guess a zone."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        message = "must be an RFC 3339 date-time, e.g. 2026-12-01T09:00:00Z"
+        violations.append(FieldViolation(field_name, message, "invalid"))
+        return None
+    if moment.tzinfo is None:
+        message = "must include a time zone (Z or an offset such as +01:00)"
+        violations.append(FieldViolation(field_name, message, "naive_datetime"))
+        return None
+    return moment.astimezone(UTC)
+
+
+def seconds(
+    value: int, field_name: str, violations: list[FieldViolation], *, minimum: int = 0
+) -> int:
+    if not minimum <= value <= MAX_SECONDS:
+        message = f"must be between {minimum} and {MAX_SECONDS} seconds"
+        violations.append(FieldViolation(field_name, message, "out_of_range"))
+    return value
+
+
+@dataclass
+class SpecRequest:
+    """The spec-related fields of a create or update request."""
+
+    spec: schedules_pb2.ScheduleSpec
+    interval_seconds: int | None
+    start_at: str
+    end_at: str
+    fire_offsets_seconds: Sequence[int] = ()
+
+
+@dataclass
+class BuiltSpec:
+    spec: TemporalSpec
+    trigger_now: bool = False  # a zero offset: fire at once
+    one_off_actions: int = 0  # positive offsets: the schedule ends after these
+    violations: list[FieldViolation] = field(default_factory=list)
+
+
+def build_spec(request: SpecRequest, now: datetime) -> BuiltSpec:
+    """Temporal's spec for a request, or the violations that stop it."""
+    violations: list[FieldViolation] = []
+    spec = request.spec
+    has_spec = bool(spec.cron_expressions or spec.calendars or spec.intervals)
+    if request.fire_offsets_seconds:
+        clashes = [
+            name
+            for name, given in (
+                ("interval_seconds", request.interval_seconds is not None),
+                ("spec", has_spec or bool(spec.exclude_calendars)),
+                ("start_at", bool(request.start_at)),
+                ("end_at", bool(request.end_at)),
+            )
+            if given
+        ]
+        for name in clashes:
+            message = "can't be combined with fire_offsets_seconds (one-off firings)"
+            violations.append(FieldViolation(name, message, "exclusive"))
+        return _offsets_spec(request.fire_offsets_seconds, now, violations)
+
+    built = TemporalSpec()
+    for i, cron in enumerate(_capped(spec.cron_expressions, "spec.cron_expressions", violations)):
+        _check_cron(cron, f"spec.cron_expressions[{i}]", violations)
+        built.cron_string.append(cron.strip())
+    for name, calendars, target in (
+        ("spec.calendars", spec.calendars, built.calendar),
+        ("spec.exclude_calendars", spec.exclude_calendars, built.exclude_calendar),
+    ):
+        for i, calendar in enumerate(_capped(calendars, name, violations)):
+            target.append(_calendar(calendar, f"{name}[{i}]", violations))
+    for i, interval in enumerate(_capped(spec.intervals, "spec.intervals", violations)):
+        built.interval.append(
+            _interval(
+                interval.every_seconds, interval.offset_seconds, f"spec.intervals[{i}]", violations
+            )
+        )
+    if request.interval_seconds is not None or not has_spec:
+        every = (
+            DEFAULT_INTERVAL_SECONDS
+            if request.interval_seconds is None
+            else request.interval_seconds
+        )
+        built.interval.append(_interval(every, 0, "interval_seconds", violations))
+    if spec.jitter_seconds:
+        built.jitter.FromTimedelta(
+            timedelta(seconds=seconds(spec.jitter_seconds, "spec.jitter_seconds", violations))
+        )
+    if spec.time_zone_name:
+        try:
+            ZoneInfo(spec.time_zone_name)
+            built.timezone_name = spec.time_zone_name
+        except (ZoneInfoNotFoundError, ValueError):
+            message = "must be an IANA time zone name such as Europe/Paris"
+            violations.append(FieldViolation("spec.time_zone_name", message, "invalid"))
+    start = aware_datetime(request.start_at, "start_at", violations)
+    end = aware_datetime(request.end_at, "end_at", violations)
+    if start and end and end <= start:
+        violations.append(FieldViolation("end_at", "must be after start_at", "invalid"))
+    if start:
+        built.start_time.FromDatetime(start)
+    if end:
+        built.end_time.FromDatetime(end)
+    return BuiltSpec(built, violations=violations)
+
+
+def _offsets_spec(
+    offsets: Sequence[int], now: datetime, violations: list[FieldViolation]
+) -> BuiltSpec:
+    """0.1.x relative offsets: one-off calendar firings at exact UTC seconds after now
+    (rounded up to a whole second), a zero offset firing at once."""
+    for i, offset in enumerate(offsets):
+        seconds(offset, f"fire_offsets_seconds[{i}]", violations)
+    base = now.astimezone(UTC).replace(microsecond=0) + timedelta(
+        seconds=1 if now.microsecond else 0
+    )
+    built = TemporalSpec(timezone_name="UTC")
+    positive = sorted({offset for offset in offsets if 0 < offset <= MAX_SECONDS})
+    for offset in positive:
+        at = base + timedelta(seconds=offset)
+        built.calendar.append(
+            TemporalCalendar(
+                second=str(at.second),
+                minute=str(at.minute),
+                hour=str(at.hour),
+                day_of_month=str(at.day),
+                month=str(at.month),
+                year=str(at.year),
+                comment=f"relative offset {offset}s",
+            )
+        )
+    return BuiltSpec(
+        built, trigger_now=0 in offsets, one_off_actions=len(positive), violations=violations
+    )
+
+
+def _capped(items: Sequence[T], name: str, violations: list[FieldViolation]) -> Sequence[T]:
+    if len(items) > MAX_SPEC_ITEMS:
+        violations.append(FieldViolation(name, f"at most {MAX_SPEC_ITEMS} entries", "too_long"))
+        return items[:MAX_SPEC_ITEMS]
+    return items
+
+
+def _check_cron(cron: str, field_name: str, violations: list[FieldViolation]) -> None:
+    text = cron.strip()
+    if text in _CRON_DESCRIPTORS:
+        return
+    if text.startswith("@every "):
+        if _GO_DURATION.fullmatch(text.removeprefix("@every ").strip()):
+            return
+    elif not text.startswith("@"):
+        fields = text.split()
+        if 5 <= len(fields) <= 7 and all(_CRON_FIELD.fullmatch(f) for f in fields):
+            return
+    message = (
+        "must be a cron expression of 5-7 fields (e.g. '0 9 * * MON-FRI'), @daily, @every 1h..."
+    )
+    violations.append(FieldViolation(field_name, message, "invalid_cron"))
+
+
+def _calendar(
+    calendar: schedules_pb2.CalendarSpec, field_name: str, violations: list[FieldViolation]
+) -> TemporalCalendar:
+    for name in _CALENDAR_FIELDS:
+        value = getattr(calendar, name)
+        if value and not _CALENDAR_FIELD.fullmatch(value):
+            message = "must be a value, a range (1-5), a step (*/15) or a list of those"
+            violations.append(FieldViolation(f"{field_name}.{name}", message, "invalid"))
+    return TemporalCalendar(
+        **{name: getattr(calendar, name) for name in _CALENDAR_FIELDS}, comment=calendar.comment
+    )
+
+
+def _interval(
+    every: int, offset: int, field_name: str, violations: list[FieldViolation]
+) -> TemporalInterval:
+    every_field = field_name if field_name == "interval_seconds" else f"{field_name}.every_seconds"
+    seconds(every, every_field, violations, minimum=1)
+    if not 0 <= offset < max(every, 1):
+        message = "must be at least 0 and less than every_seconds"
+        violations.append(FieldViolation(f"{field_name}.offset_seconds", message, "out_of_range"))
+    interval = TemporalInterval()
+    interval.interval.FromTimedelta(timedelta(seconds=max(every, 1)))
+    if offset > 0:
+        interval.phase.FromTimedelta(timedelta(seconds=offset))
+    return interval
+
+
+def render_spec(spec: TemporalSpec) -> schedules_pb2.ScheduleSpec:
+    """Temporal's spec in the registry's terms (structured calendars in cron-field syntax)."""
+    return schedules_pb2.ScheduleSpec(
+        calendars=[_render_calendar(c) for c in spec.structured_calendar],
+        intervals=[
+            schedules_pb2.IntervalSpec(
+                every_seconds=interval.interval.seconds, offset_seconds=interval.phase.seconds
+            )
+            for interval in spec.interval
+        ],
+        exclude_calendars=[_render_calendar(c) for c in spec.exclude_structured_calendar],
+        jitter_seconds=spec.jitter.seconds,
+        time_zone_name=spec.timezone_name,
+    )
+
+
+def _render_calendar(calendar: StructuredCalendarSpec) -> schedules_pb2.CalendarSpec:
+    def ranges(values: Sequence[Range]) -> str:
+        parts = []
+        for value in values:
+            text = str(value.start)
+            if value.end > value.start:
+                text += f"-{value.end}"
+            if value.step > 1:
+                text += f"/{value.step}"
+            parts.append(text)
+        return ",".join(parts)
+
+    return schedules_pb2.CalendarSpec(
+        **{name: ranges(getattr(calendar, name)) for name in _CALENDAR_FIELDS},
+        comment=calendar.comment,
+    )
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, second precision, `Z`: how the registry prints times."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
