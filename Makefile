@@ -26,6 +26,7 @@ check: install lint breaking routes typecheck ## every static check
 
 lint: install
 	$(BIN)/buf lint
+	$(BIN)/buf format --diff --exit-code proto
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -42,6 +43,7 @@ typecheck: install
 	$(BIN)/mypy
 
 fmt: install
+	$(BIN)/buf format --write proto
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -252,6 +252,16 @@ class SchedulesConfig(_Section):
     )
 
 
+class SearchAttributesConfig(_Section):
+    """Custom search attributes of the namespace."""
+
+    visibility_store: Literal["sql", "elasticsearch"] = Field(
+        default="sql",
+        description="The namespace's visibility store: sql (fixed slots per attribute type, "
+        "checked before provisioning) or elasticsearch (no per-type limit).",
+    )
+
+
 class GatewayConfig(_Section):
     """The Envoy in front of the server (HTTP/JSON and gRPC)."""
 
@@ -302,6 +312,7 @@ class Config(_Section):
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
+    search_attributes: SearchAttributesConfig = Field(default_factory=SearchAttributesConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

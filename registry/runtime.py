@@ -15,7 +15,9 @@ from temporalio.worker import Worker
 
 from registry.config import Config
 from registry.errors import unavailable
+from registry.provisioning_workflow import ProvisionSearchAttributes
 from registry.registry_client import RegistryWorkflowClient
+from registry.search_attributes import SearchAttributeActivities
 from registry.store import RegistryStore
 from registry.temporal_connection import connect, ensure_namespace
 from registry.workflow import RegistryWorkflow
@@ -109,10 +111,12 @@ class RegistryRuntime:
 
     async def _run_worker(self, client: Client) -> None:
         settings = self._config.registry
+        search_attributes = SearchAttributeActivities(client, self._config.temporal.namespace)
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[RegistryWorkflow],
+            workflows=[RegistryWorkflow, ProvisionSearchAttributes],
+            activities=[search_attributes.add, search_attributes.remove],
             # After a crash, Temporal holds the registry's next workflow task on the dead
             # process's sticky queue for this long before any other process can take it.
             # Temporal's default (10 s) would leave every write hanging that long.

@@ -89,7 +89,11 @@ def aware_datetime(text: str, field_name: str, violations: list[FieldViolation])
         message = "must include a time zone (Z or an offset such as +01:00)"
         violations.append(FieldViolation(field_name, message, "naive_datetime"))
         return None
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        violations.append(FieldViolation(field_name, "must be in years 1-9999 in UTC", "invalid"))
+        return None
 
 
 def seconds(
@@ -130,7 +134,7 @@ def build_spec(request: SpecRequest, now: datetime) -> BuiltSpec:
             name
             for name, given in (
                 ("interval_seconds", request.interval_seconds is not None),
-                ("spec", has_spec or bool(spec.exclude_calendars)),
+                ("spec", spec.ByteSize() > 0),  # any spec field: offsets are the whole spec
                 ("start_at", bool(request.start_at)),
                 ("end_at", bool(request.end_at)),
             )
@@ -166,13 +170,15 @@ def build_spec(request: SpecRequest, now: datetime) -> BuiltSpec:
         built.interval.append(_interval(every, 0, "interval_seconds", violations))
     if spec.jitter_seconds:
         built.jitter.FromTimedelta(
-            timedelta(seconds=seconds(spec.jitter_seconds, "spec.jitter_seconds", violations))
+            timedelta(
+                seconds=_clamp(seconds(spec.jitter_seconds, "spec.jitter_seconds", violations))
+            )
         )
     if spec.time_zone_name:
         try:
             ZoneInfo(spec.time_zone_name)
             built.timezone_name = spec.time_zone_name
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder (Europe)
             message = "must be an IANA time zone name such as Europe/Paris"
             violations.append(FieldViolation("spec.time_zone_name", message, "invalid"))
     start = aware_datetime(request.start_at, "start_at", violations)
@@ -214,6 +220,11 @@ def _offsets_spec(
     return BuiltSpec(
         built, trigger_now=0 in offsets, one_off_actions=len(positive), violations=violations
     )
+
+
+def _clamp(value: int, minimum: int = 0) -> int:
+    """Within what a timedelta holds, once out-of-range values are already violations."""
+    return min(max(value, minimum), MAX_SECONDS)
 
 
 def _capped(items: Sequence[T], name: str, violations: list[FieldViolation]) -> Sequence[T]:
@@ -262,9 +273,9 @@ def _interval(
         message = "must be at least 0 and less than every_seconds"
         violations.append(FieldViolation(f"{field_name}.offset_seconds", message, "out_of_range"))
     interval = TemporalInterval()
-    interval.interval.FromTimedelta(timedelta(seconds=max(every, 1)))
+    interval.interval.FromTimedelta(timedelta(seconds=_clamp(every, 1)))
     if offset > 0:
-        interval.phase.FromTimedelta(timedelta(seconds=offset))
+        interval.phase.FromTimedelta(timedelta(seconds=_clamp(offset)))
     return interval
 
 
@@ -289,10 +300,10 @@ def _render_calendar(calendar: StructuredCalendarSpec) -> schedules_pb2.Calendar
         parts = []
         for value in values:
             text = str(value.start)
-            if value.end > value.start:
+            if value.end > value.start:  # a step on a single value is no step ("5/15" is 5-max)
                 text += f"-{value.end}"
-            if value.step > 1:
-                text += f"/{value.step}"
+                if value.step > 1:
+                    text += f"/{value.step}"
             parts.append(text)
         return ",".join(parts)
 

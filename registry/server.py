@@ -19,6 +19,8 @@ from temporal_registry.v1 import (
     registry_pb2_grpc,
     schedules_pb2,
     schedules_pb2_grpc,
+    search_attributes_pb2,
+    search_attributes_pb2_grpc,
     system_pb2,
     system_pb2_grpc,
 )
@@ -32,6 +34,7 @@ from registry.runtime import RegistryRuntime
 from registry.services.dispatch import DispatchService
 from registry.services.registry import RegistryService
 from registry.services.schedules import ScheduleService
+from registry.services.search_attributes import SearchAttributeService
 from registry.services.system import SystemService
 
 log = logging.getLogger("registry.server")
@@ -41,6 +44,7 @@ SERVICE_NAMES = (
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
     schedules_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    search_attributes_pb2.DESCRIPTOR.services_by_name["SearchAttributeService"].full_name,
 )
 # Services whose health follows readiness; "" (the whole server) does too.
 READINESS_GATED = ("", *SERVICE_NAMES[1:])
@@ -66,6 +70,9 @@ def build_grpc_server(
     )
     schedules_pb2_grpc.add_ScheduleServiceServicer_to_server(
         ScheduleService(runtime, config), server
+    )
+    search_attributes_pb2_grpc.add_SearchAttributeServiceServicer_to_server(
+        SearchAttributeService(runtime), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -35,6 +35,7 @@ from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, re
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
 from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
 from registry.registry_client import RegistryWorkflowClient
+from registry.search_attributes import SearchAttributeAdmin
 from registry.starter import WorkflowStarter
 from registry.temporal_schedules import TemporalSchedules
 from registry.views import LivenessInputs, WorkerView, effective_lease, worker_view
@@ -79,6 +80,16 @@ class RegistryStore:
     def schedules(self) -> TemporalSchedules:
         """Temporal's schedule API through this store's client."""
         return TemporalSchedules(self.temporal, self._config.temporal.namespace, self._rpc_timeout)
+
+    @functools.cached_property
+    def search_attributes(self) -> SearchAttributeAdmin:
+        """The namespace's custom search attributes."""
+        return SearchAttributeAdmin(
+            self.temporal,
+            self._config.temporal.namespace,
+            self._config.registry.task_queue,
+            sql_visibility=self._config.search_attributes.visibility_store == "sql",
+        )
 
     @property
     def _rpc_timeout(self) -> timedelta:

@@ -46,6 +46,7 @@ from registry.pagination import labels_match, paginate, parse_label_selector, qu
 from registry.runtime import RegistryRuntime
 from registry.schedule_guardian import revalidate_schedules
 from registry.schemas import check_schema
+from registry.search_attribute_rules import Declaration
 from registry.specs import validate_worker_registration, validate_workflow_spec
 from registry.store import RegistryStore
 from registry.views import WorkflowView, worker_view, workers_by_type, workflow_view
@@ -127,6 +128,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         store = self._runtime.registry()
         registration = registration_from_proto(request)
         _check_registration(registration)
+        await store.search_attributes.ensure(
+            Declaration(a.name, a.type, f"workflows[{i}].search_attributes[{j}].type")
+            for i, spec in enumerate(registration.workflows)
+            for j, a in enumerate(spec.search_attributes)
+        )
         change = await store.write(RegistryWorkflow.register_worker, registration)
         return registry_pb2.RegisterWorkerResponse(
             worker=worker_to_proto(worker_view(change.workers[0], store.liveness_inputs())),
@@ -296,6 +302,13 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def _put(self, write: WorkflowWrite, validate_only: bool) -> resources_pb2.Workflow:
         store = self._runtime.registry()
         _check_spec(write.spec)
+        await store.search_attributes.ensure(
+            (
+                Declaration(a.name, a.type, f"workflow.search_attributes[{j}].type")
+                for j, a in enumerate(write.spec.search_attributes)
+            ),
+            dry_run=validate_only,
+        )
         if validate_only:
             try:
                 change = plan_put_workflow(store.catalog, write, time.time())
