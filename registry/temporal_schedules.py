@@ -55,11 +55,15 @@ class TemporalSchedules:
         return record if isinstance(record, dict) else None
 
     def decode_input(self, schedule: Schedule) -> Any:
-        """The first argument of the schedule's workflow start, or None."""
+        """The first argument of the schedule's workflow start as JSON, or None (none, or
+        not JSON: a schedule made elsewhere may carry any payload)."""
         payloads = schedule.action.start_workflow.input.payloads
         if not payloads:
             return None
-        return self.client.data_converter.payload_converter.from_payload(payloads[0])
+        try:
+            return self.client.data_converter.payload_converter.from_payload(payloads[0])
+        except Exception:  # the converter raises assorted errors for foreign encodings
+            return None
 
     async def create(
         self, schedule_id: str, schedule: Schedule, memo: Memo, patch: SchedulePatch | None
