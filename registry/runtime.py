@@ -72,10 +72,6 @@ class RegistryRuntime:
             await asyncio.gather(self._task, return_exceptions=True)
 
     @property
-    def not_ready(self) -> NotReady | None:
-        return None if self.ready.is_set() else self._not_ready
-
-    @property
     def store(self) -> RegistryStore | None:
         """The registry store while ready, else None."""
         return self._registry if self.ready.is_set() else None
