@@ -99,6 +99,17 @@ def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldV
         ) from None
 
 
+def check_payload(
+    stored: StoredWorkflow, workflow_input: Any, search_attributes: Mapping[str, Any]
+) -> tuple[list[TypedSearchAttribute], list[FieldViolation]]:
+    """What a start (or a schedule's action) carries, checked against the type: the input
+    against its schema, the search attributes against their declared types."""
+    attributes, violations = typed_search_attributes(
+        stored.spec.search_attributes, search_attributes
+    )
+    return attributes, input_violations(stored, workflow_input) + violations
+
+
 def input_warnings(stored: StoredWorkflow, workflow_input: Any) -> list[InputWarningSpec]:
     """The type's input warnings whose field the input leaves missing or empty."""
     values = workflow_input if isinstance(workflow_input, dict) else {}

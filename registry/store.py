@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import grpc
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -30,15 +31,24 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from registry.catalog_copy import CatalogCopy
 from registry.config import Config
-from registry.errors import worker_not_found
+from registry.dispatch import choose_task_queue
+from registry.errors import RegistryError, worker_not_found, workflow_not_found
 from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
-from registry.model import Catalog, CatalogChange, LeaseRenewals, WorkerExpiry
+from registry.model import Catalog, CatalogChange, LeaseRenewals, StoredWorkflow, WorkerExpiry
+from registry.pagination import parse_label_selector
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeAdmin
 from registry.starter import WorkflowStarter
 from registry.temporal_schedules import TemporalSchedules
-from registry.views import LivenessInputs, WorkerView, effective_lease, worker_view
+from registry.views import (
+    LivenessInputs,
+    WorkerView,
+    effective_lease,
+    worker_view,
+    workers_by_type,
+    workflow_view,
+)
 from registry.workflow import RegistrySnapshot, RegistryWorkflow
 
 log = logging.getLogger("registry.store")
@@ -108,6 +118,28 @@ class RegistryStore:
             poller_max_age=self._config.liveness.poller_max_age_seconds,
             now=time.time(),
         )
+
+    def enabled_workflow(self, workflow_type: str) -> StoredWorkflow:
+        """A registered, enabled workflow type: NOT_FOUND, or FAILED_PRECONDITION with the
+        operator's reason when it is disabled."""
+        stored = self.catalog.workflows.get(workflow_type)
+        if stored is None:
+            raise workflow_not_found(workflow_type)
+        if not stored.enabled:
+            raise RegistryError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "WORKFLOW_DISABLED",
+                f"workflow type {workflow_type} is disabled: {stored.disabled_reason}",
+                metadata={"disabled_reason": stored.disabled_reason},
+            )
+        return stored
+
+    def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
+        """The task queue a run of the type would start on now (see choose_task_queue)."""
+        inputs = self.liveness_inputs()
+        workers = workers_by_type(self.catalog.workers.values()).get(stored.spec.workflow_type, [])
+        view = workflow_view(stored, workers, inputs)
+        return choose_task_queue(view, parse_label_selector(label_selector), inputs)
 
     @property
     def snapshot_age_seconds(self) -> float:

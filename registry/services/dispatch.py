@@ -21,22 +21,19 @@ from registry.convert import value_to_python, warning_messages
 from registry.dispatch import (
     agent_violations,
     chain_violations,
-    choose_task_queue,
+    check_payload,
     default_workflow_id,
-    input_violations,
     request_id_violations,
-    typed_search_attributes,
     workflow_id_violations,
     workspace_violations,
 )
-from registry.errors import FieldViolation, RegistryError, invalid_fields, workflow_not_found
+from registry.errors import FieldViolation, RegistryError, invalid_fields
 from registry.model import SlugClaim, SlugReset
-from registry.pagination import paginate, parse_label_selector, query_fingerprint
+from registry.pagination import paginate, query_fingerprint
 from registry.runtime import RegistryRuntime
 from registry.slugs import SlugError, slug_workflow_id, slugify
 from registry.starter import StartPlan, WorkflowStarter
 from registry.store import RegistryStore
-from registry.views import workers_by_type, workflow_view
 from registry.workflow import RegistryWorkflow
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -99,33 +96,19 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     async def _plan(
         self, store: RegistryStore, request: dispatch_pb2.StartWorkflowRequest
     ) -> tuple[StartPlan, list[resources_pb2.InputWarning]]:
-        stored = store.catalog.workflows.get(request.workflow_type)
-        if stored is None:
-            raise workflow_not_found(request.workflow_type)
-        if not stored.enabled:
-            raise RegistryError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "WORKFLOW_DISABLED",
-                f"workflow type {request.workflow_type} is disabled: {stored.disabled_reason}",
-                metadata={"disabled_reason": stored.disabled_reason},
-            )
+        stored = store.enabled_workflow(request.workflow_type)
         workflow_input = value_to_python(request.input) if request.HasField("input") else {}
-        violations = _id_violations(request, self._config.registry.workflow_id)
-        violations += input_violations(stored, workflow_input)
-        attributes, attribute_violations = typed_search_attributes(
-            stored.spec.search_attributes,
+        attributes, payload_violations = check_payload(
+            stored,
+            workflow_input,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},
         )
-        violations += attribute_violations
+        violations = _id_violations(request, self._config.registry.workflow_id) + payload_violations
         execution_timeout = _timeout(request, "execution_timeout", violations)
         run_timeout = _timeout(request, "run_timeout", violations)
         if violations:
             raise invalid_fields("INVALID_START", violations)
-
-        inputs = store.liveness_inputs()
-        workers = workers_by_type(store.catalog.workers.values()).get(stored.spec.workflow_type, [])
-        view = workflow_view(stored, workers, inputs)
-        task_queue = choose_task_queue(view, parse_label_selector(request.label_selector), inputs)
+        task_queue = store.task_queue_for(stored, request.label_selector)
 
         if request.workflow_id:
             workflow_id = request.workflow_id

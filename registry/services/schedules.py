@@ -31,9 +31,9 @@ from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
 from registry.config import Config
 from registry.convert import value_to_python, warning_messages
-from registry.dispatch import choose_task_queue, input_violations, typed_search_attributes
-from registry.errors import FieldViolation, RegistryError, invalid_fields, workflow_not_found
-from registry.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_label_selector
+from registry.dispatch import check_payload, input_violations
+from registry.errors import FieldViolation, RegistryError, invalid_fields
+from registry.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
     BuiltSpec,
@@ -48,7 +48,6 @@ from registry.schedule_spec import (
 )
 from registry.starter import encode_typed_search_attributes
 from registry.store import RegistryStore
-from registry.views import workers_by_type, workflow_view
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -69,15 +68,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         store = self._runtime.registry()
         schedules = store.schedules
         violations = _schedule_id_violations(request.schedule_id)
-        spec_request = SpecRequest(
-            spec=request.spec,
-            interval_seconds=request.interval_seconds
-            if request.HasField("interval_seconds")
-            else None,
-            start_at=request.start_at,
-            end_at=request.end_at,
-            fire_offsets_seconds=list(request.fire_offsets_seconds),
-        )
+        spec_request = _spec_request(request, list(request.fire_offsets_seconds))
         action, built, warnings = self._action(
             store, request, spec_request, violations, task_queue=None
         )
@@ -121,14 +112,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             if request.follow_task_queue
             else (current.schedule.action.start_workflow.task_queue.name)
         )
-        spec_request = SpecRequest(
-            spec=request.spec,
-            interval_seconds=request.interval_seconds
-            if request.HasField("interval_seconds")
-            else None,
-            start_at=request.start_at,
-            end_at=request.end_at,
-        )
+        spec_request = _spec_request(request, [])
         action, built, _ = self._action(
             store, request, spec_request, violations, task_queue=keep_queue
         )
@@ -162,22 +146,14 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         """The start action of the schedule, after checking the type, input, search
         attributes and spec (violations are collected; an unknown type, a disabled one or no
         healthy worker raise at once). task_queue None: resolve it from the registry."""
-        stored = store.catalog.workflows.get(request.workflow_type)
-        if stored is None:
-            raise workflow_not_found(request.workflow_type)
-        if not stored.enabled:
-            raise RegistryError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "WORKFLOW_DISABLED",
-                f"workflow type {request.workflow_type} is disabled: {stored.disabled_reason}",
-            )
+        stored = store.enabled_workflow(request.workflow_type)
         workflow_input = value_to_python(request.input) if request.HasField("input") else {}
-        violations += input_violations(stored, workflow_input)
-        attributes, attribute_violations = typed_search_attributes(
-            stored.spec.search_attributes,
+        attributes, payload_violations = check_payload(
+            stored,
+            workflow_input,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},
         )
-        violations += attribute_violations
+        violations += payload_violations
         built = build_spec(spec_request, datetime.now(UTC))
         violations += built.violations
         if request.catchup_window_seconds:
@@ -189,12 +165,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
                 FieldViolation("remaining_actions", "must be 0 or more", "out_of_range")
             )
         if task_queue is None and not violations:
-            inputs = store.liveness_inputs()
-            workers = workers_by_type(store.catalog.workers.values()).get(request.workflow_type, [])
-            view = workflow_view(stored, workers, inputs)
-            task_queue = choose_task_queue(
-                view, parse_label_selector(request.label_selector), inputs
-            )
+            task_queue = store.task_queue_for(stored, request.label_selector)
         converter = store.temporal.data_converter.payload_converter
         start = NewWorkflowExecutionInfo(
             workflow_id=request.workflow_id or request.schedule_id,
@@ -383,6 +354,19 @@ def _schedule_id_violations(schedule_id: str) -> list[FieldViolation]:
         message = f"must be 1-{MAX_SCHEDULE_ID_LENGTH} printable characters"
         return [FieldViolation("schedule_id", message, "invalid")]
     return []
+
+
+def _spec_request(
+    request: schedules_pb2.CreateScheduleRequest | schedules_pb2.UpdateScheduleRequest,
+    fire_offsets_seconds: list[int],
+) -> SpecRequest:
+    return SpecRequest(
+        spec=request.spec,
+        interval_seconds=request.interval_seconds if request.HasField("interval_seconds") else None,
+        start_at=request.start_at,
+        end_at=request.end_at,
+        fire_offsets_seconds=fire_offsets_seconds,
+    )
 
 
 def _policies(
