@@ -1,5 +1,6 @@
 """Generate everything derived from proto/: vendored googleapis protos, the
-descriptor set Envoy loads, and the Python stubs under gen/python.
+descriptor set Envoy loads, the Python stubs under gen/python, and the OpenAPI
+document derived from that descriptor set.
 
     python scripts/generate.py            # write into the repository
     python scripts/generate.py --check    # fail when committed files drift
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,8 @@ from pathlib import Path
 import google.api
 from grpc_tools import protoc
 
+from registry.openapi import openapi_document
+
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = {
     "google/api": ["annotations.proto", "http.proto", "field_behavior.proto", "httpbody.proto"],
@@ -28,6 +32,7 @@ VENDORED = {
 }
 GENERATED_TREES = ("gen", "third_party/googleapis")
 DESCRIPTOR = "gen/descriptor.binpb"
+OPENAPI = "gen/python/temporal_registry/v1/openapi.json"
 VENV_BIN = Path(sys.executable).parent  # buf-bin installs `buf` beside the interpreter
 
 
@@ -43,14 +48,14 @@ def vendor_googleapis(dest: Path) -> None:
 
 def build_descriptor(workspace: Path, output: Path) -> None:
     """buf builds one image of every file in both modules, imports included,
-    so google/rpc/error_details.proto is always there for Envoy."""
+    so google/rpc/error_details.proto is always there for Envoy. Source info (the
+    comments) stays in: the OpenAPI document's descriptions come from it."""
     output.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             str(VENV_BIN / "buf"),
             "build",
             str(workspace),
-            "--exclude-source-info",
             "-o",
             str(output),
         ],
@@ -86,6 +91,13 @@ def generate(dest: Path) -> None:
         shutil.copyfile(ROOT / "buf.yaml", dest / "buf.yaml")
     build_descriptor(dest, dest / DESCRIPTOR)
     generate_python(dest / DESCRIPTOR, dest / "gen/python", dest / "proto")
+    write_openapi(dest / DESCRIPTOR, dest / OPENAPI)
+
+
+def write_openapi(descriptor: Path, output: Path) -> None:
+    """The OpenAPI document, beside the stubs so it ships in the wheel."""
+    document = openapi_document(descriptor.read_bytes(), title="temporal-registry", version="v1")
+    output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def drift(fresh: Path) -> list[str]:

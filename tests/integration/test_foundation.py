@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,15 @@ def test_metrics_pass_through(http: httpx.Client) -> None:
         'temporal_registry_rpc_requests_total{code="OK",method="/temporal_registry.v1.SystemService/GetHealth"}'
         in response.text
     )
+
+
+def test_openapi_document_through_envoy(http: httpx.Client) -> None:
+    response = http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    packaged = files("temporal_registry.v1").joinpath("openapi.json").read_bytes()
+    assert response.content == packaged
+    assert "/workflows/{workflow_type}/start" in response.json()["paths"]
 
 
 def test_namespace_is_created_with_configured_retention(

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class DispatchServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """DispatchService starts workflows through the registry: the caller names a
+    workflow type, the registry picks the task queue of a healthy worker,
+    validates the input against the registered schema and starts the run, with
+    readable workflow ids and idempotent retries.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -62,34 +66,52 @@ class DispatchServiceStub:
 
 
 class DispatchServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """DispatchService starts workflows through the registry: the caller names a
+    workflow type, the registry picks the task queue of a healthy worker,
+    validates the input against the registered schema and starts the run, with
+    readable workflow ids and idempotent retries.
+    """
 
     def StartWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts a workflow of a registered type on the task queue of a healthy
+        worker. NOT_FOUND for an unknown type, FAILED_PRECONDITION when it is
+        disabled, UNAVAILABLE when no healthy worker can run it, INVALID_ARGUMENT
+        with one field violation per schema error, ALREADY_EXISTS when the
+        workflow id is running. The same request_id returns the same run.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Run(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The 0.1.x agent-run convenience route: starts the configured workflow
+        type (dispatch.run_workflow_type unless workflow_type is set) with the
+        request, minus workflow_type, name and request_id, as its input.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClaimWorkflowId(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Claims the next counter of a name's slug: `<slug>-r<N>`. Counters are
+        durable and strictly increasing per slug, and never give the id of an
+        existing execution.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResetWorkflowId(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Resets a slug's counter to 0. Later claims still skip ids of existing
+        executions.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkflowIds(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists slug counters, ordered by slug (AIP-158 pagination).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -131,7 +153,11 @@ def add_DispatchServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DispatchService:
-    """Missing associated documentation comment in .proto file."""
+    """DispatchService starts workflows through the registry: the caller names a
+    workflow type, the registry picks the task queue of a healthy worker,
+    validates the input against the registered schema and starts the run, with
+    readable workflow ids and idempotent retries.
+    """
 
     @staticmethod
     def StartWorkflow(request,

@@ -27,7 +27,9 @@ if _version_not_supported:
 
 
 class RegistryServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """RegistryService is the catalogue of workflow types and the workers that
+    run them. Its state lives in the registry workflow.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -108,88 +110,114 @@ class RegistryServiceStub:
 
 
 class RegistryServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """RegistryService is the catalogue of workflow types and the workers that
+    run them. Its state lives in the registry workflow.
+    """
 
     def GetRegistryStatus(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Counts and identity of the registry: how many workflow types and workers
+        it knows, when it started, and which registry workflow run holds its state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RegisterWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Registers a worker and the workflow types it runs, or updates it: a
+        worker registering again with changed specs replaces them. Starts the
+        worker's lease.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Heartbeat(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Renews a worker's lease. NOT_FOUND when the registry does not know the
+        worker: register again. Heartbeats are held in memory and flushed as
+        coalesced lease renewals, so they cost no history event each.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnregisterWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes a worker. Workflow types it alone declared stay listed (without
+        workers) until deleted.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkers(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists workers, ordered by worker_id (AIP-158 pagination).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One worker.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkflows(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists workflow types, ordered by workflow_type (AIP-158 pagination),
+        optionally filtered by label, enabled and healthy.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One workflow type with its workers and health.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Declares a workflow type by hand (an operator, not a worker).
+        ALREADY_EXISTS when the type is registered.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReplaceWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates or replaces a workflow type's spec.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes a workflow type. NOT_FOUND when unknown, unless allow_missing.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EnableWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Enables a workflow type for dispatch.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisableWorkflow(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Disables a workflow type: still listed, never dispatched, with a reason.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ShutdownRegistry(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Drains the current registry workflow run and continues it as new with all
+        of its state: nothing registered is lost. (0.1.x completed the workflow
+        here, which wiped the registry.) Waits until the next run has taken over.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -276,7 +304,9 @@ def add_RegistryServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RegistryService:
-    """Missing associated documentation comment in .proto file."""
+    """RegistryService is the catalogue of workflow types and the workers that
+    run them. Its state lives in the registry workflow.
+    """
 
     @staticmethod
     def GetRegistryStatus(request,

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class ScheduleServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """ScheduleService runs registered workflow types on Temporal schedules. The
+    caller names a workflow type; the registry resolves its task queue, checks
+    the input against the registered schema at create and update, and keeps
+    schedules honest when a type's schema changes (the schedule guardian).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -82,58 +86,77 @@ class ScheduleServiceStub:
 
 
 class ScheduleServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """ScheduleService runs registered workflow types on Temporal schedules. The
+    caller names a workflow type; the registry resolves its task queue, checks
+    the input against the registered schema at create and update, and keeps
+    schedules honest when a type's schema changes (the schedule guardian).
+    """
 
     def CreateSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates a schedule (0.1.x fields, plus the whole Temporal spec: cron,
+        calendars, intervals with phase, exclusions, jitter, time zone, catch-up
+        window, pause-on-failure, remaining actions, all six overlap policies).
+        ALREADY_EXISTS when the schedule id is taken.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Describes a schedule: next fire times, running and recent actions,
+        paused state and note, and whether its input still fits the schema.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSchedules(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists schedules (Temporal's order), optionally of one workflow type.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Replaces a schedule's spec, action and policies. Needs the
+        conflict_token of the version being replaced: ABORTED when someone else
+        changed the schedule since.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PauseSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Pauses a schedule, with a note.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnpauseSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Unpauses a schedule, with a note.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TriggerSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Runs the schedule's action now.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BackfillSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Runs the actions the schedule would have taken in a past time range.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteSchedule(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes a schedule (its running workflows keep running).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -195,7 +218,11 @@ def add_ScheduleServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ScheduleService:
-    """Missing associated documentation comment in .proto file."""
+    """ScheduleService runs registered workflow types on Temporal schedules. The
+    caller names a workflow type; the registry resolves its task queue, checks
+    the input against the registered schema at create and update, and keeps
+    schedules honest when a type's schema changes (the schedule guardian).
+    """
 
     @staticmethod
     def CreateSchedule(request,

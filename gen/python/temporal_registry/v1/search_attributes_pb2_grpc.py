@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class SearchAttributeServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """SearchAttributeService provisions and reconciles the namespace's custom
+    search attributes, so worker deployments need no Temporal operator rights.
+    (Registrations provision what they declare on their own; see
+    RegistryService.RegisterWorker.)
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -52,22 +56,34 @@ class SearchAttributeServiceStub:
 
 
 class SearchAttributeServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """SearchAttributeService provisions and reconciles the namespace's custom
+    search attributes, so worker deployments need no Temporal operator rights.
+    (Registrations provision what they declare on their own; see
+    RegistryService.RegisterWorker.)
+    """
 
     def ListDeclaredSearchAttributes(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Search attributes declared by registered workflow types, with the types
+        that declare each.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTemporalSearchAttributes(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Search attributes that exist in the namespace, system and custom.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReconcileSearchAttributes(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Compares declared and existing search attributes and, by mode, changes
+        nothing (validate), creates the missing ones (ensure), or removes and
+        recreates listed ones whose type differs (replace, with confirm). When
+        nothing asked for could be done, answers FAILED_PRECONDITION with what
+        was refused.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -99,7 +115,11 @@ def add_SearchAttributeServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SearchAttributeService:
-    """Missing associated documentation comment in .proto file."""
+    """SearchAttributeService provisions and reconciles the namespace's custom
+    search attributes, so worker deployments need no Temporal operator rights.
+    (Registrations provision what they declare on their own; see
+    RegistryService.RegisterWorker.)
+    """
 
     @staticmethod
     def ListDeclaredSearchAttributes(request,
