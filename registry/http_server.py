@@ -1,7 +1,8 @@
 """The registry's plain-HTTP listener: what is not an RPC (Prometheus
-`/metrics`, the OpenAPI document at `/openapi.json`). Envoy routes these paths
-here with transcoding disabled. Errors use the same google.rpc.Status JSON shape
-as the transcoded API."""
+`/metrics`, the OpenAPI document at `/openapi.json`, and `/docs`, Swagger UI
+served from the openapi-ui-bundles wheel, so it works offline). Envoy routes
+these paths here with transcoding disabled. Errors use the same
+google.rpc.Status JSON shape as the transcoded API."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from importlib.resources import files
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from openapi_ui_bundles.swagger_ui import static_path
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 NOT_FOUND = 5  # google.rpc.Code.NOT_FOUND
@@ -17,6 +19,28 @@ NOT_FOUND = 5  # google.rpc.Code.NOT_FOUND
 
 # Written by `make gen` beside the generated stubs (registry.openapi), so it ships in the wheel.
 OPENAPI = files("temporal_registry.v1").joinpath("openapi.json")
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>temporal-registry API</title>
+  <link rel="icon" href="/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});
+  </script>
+</body>
+</html>
+"""
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -51,6 +75,21 @@ def build_http_app() -> web.Application:
         return web.Response(body=openapi, content_type="application/json")
 
     app.router.add_get("/openapi.json", serve_openapi)
+
+    assets = {name: (static_path / name).read_bytes() for name in DOCS_ASSETS}
+
+    async def serve_docs(request: web.Request) -> web.Response:
+        return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+    async def serve_asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in assets:
+            raise web.HTTPNotFound(reason=f"no such file: /docs/{name}")
+        return web.Response(body=assets[name], content_type=DOCS_ASSETS[name])
+
+    app.router.add_get("/docs", serve_docs)
+    app.router.add_get("/docs/", serve_docs)
+    app.router.add_get("/docs/{name}", serve_asset)
     return app
 
 

@@ -5,6 +5,7 @@ namespace provisioning, readiness reasons and clean shutdown."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from importlib.resources import files
@@ -130,6 +131,22 @@ def test_openapi_document_through_envoy(http: httpx.Client) -> None:
     packaged = files("temporal_registry.v1").joinpath("openapi.json").read_bytes()
     assert response.content == packaged
     assert "/workflows/{workflow_type}/start" in response.json()["paths"]
+
+
+def test_docs_page_works_offline(http: httpx.Client) -> None:
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert scripts and all(url.startswith("/docs/") for url in scripts)  # nothing from a CDN
+    assert '"/openapi.json"' in page.text
+    for url in scripts:
+        asset = http.get(url)
+        assert asset.status_code == 200, url
+    bundle = http.get("/docs/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in bundle.text
+    missing = http.get("/docs/nothing.js")
+    assert missing.status_code == 404 and missing.json()["code"] == 5
 
 
 def test_namespace_is_created_with_configured_retention(
