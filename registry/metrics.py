@@ -96,6 +96,11 @@ class RegistryCollector(Collector):
                 snapshot.updates_this_run,
             ),
             (
+                "history_length",
+                "History events of the current registry run (as of the last refresh).",
+                snapshot.history_length,
+            ),
+            (
                 "state_bytes",
                 "Size of the registry state as JSON (as of the last refresh).",
                 snapshot.state_bytes,

@@ -90,6 +90,7 @@ class RegistrySnapshot:
     last_service_start: ServiceStart | None = None
     state_bytes: int = 0
     updates_this_run: int = 0
+    history_length: int = 0  # of the current run, as of its last workflow task
     catalog: Catalog | None = None
 
 
@@ -147,6 +148,7 @@ class RegistryWorkflow:
             last_service_start=self._state.last_service_start,
             state_bytes=self._ledger.total,
             updates_this_run=self._updates_this_run,
+            history_length=workflow.info().get_current_history_length(),
             catalog=None if known_revision == catalog.revision else catalog,
         )
 

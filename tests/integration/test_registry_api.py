@@ -399,6 +399,7 @@ def test_registry_metrics(http: httpx.Client) -> None:
     assert samples['temporal_registry_workers{healthy="true"}'] >= 1
     assert samples['temporal_registry_writes_total{outcome="ok",update="register_worker"}'] >= 1
     assert samples["temporal_registry_revision"] >= 1
+    assert samples["temporal_registry_history_length"] >= 1
     assert samples["temporal_registry_self_preservation"] in (0, 1)
     assert samples["temporal_registry_update_queue_depth"] == 0
     refused = (
