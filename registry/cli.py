@@ -17,6 +17,7 @@ from pathlib import Path
 from registry.config import Config, ConfigError, load_config
 from registry.logs import configure_logging
 from registry.ports import PortInUseError
+from registry.tracing import TracingUnavailable
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
@@ -76,6 +77,9 @@ def _run_service(command: str, config: Config) -> int:
             from registry.server import serve
 
             asyncio.run(serve(config))
+    except TracingUnavailable as error:  # the configuration asks for what isn't installed
+        print(f"temporal-registry: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except (PortInUseError, RuntimeError, TimeoutError) as error:
         # a taken port, or a dev-stack child that failed to start or died
         print(f"temporal-registry: {error}", file=sys.stderr)

@@ -291,6 +291,25 @@ class DevConfig(_Section):
     )
 
 
+class TracingConfig(_Section):
+    """OpenTelemetry tracing (needs the otel extra)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Trace the gRPC server, the Temporal client and the embedded worker.",
+    )
+    exporter: Literal["otlp", "console"] = Field(
+        default="otlp", description="Where spans go: an OTLP/gRPC collector, or stdout."
+    )
+    otlp_endpoint: NonEmptyStr = Field(
+        default="http://127.0.0.1:4317", description="The OTLP/gRPC collector."
+    )
+    otlp_insecure: bool = Field(default=True, description="Plaintext to the collector.")
+    service_name: NonEmptyStr = Field(
+        default="temporal-registry", description="service.name of the spans."
+    )
+
+
 class LoggingConfig(_Section):
     """Logging of the registry."""
 
@@ -313,6 +332,7 @@ class Config(_Section):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     search_attributes: SearchAttributesConfig = Field(default_factory=SearchAttributesConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

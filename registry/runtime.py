@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
 
 from registry.config import Config
@@ -42,8 +42,10 @@ class RegistryRuntime:
         *,
         on_readiness: Callable[[bool], Awaitable[None]] | None = None,
         retry_seconds: float = 1.0,
+        temporal_interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._config = config
+        self._temporal_interceptors = temporal_interceptors
         self._on_readiness = on_readiness
         self._retry_seconds = retry_seconds
         self._registry: RegistryStore | None = None
@@ -90,7 +92,7 @@ class RegistryRuntime:
                 self._not_ready = NotReady(
                     "TEMPORAL_UNAVAILABLE", f"cannot reach Temporal at {temporal.address}"
                 )
-                client = await connect(temporal)
+                client = await connect(temporal, self._temporal_interceptors)
                 self._not_ready = NotReady(
                     "NAMESPACE_UNAVAILABLE", f"cannot provision namespace {temporal.namespace}"
                 )

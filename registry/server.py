@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 import grpc
 from grpc_health.v1 import _async as health_aio  # the asyncio servicer (health.aio)
@@ -36,6 +37,7 @@ from registry.services.registry import RegistryService
 from registry.services.schedules import ScheduleService
 from registry.services.search_attributes import SearchAttributeService
 from registry.services.system import SystemService
+from registry.tracing import Tracing, setup_tracing
 
 log = logging.getLogger("registry.server")
 
@@ -51,10 +53,16 @@ READINESS_GATED = ("", *SERVICE_NAMES[1:])
 
 
 def build_grpc_server(
-    config: Config, runtime: RegistryRuntime, health_servicer: health_aio.HealthServicer
+    config: Config,
+    runtime: RegistryRuntime,
+    health_servicer: health_aio.HealthServicer,
+    tracing: Tracing | None = None,
 ) -> grpc.aio.Server:
+    interceptors: list[Any] = [RequestInterceptor(access_log=config.logging.access_log)]
+    if tracing is not None:
+        interceptors.insert(0, tracing.server_interceptor)  # the span covers everything
     server = grpc.aio.server(
-        interceptors=[RequestInterceptor(access_log=config.logging.access_log)],
+        interceptors=interceptors,
         options=[
             ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
             ("grpc.max_receive_message_length", config.server.max_message_bytes),
@@ -111,10 +119,15 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         for name in READINESS_GATED:
             await health_servicer.set(name, status)
 
-    runtime = RegistryRuntime(config, on_readiness=follow_readiness)
+    tracing = setup_tracing(config.tracing)
+    runtime = RegistryRuntime(
+        config,
+        on_readiness=follow_readiness,
+        temporal_interceptors=[tracing.temporal_interceptor] if tracing else [],
+    )
     collector = RegistryCollector(lambda: runtime.store)
     REGISTRY.register(collector)
-    server = build_grpc_server(config, runtime, health_servicer)
+    server = build_grpc_server(config, runtime, health_servicer, tracing)
     http = await start_http_server(config.server.host, config.server.http_port)
     await server.start()
     await health_servicer.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
@@ -137,3 +150,5 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await runtime.stop()
         await http.cleanup()
         REGISTRY.unregister(collector)
+        if tracing is not None:
+            tracing.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from google.protobuf.duration_pb2 import Duration
@@ -11,7 +12,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     RegisterNamespaceRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from registry.config import TemporalConfig
@@ -19,15 +20,17 @@ from registry.config import TemporalConfig
 log = logging.getLogger("registry.temporal")
 
 
-async def connect(config: TemporalConfig) -> Client:
+async def connect(config: TemporalConfig, interceptors: Sequence[Interceptor] = ()) -> Client:
     """Open a client on the configured namespace. Certificate files are read off
-    the event loop."""
+    the event loop. Interceptors that are also worker interceptors (tracing) apply to
+    the workers built on the client too."""
     return await Client.connect(
         config.address,
         namespace=config.namespace,
         tls=await tls_options(config),
         api_key=config.api_key,
         identity=None,
+        interceptors=interceptors,
     )
 
 
