@@ -17,12 +17,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from integration.stack import LOOPBACK, Envoy, Registry, TemporalDevServer, wait_ready  # noqa: E402
+from integration.stack import (  # noqa: E402
+    ADMIN_HEADERS,
+    ADMIN_TOKEN,
+    LOOPBACK,
+    Envoy,
+    Registry,
+    TemporalDevServer,
+    authorized,
+    wait_ready,
+)
 
-__all__ = ["LOOPBACK", "LatencySummary", "Stack", "cpu_seconds", "rss_mib", "running_stack"]
+__all__ = [
+    "ADMIN_HEADERS",
+    "LOOPBACK",
+    "LatencySummary",
+    "Stack",
+    "aio_channel",
+    "authorized",
+    "cpu_seconds",
+    "rss_mib",
+    "running_stack",
+]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -133,3 +154,14 @@ class LatencySummary:
             f"p50 {self.p50_ms:.2f} ms  p90 {self.p90_ms:.2f} ms  p99 {self.p99_ms:.2f} ms  "
             f"max {self.max_ms:.1f} ms  mean {self.mean_ms:.2f} ms  (n={self.count})"
         )
+
+
+class _AioToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = (*(details.metadata or ()), ("authorization", f"Bearer {ADMIN_TOKEN}"))
+        return await continuation(details._replace(metadata=metadata), request)
+
+
+def aio_channel(target: str) -> grpc.aio.Channel:
+    """An asyncio channel that sends the stack's admin token (auth is on, as in production)."""
+    return grpc.aio.insecure_channel(target, interceptors=[_AioToken()])

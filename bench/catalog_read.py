@@ -36,7 +36,16 @@ from typing import Any
 
 import grpc
 import httpx
-from benchlib import LatencySummary, Stack, cpu_seconds, rss_mib, running_stack
+from benchlib import (
+    ADMIN_HEADERS,
+    LatencySummary,
+    Stack,
+    aio_channel,
+    authorized,
+    cpu_seconds,
+    rss_mib,
+    running_stack,
+)
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
 LIST_TARGET_P50_MS = 2.0
@@ -170,8 +179,8 @@ def registrations(types: int, workers: int) -> list[registry_pb2.RegisterWorkerR
 
 async def register(target: str, types: int, workers: int) -> float:
     began = time.perf_counter()
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+    async with aio_channel(target) as channel:
+        stub = registry_pb2_grpc.RegistryServiceStub(authorized(channel))
         limit = asyncio.Semaphore(REGISTER_CONCURRENCY)
 
         async def one(request: registry_pb2.RegisterWorkerRequest) -> None:
@@ -327,7 +336,9 @@ async def throughput(stack: Stack, names: list[str], args: argparse.Namespace) -
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     results = []
-    async with httpx.AsyncClient(base_url=stack.envoy.http_url, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=stack.envoy.http_url, limits=limits, timeout=30, headers=ADMIN_HEADERS
+    ) as http:
 
         async def http_list(i: int) -> int:
             return checked(
@@ -349,7 +360,7 @@ async def throughput(stack: Stack, names: list[str], args: argparse.Namespace) -
         results.append(
             await concurrent("HTTP get", http_get, args.concurrency, args.throughput_seconds, pids)
         )
-    channels = [grpc.aio.insecure_channel(stack.registry.grpc_target) for _ in range(4)]
+    channels = [aio_channel(stack.registry.grpc_target) for _ in range(4)]
     try:
         stubs = [registry_pb2_grpc.RegistryServiceStub(channel) for channel in channels]
         request = registry_pb2.ListWorkflowsRequest(page_size=args.page_size)
@@ -398,7 +409,7 @@ def run(stack: Stack, args: argparse.Namespace) -> str:
     rss = {"ready": rss_mib(pid)}
     names = [workflow_type(i) for i in range(args.types)]
     took = asyncio.run(register(stack.registry.grpc_target, args.types, args.workers))
-    with httpx.Client(base_url=stack.envoy.http_url, timeout=30) as http:
+    with httpx.Client(base_url=stack.envoy.http_url, timeout=30, headers=ADMIN_HEADERS) as http:
         wait_listed(http, args.types)
         check_listing(http, args.types, args.page_size)
         rss["registered"] = rss_mib(pid)
@@ -415,7 +426,7 @@ def run(stack: Stack, args: argparse.Namespace) -> str:
         ]
         print_table(f"serial, HTTP/JSON through Envoy ({args.requests} requests each)", via_envoy)
     with grpc.insecure_channel(stack.registry.grpc_target) as channel:
-        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        stub = registry_pb2_grpc.RegistryServiceStub(authorized(channel))
         direct = [
             serial(f"gRPC {name}", call, args.requests, pids)
             for name, call in grpc_calls(stub, names, args.page_size).items()

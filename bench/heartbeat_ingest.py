@@ -38,7 +38,16 @@ from dataclasses import dataclass, field
 
 import grpc
 import httpx
-from benchlib import LOOPBACK, LatencySummary, Stack, cpu_seconds, rss_mib, running_stack
+from benchlib import (
+    ADMIN_HEADERS,
+    LOOPBACK,
+    LatencySummary,
+    Stack,
+    aio_channel,
+    cpu_seconds,
+    rss_mib,
+    running_stack,
+)
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 from temporalio.client import Client
 
@@ -291,7 +300,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
     rss = {"ready": rss_mib(pid)}
 
     client = await Client.connect(stack.temporal.address, namespace="default")
-    channels = [grpc.aio.insecure_channel(target) for _ in range(args.channels)]
+    channels = [aio_channel(target) for _ in range(args.channels)]
     try:
         for channel in channels:
             await asyncio.wait_for(channel.channel_ready(), 10)
@@ -334,7 +343,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
         for channel in channels:
             await channel.close()
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=ADMIN_HEADERS) as http:
         metrics = await http.get(f"http://{LOOPBACK}:{stack.registry.http_port}/metrics")
     served = server_heartbeats(metrics.text)
 

@@ -25,9 +25,8 @@ import uuid
 from typing import Any
 
 import aiohttp
-import grpc
 import httpx
-from benchlib import LatencySummary, Stack, running_stack
+from benchlib import ADMIN_HEADERS, LatencySummary, Stack, aio_channel, running_stack
 from integration.stack import start_echo_worker
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc
 from temporalio.client import Client
@@ -62,8 +61,8 @@ async def measure(stack: Stack, starts: int, warmup: int) -> dict[str, LatencySu
     timings: dict[str, list[float]] = {"direct": [], "envoy HTTP": [], "envoy gRPC": []}
     # aiohttp, not httpx: httpx's async client costs a few ms per request of its own.
     async with (
-        aiohttp.ClientSession(stack.envoy.http_url) as http,
-        grpc.aio.insecure_channel(stack.envoy.grpc_target) as channel,
+        aiohttp.ClientSession(stack.envoy.http_url, headers=ADMIN_HEADERS) as http,
+        aio_channel(stack.envoy.grpc_target) as channel,
     ):
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
 
@@ -106,7 +105,9 @@ def register(stack: Stack) -> None:
         "ttl_seconds": 3600,
         "workflows": [{"workflow_type": WORKFLOW_TYPE, "input_schema": SCHEMA}],
     }
-    httpx.post(f"{stack.envoy.http_url}/registry/workers", json=body, timeout=10).raise_for_status()
+    httpx.post(
+        f"{stack.envoy.http_url}/registry/workers", json=body, timeout=10, headers=ADMIN_HEADERS
+    ).raise_for_status()
 
 
 def main(argv: list[str] | None = None) -> int:

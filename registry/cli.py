@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from registry.config import Config, ConfigError, load_config
+from registry.devstack import dev_token_env
 from registry.logs import configure_logging
 from registry.ports import PortInUseError
 from registry.tracing import TracingUnavailable
@@ -48,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    env: dict[str, str] | None = None
+    if args.command == "up":
+        env = dev_token_env(os.environ)
+    elif args.command == "render-envoy":  # Envoy's config holds no tokens: auth is moot here
+        env = {**os.environ, "AUTH_ENABLED": os.environ.get("AUTH_ENABLED") or "false"}
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, env)
     except ConfigError as error:
         print(f"temporal-registry: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_CONFIG

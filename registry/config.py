@@ -33,7 +33,7 @@ from registry.interpolate import MissingVariableError, interpolate
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 
 # Values never echoed back in error messages.
-_SECRET_KEYS = frozenset({"api_key"})
+_SECRET_KEYS = frozenset({"api_key", "worker_tokens", "client_tokens", "admin_tokens"})
 _MISSING = object()
 
 
@@ -291,6 +291,73 @@ class DevConfig(_Section):
     )
 
 
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return [] if value is None else value
+
+
+TokenList = Annotated[list[str], BeforeValidator(_comma_list)]
+MIN_TOKEN_LENGTH = 16
+
+
+class AuthConfig(_Section):
+    """Bearer tokens for the HTTP and gRPC API (see registry.auth for the scopes)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Require bearer tokens. The server refuses to start with auth on and no "
+        "token configured.",
+    )
+    worker_tokens: TokenList = Field(
+        default_factory=list,
+        description="Tokens with the worker scope (comma-separated; several for rotation).",
+    )
+    client_tokens: TokenList = Field(
+        default_factory=list, description="Tokens with the client scope (comma-separated)."
+    )
+    admin_tokens: TokenList = Field(
+        default_factory=list, description="Tokens with the admin scope (comma-separated)."
+    )
+    tokens_file: OptionalFile = Field(
+        default=None,
+        description="YAML file mapping worker, client and admin to lists of tokens; merged "
+        "with the lists above.",
+    )
+    public_metrics: bool = Field(default=True, description="Serve /metrics without a token.")
+
+    def tokens(self) -> dict[str, list[str]]:
+        """scope -> tokens, from the lists and the file."""
+        tokens = {
+            "worker": list(self.worker_tokens),
+            "client": list(self.client_tokens),
+            "admin": list(self.admin_tokens),
+        }
+        if self.tokens_file is not None:
+            data = yaml.safe_load(self.tokens_file.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ValueError("tokens_file must map worker, client and admin to token lists")
+            for scope, items in data.items():
+                if scope not in tokens or not isinstance(items, list):
+                    raise ValueError(
+                        f"tokens_file: {scope!r} is not worker, client or admin with a list"
+                    )
+                tokens[scope] += [str(item) for item in items]
+        return tokens
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Self:
+        tokens = self.tokens()
+        if self.enabled and not any(tokens.values()):
+            raise ValueError(
+                "auth is enabled but no token is configured: set AUTH_ADMIN_TOKENS (and "
+                "AUTH_CLIENT_TOKENS, AUTH_WORKER_TOKENS) or auth.tokens_file, or disable auth"
+            )
+        if any(len(token) < MIN_TOKEN_LENGTH for items in tokens.values() for token in items):
+            raise ValueError(f"tokens must be at least {MIN_TOKEN_LENGTH} characters")
+        return self
+
+
 class TracingConfig(_Section):
     """OpenTelemetry tracing (needs the otel extra)."""
 
@@ -333,6 +400,7 @@ class Config(_Section):
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     search_attributes: SearchAttributesConfig = Field(default_factory=SearchAttributesConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

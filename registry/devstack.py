@@ -12,9 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
+import yaml
+
+from registry.auth import SCOPES
 from registry.binaries import venv_binary
 from registry.config import Config
 from registry.gateway import envoy_command, layout_for, render_envoy_config
@@ -181,16 +186,53 @@ async def _terminate(name: str, process: asyncio.subprocess.Process, grace: floa
         await process.wait()
 
 
+_TOKEN_VARIABLES = (
+    "AUTH_WORKER_TOKENS",
+    "AUTH_CLIENT_TOKENS",
+    "AUTH_ADMIN_TOKENS",
+    "AUTH_TOKENS_FILE",
+)
+
+
+def dev_token_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment for `up`: unless tokens are configured (or auth is off), point
+    AUTH_TOKENS_FILE at random dev tokens kept in the dev data dir, made once, so the dev
+    stack runs with auth on, like production."""
+    out = dict(env)
+    if any(out.get(name) for name in _TOKEN_VARIABLES) or out.get("AUTH_ENABLED", "").lower() in (
+        "false",
+        "0",
+        "no",
+    ):
+        return out
+    path = Path(out.get("DEV_DATA_DIR") or ".temporal-registry") / "tokens.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tokens = {scope: [f"dev-{scope}-{secrets.token_urlsafe(18)}"] for scope in SCOPES}
+        path.write_text(yaml.safe_dump(tokens), encoding="utf-8")
+        path.chmod(0o600)
+    out["AUTH_TOKENS_FILE"] = str(path)
+    return out
+
+
 def _print_urls(config: Config, data_dir: Path) -> None:
     gateway = f"{config.gateway.host}:{config.gateway.port}"
+    admin = config.auth.tokens()["admin"] if config.auth.enabled else []
+    auth = (
+        f"  admin token        export REGISTRY_TOKEN={admin[0]}\n"
+        f"                     (all tokens: {config.auth.tokens_file or 'your configuration'})\n"
+        if admin
+        else ""
+    )
     print(
         "\ntemporal-registry is up\n"
-        f"  HTTP API (Envoy)   http://{gateway}   e.g. curl http://{gateway}/registry/status\n"
+        f"  HTTP API (Envoy)   http://{gateway}   e.g. curl http://{gateway}/health\n"
         f"  gRPC (Envoy)       {gateway}          e.g. grpcurl -plaintext {gateway} list\n"
         f"  gRPC (registry)    {config.server.host}:{config.server.grpc_port}\n"
         f"  Temporal UI        http://127.0.0.1:{config.dev.temporal_ui_port}\n"
         f"  Temporal gRPC      {config.temporal.address} (namespace {config.temporal.namespace})\n"
         f"  data and logs      {data_dir}\n"
+        f"{auth}"
         "Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -14,6 +14,9 @@ from aiohttp.typedefs import Handler
 from openapi_ui_bundles.swagger_ui import static_path
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from registry.auth import Authenticator
+from registry.errors import RegistryError
+
 NOT_FOUND = 5  # google.rpc.Code.NOT_FOUND
 
 
@@ -66,9 +69,19 @@ async def _status_errors(request: web.Request, handler: Handler) -> web.StreamRe
         )
 
 
-def build_http_app() -> web.Application:
+def build_http_app(metrics_auth: Authenticator | None = None) -> web.Application:
     app = web.Application(middlewares=[_status_errors])
-    app.router.add_get("/metrics", _metrics)
+
+    async def serve_metrics(request: web.Request) -> web.Response:
+        if metrics_auth is not None:
+            try:
+                metrics_auth.scopes(request.headers)
+            except RegistryError as error:
+                body = {"code": error.code.value[0], "message": error.message, "details": []}
+                return web.json_response(body, status=401)
+        return await _metrics(request)
+
+    app.router.add_get("/metrics", serve_metrics)
     openapi = OPENAPI.read_bytes()  # once, at startup: no file reads on the event loop
 
     async def serve_openapi(request: web.Request) -> web.Response:
@@ -93,8 +106,10 @@ def build_http_app() -> web.Application:
     return app
 
 
-async def start_http_server(host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_http_app(), access_log=None)
+async def start_http_server(
+    host: str, port: int, *, metrics_auth: Authenticator | None = None
+) -> web.AppRunner:
+    runner = web.AppRunner(build_http_app(metrics_auth), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

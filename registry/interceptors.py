@@ -1,5 +1,5 @@
-"""The server interceptor every RPC passes through: request id, access log,
-request metrics, and the error boundary.
+"""The server interceptor every RPC passes through: request id, auth (registry.auth),
+access log, request metrics, and the error boundary.
 
 Handlers raise `RegistryError` for anything the client did or should know
 about; it becomes a rich google.rpc.Status. Any other exception is a bug: it is
@@ -18,6 +18,7 @@ import grpc
 from grpc.aio import ServerInterceptor
 from prometheus_client import Counter, Histogram
 
+from registry.auth import Authenticator, granted_scopes
 from registry.errors import RegistryError, internal_error
 from registry.logs import request_id_var
 
@@ -39,8 +40,9 @@ UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[An
 
 
 class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, *, access_log: bool) -> None:
+    def __init__(self, *, access_log: bool, authenticator: Authenticator | None = None) -> None:
         self._access_log = access_log
+        self._authenticator = authenticator  # None: auth disabled
 
     async def intercept_service(
         self,
@@ -70,9 +72,13 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
 
         async def serve(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             token = request_id_var.set(request_id)
+            scopes_token = None
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                if self._authenticator is not None:
+                    scopes = self._authenticator.authorize(method, metadata)
+                    scopes_token = granted_scopes.set(scopes)
                 return await behavior(request, context)
             except RegistryError as error:
                 code = error.code
@@ -94,6 +100,8 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                         extra={"rpc": method, "code": code.name, "ms": round(elapsed * 1000, 3)},
                     )
                 request_id_var.reset(token)
+                if scopes_token is not None:
+                    granted_scopes.reset(scopes_token)
 
         return serve
 

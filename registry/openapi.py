@@ -16,6 +16,8 @@ from typing import Any, Final
 from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from registry.auth import PUBLIC, required_scope
+
 FieldProto = descriptor_pb2.FieldDescriptorProto
 PACKAGE_PREFIX: Final = "temporal_registry."
 STATUS: Final = "google.rpc.Status"
@@ -133,7 +135,17 @@ def openapi_document(descriptor_set: bytes, *, title: str, version: str) -> dict
         },
         "tags": tags,
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": dict(sorted(builder.schemas.items()))},
+        "components": {
+            "schemas": dict(sorted(builder.schemas.items())),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token with the scope the operation needs: worker, client "
+                    "or admin (admin may do everything).",
+                }
+            },
+        },
     }
 
 
@@ -175,8 +187,12 @@ class _Builder:
             for name in path_fields
             if name in fields
         ]
+        scope = required_scope(f"/{service}/{method.name}")
+        if scope != PUBLIC:
+            comment = f"{comment} Needs a token with the {scope} scope.".strip()
         operation: dict[str, Any] = {
             "operationId": f"{service.rsplit('.', 1)[1]}_{method.name}",
+            "security": [{"bearer": []}] if scope != PUBLIC else [],
             "tags": [service.rsplit(".", 1)[1]],
             "summary": comment.split(". ")[0].rstrip(".") if comment else method.name,
             "description": comment,

@@ -26,6 +26,7 @@ from temporal_registry.v1 import (
     system_pb2_grpc,
 )
 
+from registry.auth import Authenticator
 from registry.config import Config
 from registry.http_server import start_http_server
 from registry.interceptors import RequestInterceptor
@@ -58,7 +59,10 @@ def build_grpc_server(
     health_servicer: health_aio.HealthServicer,
     tracing: Tracing | None = None,
 ) -> grpc.aio.Server:
-    interceptors: list[Any] = [RequestInterceptor(access_log=config.logging.access_log)]
+    authenticator = Authenticator(config.auth.tokens()) if config.auth.enabled else None
+    interceptors: list[Any] = [
+        RequestInterceptor(access_log=config.logging.access_log, authenticator=authenticator)
+    ]
     if tracing is not None:
         interceptors.insert(0, tracing.server_interceptor)  # the span covers everything
     server = grpc.aio.server(
@@ -128,7 +132,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     collector = RegistryCollector(lambda: runtime.store)
     REGISTRY.register(collector)
     server = build_grpc_server(config, runtime, health_servicer, tracing)
-    http = await start_http_server(config.server.host, config.server.http_port)
+    http = await start_http_server(
+        config.server.host, config.server.http_port, metrics_auth=_metrics_auth(config)
+    )
     await server.start()
     await health_servicer.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
     for name in READINESS_GATED:
@@ -152,3 +158,10 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         REGISTRY.unregister(collector)
         if tracing is not None:
             tracing.shutdown()
+
+
+def _metrics_auth(config: Config) -> Authenticator | None:
+    """Who may read /metrics: anyone, or holders of a token (any scope)."""
+    if not config.auth.enabled or config.auth.public_metrics:
+        return None
+    return Authenticator(config.auth.tokens())

@@ -9,6 +9,7 @@ import grpc
 from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporal_registry.v1 import search_attributes_pb2_grpc
 
+from registry.auth import ADMIN, require
 from registry.runtime import RegistryRuntime
 from registry.search_attributes import declared_attributes
 
@@ -47,6 +48,8 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
     async def ReconcileSearchAttributes(
         self, request: pb.ReconcileSearchAttributesRequest, context: Context
     ) -> pb.ReconcileSearchAttributesResponse:
+        if request.mode == "replace":
+            require(ADMIN)
         store = self._runtime.registry()
         return await store.search_attributes.reconcile(
             store.catalog, request.mode, list(request.attributes), request.confirm

@@ -14,7 +14,15 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 
-from integration.stack import Envoy, Registry, TemporalDevServer, start_echo_worker, wait_ready
+from integration.stack import (
+    ADMIN_HEADERS,
+    Envoy,
+    Registry,
+    TemporalDevServer,
+    authorized,
+    start_echo_worker,
+    wait_ready,
+)
 
 ECHO_QUEUE = "echo-q"
 
@@ -48,7 +56,7 @@ def envoy(workdir: Path, registry: Registry) -> Iterator[Envoy]:
 
 @pytest.fixture(scope="session")
 def http(envoy: Envoy) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=envoy.http_url, timeout=10) as client:
+    with httpx.Client(base_url=envoy.http_url, timeout=10, headers=ADMIN_HEADERS) as client:
         yield client
 
 
@@ -56,14 +64,14 @@ def http(envoy: Envoy) -> Iterator[httpx.Client]:
 def gateway_channel(envoy: Envoy) -> Iterator[grpc.Channel]:
     """Native gRPC through Envoy's port."""
     with grpc.insecure_channel(envoy.grpc_target) as channel:
-        yield channel
+        yield authorized(channel)
 
 
 @pytest.fixture(scope="session")
 def registry_channel(registry: Registry) -> Iterator[grpc.Channel]:
     """Native gRPC straight to the registry."""
     with grpc.insecure_channel(registry.grpc_target) as channel:
-        yield channel
+        yield authorized(channel)
 
 
 @pytest.fixture(scope="session")

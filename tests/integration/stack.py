@@ -23,6 +23,16 @@ from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, 
 from registry.ports import free_port as free_port  # re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]
+# The tokens every test registry accepts (auth is on by default, as in production).
+WORKER_TOKEN = "test-worker-token-0123456789"
+CLIENT_TOKEN = "test-client-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+AUTH = {
+    "worker_tokens": WORKER_TOKEN,
+    "client_tokens": CLIENT_TOKEN,
+    "admin_tokens": ADMIN_TOKEN,
+}
+ADMIN_HEADERS = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 DESCRIPTOR = REPO / "gen" / "descriptor.binpb"
 LOOPBACK = "127.0.0.1"
 
@@ -151,6 +161,7 @@ class Registry:
             },
             "temporal": {"address": self.temporal_address, "namespace": self.namespace},
             "logging": {"level": "INFO", "json": True},
+            "auth": dict(AUTH),
         }
         for section, values in self.overrides.items():
             config.setdefault(section, {}).update(values)
@@ -251,3 +262,17 @@ def wait_ready(http_url: str, timeout: float = 60) -> None:
     wait_until(
         lambda: httpx.get(f"{http_url}/ready").status_code == 200, timeout, "registry /ready"
     )
+
+
+class _Token(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = (*(details.metadata or ()), *self._metadata)
+        return continuation(details._replace(metadata=metadata), request)
+
+
+def authorized(channel: grpc.Channel, token: str = ADMIN_TOKEN) -> grpc.Channel:
+    """channel, sending `token` as a bearer token on every unary call."""
+    return grpc.intercept_channel(channel, _Token(token))

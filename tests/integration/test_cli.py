@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from integration.stack import LOOPBACK, port_accepts, wait_until
+from integration.stack import ADMIN_TOKEN, LOOPBACK, port_accepts, wait_until
 from registry.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,9 @@ CLI = [sys.executable, "-m", "registry.cli"]
 
 
 def clean_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_", "AUTH_"))
+    }
     env.update(values)
     return env
 
@@ -61,7 +64,11 @@ def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
         try:
             wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
             assert httpx.get(f"{gateway}/health").json() == {"status": "ok"}
-            status = httpx.get(f"{gateway}/registry/status").json()
+            # Auth is on: `up` made dev tokens in its data dir (the same ones on a restart).
+            tokens = yaml.safe_load((tmp_path / "data" / "tokens.yaml").read_text())
+            assert httpx.get(f"{gateway}/registry/status").status_code == 401
+            headers = {"authorization": f"Bearer {tokens['admin'][0]}"}
+            status = httpx.get(f"{gateway}/registry/status", headers=headers).json()
             assert status["registry_service_process_id"] == process.pid
             if first_started_at is None:
                 first_started_at = status["started_at_epoch"]
@@ -76,6 +83,8 @@ def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
     assert f"http://{LOOPBACK}:{env['GATEWAY_PORT']}" in output
     assert f"http://127.0.0.1:{env['DEV_TEMPORAL_UI_PORT']}" in output
     assert (tmp_path / "data" / "temporal.db").exists()
+    tokens = yaml.safe_load((tmp_path / "data" / "tokens.yaml").read_text())
+    assert f"export REGISTRY_TOKEN={tokens['admin'][0]}" in output
 
 
 def test_up_names_the_port_that_is_taken(tmp_path: Path) -> None:
@@ -97,7 +106,7 @@ def test_serve_names_the_port_that_is_taken() -> None:
         taken.listen()
         result = subprocess.run(
             [*CLI, "serve"],
-            env=clean_env(REGISTRY_GRPC_PORT=str(port)),
+            env=clean_env(REGISTRY_GRPC_PORT=str(port), AUTH_ADMIN_TOKENS=ADMIN_TOKEN),
             capture_output=True,
             text=True,
             timeout=30,

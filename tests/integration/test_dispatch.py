@@ -23,7 +23,7 @@ from temporal_registry.v1 import (
 from temporalio.client import Client
 
 from integration.conftest import ECHO_QUEUE
-from integration.stack import Registry, TemporalDevServer
+from integration.stack import Registry, TemporalDevServer, authorized
 from integration.test_registry_api import ERROR_INFO, error, unique, violation_fields
 from integration.test_registry_durability import own_registry_settings, running
 
@@ -234,14 +234,16 @@ def test_a_retried_request_id_answers_the_first_run_even_after_a_registry_restar
         )
 
     first = Registry(workdir, temporal.address, overrides=overrides)
-    with running(first), grpc.insecure_channel(first.grpc_target) as channel:
+    with running(first), grpc.insecure_channel(first.grpc_target) as plain:
+        channel = authorized(plain)
         register(channel)
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
         original = stub.StartWorkflow(request, timeout=10)
         original_named = stub.StartWorkflow(named, timeout=10)
         assert stub.StartWorkflow(request, timeout=10).run_id == original.run_id
     second = Registry(workdir, temporal.address, overrides=overrides)
-    with running(second), grpc.insecure_channel(second.grpc_target) as channel:
+    with running(second), grpc.insecure_channel(second.grpc_target) as plain:
+        channel = authorized(plain)
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
         again = stub.StartWorkflow(request, timeout=10)
         again_named = stub.StartWorkflow(named, timeout=10)
@@ -328,13 +330,15 @@ def test_slug_counters_survive_continue_as_new_and_restarts(
         return int(response.counter)
 
     first = Registry(workdir, temporal.address, overrides=overrides)
-    with running(first), grpc.insecure_channel(first.grpc_target) as channel:
+    with running(first), grpc.insecure_channel(first.grpc_target) as plain:
+        channel = authorized(plain)
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
         with ThreadPoolExecutor(16) as pool:
             counters = list(pool.map(lambda _: claim(stub), range(150)))
         assert sorted(counters) == list(range(1, 151))
     second = Registry(workdir, temporal.address, overrides=overrides)
-    with running(second), grpc.insecure_channel(second.grpc_target) as channel:
+    with running(second), grpc.insecure_channel(second.grpc_target) as plain:
+        channel = authorized(plain)
         assert claim(dispatch_pb2_grpc.DispatchServiceStub(channel)) == 151
 
 

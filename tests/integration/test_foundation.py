@@ -23,7 +23,7 @@ from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, system_pb2, sy
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from integration.stack import Envoy, Registry, TemporalDevServer, wait_until
+from integration.stack import ADMIN_HEADERS, Envoy, Registry, TemporalDevServer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +204,7 @@ def test_not_ready_has_a_reason_over_grpc_and_http(workdir: Path) -> None:
         assert "Temporal" in body["message"]
         assert body["details"][0]["@type"] == ERROR_INFO
         assert body["details"][0]["reason"] in {"TEMPORAL_UNAVAILABLE", "TEMPORAL_CONNECTING"}
-        status_response = httpx.get(f"{envoy.http_url}/registry/status")
+        status_response = httpx.get(f"{envoy.http_url}/registry/status", headers=ADMIN_HEADERS)
         assert status_response.status_code == 503
         assert set(status_response.json()) == {"code", "message", "details"}
     finally:
@@ -241,7 +241,7 @@ def test_reads_are_unavailable_with_a_reason_when_temporal_goes_away(workdir: Pa
         wait_until(lambda: httpx.get(f"{envoy.http_url}/ready").status_code == 200, 60, "ready")
         own_temporal.stop()
         for path in ("/ready", "/registry/status"):
-            response = httpx.get(f"{envoy.http_url}{path}", timeout=30)
+            response = httpx.get(f"{envoy.http_url}{path}", timeout=30, headers=ADMIN_HEADERS)
             assert response.status_code == 503, (path, response.text)
             body = response.json()
             assert body["code"] == 14

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from integration.stack import Envoy, Registry, TemporalDevServer, wait_until
+from integration.stack import ADMIN_HEADERS, Envoy, Registry, TemporalDevServer, wait_until
 from integration.test_registry_api import unique
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def fuzz_stack(workdir: Path) -> Iterator[str]:
 
 
 def check(case: Any, base_url: str) -> int:
-    response = case.call(base_url=base_url, timeout=30)
+    response = case.call(base_url=base_url, timeout=30, headers=ADMIN_HEADERS)
     status: int = response.status_code
     where = f"{case.method} {case.formatted_path}"
     assert status not in (500, 501, 502, 504), f"{where}: {status} {response.text}"

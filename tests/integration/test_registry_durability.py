@@ -28,7 +28,7 @@ from temporal_registry.v1 import (
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from integration.stack import Registry, TemporalDevServer, wait_until
+from integration.stack import Registry, TemporalDevServer, authorized, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ def running(registry: Registry) -> Iterator[registry_pb2_grpc.RegistryServiceStu
                 "registry ready",
                 registry.process.popen if registry.process else None,
             )
-            yield registry_pb2_grpc.RegistryServiceStub(channel)
+            yield registry_pb2_grpc.RegistryServiceStub(authorized(channel))
     finally:
         registry.stop()
 

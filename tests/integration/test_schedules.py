@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from integration.conftest import ECHO_QUEUE
-from integration.stack import Envoy, Registry, TemporalDevServer, start_echo_worker, wait_until
+from integration.stack import (
+    ADMIN_HEADERS,
+    Envoy,
+    Registry,
+    TemporalDevServer,
+    start_echo_worker,
+    wait_until,
+)
 from integration.test_dispatch import register_echo
 from integration.test_registry_api import error, unique, violation_fields
 from integration.test_registry_durability import own_registry_settings
@@ -360,7 +367,7 @@ def test_the_guardian_pauses_when_configured(
     registry = Registry(workdir, temporal.address, overrides=overrides).start()
     envoy = Envoy(workdir, registry).start()
     try:
-        with httpx.Client(base_url=envoy.http_url, timeout=10) as http:
+        with httpx.Client(base_url=envoy.http_url, timeout=10, headers=ADMIN_HEADERS) as http:
             wait_until(lambda: http.get("/ready").status_code == 200, 60, "ready")
             kind = unique("guarded")
             register_echo(http, kind)

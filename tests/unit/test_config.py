@@ -10,9 +10,17 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from registry.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from registry.config import DEFAULT_CONFIG_PATH, AuthConfig, Config, ConfigError, load_config
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}")
+
+# Auth fails closed without a token; tests about other keys give it one.
+TOKEN = "test-admin-token-0123456789"
+BASE_ENV = {"AUTH_ADMIN_TOKENS": TOKEN}
+
+
+def defaults() -> Config:
+    return Config(auth=AuthConfig(admin_tokens=[TOKEN]))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -23,7 +31,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def load_error(path: Path | None, env: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as caught:
-        load_config(path, env={} if env is None else env)
+        load_config(path, env={**BASE_ENV, **(env or {})})
     return str(caught.value)
 
 
@@ -52,7 +60,7 @@ def leaves(tree: dict[str, Any]) -> list[Any]:
 
 
 def test_defaults_equal_model_defaults() -> None:
-    assert load_config(None, env={}) == Config()
+    assert load_config(None, env=BASE_ENV) == defaults()
 
 
 def test_default_yaml_documents_every_field_as_a_placeholder() -> None:
@@ -71,7 +79,7 @@ def test_default_yaml_documents_every_field_as_a_placeholder() -> None:
 
 def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError):
-        Config().logging.level = "DEBUG"
+        defaults().logging.level = "DEBUG"
 
 
 def test_json_schema_describes_every_key() -> None:
@@ -94,7 +102,7 @@ def test_env_overrides_defaults() -> None:
         "LOG_JSON": "false",
         "DEV_DATA_DIR": "/tmp/dev",
     }
-    config = load_config(None, env=env)
+    config = load_config(None, env={**BASE_ENV, **env})
     assert config.temporal.address == "temporal.example:7233"
     assert config.server.grpc_port == 6000
     assert config.registry.query_timeout_seconds == 2.5
@@ -103,7 +111,10 @@ def test_env_overrides_defaults() -> None:
 
 
 def test_env_set_but_empty_takes_the_default() -> None:
-    assert load_config(None, env={"REGISTRY_GRPC_PORT": "", "TEMPORAL_NAMESPACE": ""}) == Config()
+    assert (
+        load_config(None, env={**BASE_ENV, "REGISTRY_GRPC_PORT": "", "TEMPORAL_NAMESPACE": ""})
+        == defaults()
+    )
 
 
 def test_variable_without_default_unset_names_key_and_variable(tmp_path: Path) -> None:
@@ -111,16 +122,16 @@ def test_variable_without_default_unset_names_key_and_variable(tmp_path: Path) -
     message = load_error(path)
     assert message.startswith(f"{path}: temporal.namespace: ")
     assert "MY_NAMESPACE" in message
-    assert load_config(path, env={"MY_NAMESPACE": "prod"}).temporal.namespace == "prod"
+    assert load_config(path, env={**BASE_ENV, "MY_NAMESPACE": "prod"}).temporal.namespace == "prod"
 
 
 def test_dollar_dollar_escapes_a_placeholder(tmp_path: Path) -> None:
     path = write(tmp_path, "registry:\n  workflow_id: 'a-$${NOT_A_VAR}'\n")
-    assert load_config(path, env={}).registry.workflow_id == "a-${NOT_A_VAR}"
+    assert load_config(path, env=BASE_ENV).registry.workflow_id == "a-${NOT_A_VAR}"
 
 
 def test_lowercase_log_level() -> None:
-    assert load_config(None, env={"LOG_LEVEL": "debug"}).logging.level == "DEBUG"
+    assert load_config(None, env={**BASE_ENV, "LOG_LEVEL": "debug"}).logging.level == "DEBUG"
 
 
 # --- the user's file --------------------------------------------------------------------------
@@ -131,16 +142,16 @@ def test_partial_file_is_merged_over_the_defaults(tmp_path: Path) -> None:
         tmp_path,
         "server:\n  grpc_port: 6000\ntemporal:\n  tls:\nlogging:\n  json: no\n",
     )
-    config = load_config(path, env={"REGISTRY_HTTP_PORT": "9999"})
+    config = load_config(path, env={**BASE_ENV, "REGISTRY_HTTP_PORT": "9999"})
     assert config.server.grpc_port == 6000
     assert config.server.http_port == 9999  # untouched key: default placeholder, from env
-    assert config.temporal == Config().temporal  # an empty section keeps the defaults
+    assert config.temporal == defaults().temporal  # an empty section keeps the defaults
     assert config.logging.json_format is False
     assert config.logging.access_log is True
 
 
 def test_empty_file_means_defaults(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, "# nothing here\n"), env={}) == Config()
+    assert load_config(write(tmp_path, "# nothing here\n"), env=BASE_ENV) == defaults()
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
@@ -200,7 +211,9 @@ def test_api_key_requires_tls() -> None:
     message = load_error(None, {"TEMPORAL_API_KEY": "s3cret"})
     assert message.startswith("default_config.yaml: temporal: api_key requires tls.enabled")
     assert "s3cret" not in message
-    config = load_config(None, env={"TEMPORAL_API_KEY": "s3cret", "TEMPORAL_TLS": "true"})
+    config = load_config(
+        None, env={**BASE_ENV, "TEMPORAL_API_KEY": "s3cret", "TEMPORAL_TLS": "true"}
+    )
     assert config.temporal.api_key == "s3cret"
     assert "s3cret" not in repr(config)
 
@@ -210,7 +223,7 @@ def test_client_cert_and_key_come_together(tmp_path: Path) -> None:
     cert.write_text("cert", encoding="utf-8")
     env = {"TEMPORAL_TLS": "true", "TEMPORAL_TLS_CLIENT_CERT_PATH": str(cert)}
     assert "client_cert_path and client_key_path must be given together" in load_error(None, env)
-    config = load_config(None, env={**env, "TEMPORAL_TLS_CLIENT_KEY_PATH": str(cert)})
+    config = load_config(None, env={**BASE_ENV, **env, "TEMPORAL_TLS_CLIENT_KEY_PATH": str(cert)})
     assert config.temporal.tls.client_key_path == cert
 
 
@@ -234,4 +247,7 @@ def test_tls_paths_without_tls_enabled(tmp_path: Path) -> None:
 
 def test_empty_string_means_none(tmp_path: Path) -> None:
     path = write(tmp_path, "temporal:\n  api_key: ''\n  tls:\n    server_name: ''\n")
-    assert load_config(path, env={"TEMPORAL_API_KEY": "ignored"}).temporal == Config().temporal
+    assert (
+        load_config(path, env={**BASE_ENV, "TEMPORAL_API_KEY": "ignored"}).temporal
+        == defaults().temporal
+    )

@@ -10,9 +10,13 @@ from temporalio.service import TLSConfig
 from registry.config import load_config
 from registry.temporal_connection import tls_options
 
+# Auth fails closed without a token; tests about other keys give it one.
+TOKEN = "test-admin-token-0123456789"
+BASE_ENV = {"AUTH_ADMIN_TOKENS": TOKEN}
+
 
 def test_plaintext_by_default() -> None:
-    assert asyncio.run(tls_options(load_config(None, env={}).temporal)) is False
+    assert asyncio.run(tls_options(load_config(None, env=BASE_ENV).temporal)) is False
 
 
 def test_mtls_reads_ca_certificate_and_key(tmp_path: Path) -> None:
@@ -22,6 +26,7 @@ def test_mtls_reads_ca_certificate_and_key(tmp_path: Path) -> None:
     config = load_config(
         None,
         env={
+            **BASE_ENV,
             "TEMPORAL_TLS": "true",
             "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(files["ca"]),
             "TEMPORAL_TLS_CLIENT_CERT_PATH": str(files["cert"]),
@@ -40,7 +45,7 @@ def test_mtls_reads_ca_certificate_and_key(tmp_path: Path) -> None:
 
 
 def test_tls_with_system_roots_only() -> None:
-    config = load_config(None, env={"TEMPORAL_TLS": "true"})
+    config = load_config(None, env={**BASE_ENV, "TEMPORAL_TLS": "true"})
     tls = asyncio.run(tls_options(config.temporal))
     assert isinstance(tls, TLSConfig)
     assert tls.server_root_ca_cert is None and tls.client_cert is None
