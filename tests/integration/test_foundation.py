@@ -5,6 +5,8 @@ namespace provisioning, readiness reasons and clean shutdown."""
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import re
 import signal
 import time
@@ -23,7 +25,14 @@ from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, system_pb2, sy
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from integration.stack import ADMIN_HEADERS, Envoy, Registry, TemporalDevServer, wait_until
+from integration.stack import (
+    ADMIN_HEADERS,
+    LOOPBACK,
+    Envoy,
+    Registry,
+    TemporalDevServer,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +140,19 @@ def test_openapi_document_through_envoy(http: httpx.Client) -> None:
     packaged = files("temporal_registry.v1").joinpath("openapi.json").read_bytes()
     assert response.content == packaged
     assert "/workflows/{workflow_type}/start" in response.json()["paths"]
+
+
+def test_a_header_name_grpc_cannot_carry_is_a_400_status(envoy: Envoy) -> None:
+    """HTTP allows header names gRPC metadata does not: Envoy refuses them up front
+    instead of letting the registry's gRPC server fail the call with INTERNAL."""
+    connection = http.client.HTTPConnection(LOOPBACK, envoy.port, timeout=10)
+    connection.putrequest("GET", "/registry/status")
+    connection.putheader("+", "x")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 400
+    body = json.loads(response.read())
+    assert body["code"] == 3 and "header name + is not allowed" in body["message"]
 
 
 def test_docs_page_works_offline(http: httpx.Client) -> None:
