@@ -4,12 +4,14 @@ ports, started and stopped by fixtures. Nothing here is a mock."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -276,3 +278,19 @@ class _Token(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
 def authorized(channel: grpc.Channel, token: str = ADMIN_TOKEN) -> grpc.Channel:
     """channel, sending `token` as a bearer token on every unary call."""
     return grpc.intercept_channel(channel, _Token(token))
+
+
+@contextlib.contextmanager
+def own_stack(workdir: Path) -> Iterator[tuple[TemporalDevServer, Registry, Envoy]]:
+    """A Temporal dev server, registry and Envoy of their own (fresh namespace state, e.g.
+    search attribute slots), ready, stopped on the way out."""
+    temporal = TemporalDevServer(workdir).start()
+    registry = Registry(workdir, temporal.address).start()
+    envoy = Envoy(workdir, registry).start()
+    try:
+        wait_ready(envoy.http_url)
+        yield temporal, registry, envoy
+    finally:
+        envoy.stop()
+        registry.stop()
+        temporal.stop()

@@ -160,30 +160,26 @@ def test_metrics_can_need_a_token(workdir: Path, temporal: TemporalDevServer) ->
         registry.stop()
 
 
-def test_the_server_refuses_to_start_without_a_token(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("auth:\n  enabled: true\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    result = subprocess.run(
+def serve(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "registry.cli", "serve", "-f", str(config)],
         capture_output=True,
         text=True,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home)},
         cwd=REPO,
         timeout=60,
     )
+
+
+def test_the_server_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("auth:\n  enabled: true\n")
+    result = serve(config, tmp_path)
     assert result.returncode == 2
     assert "auth is enabled but no token is configured" in result.stderr
     short = tmp_path / "short.yaml"
     short.write_text("auth:\n  admin_tokens: tiny\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "registry.cli", "serve", "-f", str(short)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
+    result = serve(short, tmp_path)
     assert result.returncode == 2
     assert f"at least {MIN_TOKEN_LENGTH} characters" in result.stderr
     assert "tiny" not in result.stderr  # tokens are never echoed

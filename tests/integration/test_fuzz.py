@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from integration.stack import ADMIN_HEADERS, Envoy, Registry, TemporalDevServer, wait_until
+from integration.stack import ADMIN_HEADERS, own_stack
 from integration.test_registry_api import unique
 
 pytestmark = pytest.mark.integration
@@ -33,16 +32,8 @@ EXAMPLES_PER_OPERATION = 25
 def fuzz_stack(workdir: Path) -> Iterator[str]:
     own = workdir / unique("fuzz")
     own.mkdir()
-    temporal = TemporalDevServer(own).start()
-    registry = Registry(own, temporal.address).start()
-    envoy = Envoy(own, registry).start()
-    try:
-        wait_until(lambda: httpx.get(f"{envoy.http_url}/ready").status_code == 200, 60, "ready")
+    with own_stack(own) as (_, _, envoy):
         yield envoy.http_url
-    finally:
-        envoy.stop()
-        registry.stop()
-        temporal.stop()
 
 
 def check(case: Any, base_url: str) -> int:

@@ -18,7 +18,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
-from integration.stack import ADMIN_HEADERS, Envoy, Registry, TemporalDevServer, wait_until
+from integration.stack import ADMIN_HEADERS, TemporalDevServer, own_stack, wait_until
 from integration.test_registry_api import error, unique, violation_fields
 
 pytestmark = pytest.mark.integration
@@ -28,17 +28,11 @@ pytestmark = pytest.mark.integration
 def stack(workdir: Path) -> Iterator[tuple[httpx.Client, TemporalDevServer]]:
     own = workdir / unique("sa")
     own.mkdir()
-    temporal = TemporalDevServer(own).start()
-    registry = Registry(own, temporal.address).start()
-    envoy = Envoy(own, registry).start()
-    try:
-        with httpx.Client(base_url=envoy.http_url, timeout=30, headers=ADMIN_HEADERS) as http:
-            wait_until(lambda: http.get("/ready").status_code == 200, 60, "ready")
-            yield http, temporal
-    finally:
-        envoy.stop()
-        registry.stop()
-        temporal.stop()
+    with (
+        own_stack(own) as (temporal, _, envoy),
+        httpx.Client(base_url=envoy.http_url, timeout=30, headers=ADMIN_HEADERS) as http,
+    ):
+        yield http, temporal
 
 
 def register(http: httpx.Client, *workflows: dict[str, Any]) -> httpx.Response:
