@@ -127,8 +127,11 @@ class SearchAttributeAdmin:
         """Check declarations against the namespace and create the missing attributes
         (unless dry_run). FAILED_PRECONDITION for a type conflict or too few slots, before
         anything is created. Returns the names created."""
+        declared = list(declarations)
+        if not declared:  # most registrations: no Temporal call at all
+            return []
         custom, system = await self.namespace_attributes()
-        plan = plan_provisioning(declarations, custom, system, self._slots)
+        plan = plan_provisioning(declared, custom, system, self._slots)
         if plan.violations:
             first = plan.violations[0]
             raise RegistryError(
