@@ -57,9 +57,9 @@ def build_grpc_server(
     config: Config,
     runtime: RegistryRuntime,
     health_servicer: health_aio.HealthServicer,
+    authenticator: Authenticator | None,
     tracing: Tracing | None = None,
 ) -> grpc.aio.Server:
-    authenticator = Authenticator(config.auth.tokens()) if config.auth.enabled else None
     interceptors: list[Any] = [
         RequestInterceptor(access_log=config.logging.access_log, authenticator=authenticator)
     ]
@@ -131,9 +131,13 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     )
     collector = RegistryCollector(lambda: runtime.store)
     REGISTRY.register(collector)
-    server = build_grpc_server(config, runtime, health_servicer, tracing)
+    # One authenticator (auth off: None) for the gRPC API and, unless public, /metrics.
+    authenticator = Authenticator(config.auth.tokens()) if config.auth.enabled else None
+    server = build_grpc_server(config, runtime, health_servicer, authenticator, tracing)
     http = await start_http_server(
-        config.server.host, config.server.http_port, metrics_auth=_metrics_auth(config)
+        config.server.host,
+        config.server.http_port,
+        metrics_auth=None if config.auth.public_metrics else authenticator,
     )
     await server.start()
     await health_servicer.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
@@ -159,9 +163,3 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         if tracing is not None:
             tracing.shutdown()
 
-
-def _metrics_auth(config: Config) -> Authenticator | None:
-    """Who may read /metrics: anyone, or holders of a token (any scope)."""
-    if not config.auth.enabled or config.auth.public_metrics:
-        return None
-    return Authenticator(config.auth.tokens())
