@@ -162,4 +162,3 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         REGISTRY.unregister(collector)
         if tracing is not None:
             tracing.shutdown()
-
