@@ -4,8 +4,6 @@ search attributes and timeouts, and Temporal's refusals become clear RegistryErr
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -75,7 +73,6 @@ class WorkflowStarter:
         self.client = client
         self._namespace = namespace
         self._timeout = timeout
-        self._identity = f"temporal-registry@{socket.gethostname()}:{os.getpid()}"
 
     async def start(self, plan: StartPlan) -> Started:
         converter = self.client.data_converter.payload_converter
@@ -85,7 +82,7 @@ class WorkflowStarter:
             workflow_type=WorkflowType(name=plan.workflow_type),
             task_queue=TaskQueue(name=plan.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
             input=Payloads(payloads=converter.to_payloads([plan.input])),
-            identity=self._identity,
+            identity=self.client.identity,
             request_id=plan.request_id,
             workflow_id_conflict_policy=plan.conflict_policy,
             workflow_id_reuse_policy=plan.reuse_policy,

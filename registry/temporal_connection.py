@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +31,9 @@ async def connect(config: TemporalConfig, interceptors: Sequence[Interceptor] = 
         namespace=config.namespace,
         tls=await tls_options(config),
         api_key=config.api_key,
-        identity=None,
+        # One identity for every call the registry makes (workers, updates, starts,
+        # schedules), visible in Temporal's history and UI.
+        identity=f"temporal-registry@{socket.gethostname()}:{os.getpid()}",
         interceptors=interceptors,
     )
 

@@ -5,8 +5,6 @@ marks the schedule as managed; Temporal does not let a memo change after creatio
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from datetime import timedelta
 from typing import Any, Final
@@ -37,7 +35,6 @@ class TemporalSchedules:
         self.client = client
         self._namespace = namespace
         self._timeout = timeout
-        self._identity = f"temporal-registry@{socket.gethostname()}:{os.getpid()}"
 
     def memo(self, record: dict[str, Any]) -> Memo:
         converter = self.client.data_converter.payload_converter
@@ -72,7 +69,7 @@ class TemporalSchedules:
             namespace=self._namespace,
             schedule_id=schedule_id,
             schedule=schedule,
-            identity=self._identity,
+            identity=self.client.identity,
             request_id=str(uuid.uuid4()),
             memo=memo,
         )
@@ -97,7 +94,7 @@ class TemporalSchedules:
                 schedule_id=schedule_id,
                 schedule=schedule,
                 conflict_token=conflict_token,
-                identity=self._identity,
+                identity=self.client.identity,
                 request_id=str(uuid.uuid4()),
             ),
             schedule_id,
@@ -110,7 +107,7 @@ class TemporalSchedules:
                 namespace=self._namespace,
                 schedule_id=schedule_id,
                 patch=patch,
-                identity=self._identity,
+                identity=self.client.identity,
                 request_id=str(uuid.uuid4()),
             ),
             schedule_id,
@@ -130,7 +127,7 @@ class TemporalSchedules:
         await self._call(
             "delete_schedule",
             DeleteScheduleRequest(
-                namespace=self._namespace, schedule_id=schedule_id, identity=self._identity
+                namespace=self._namespace, schedule_id=schedule_id, identity=self.client.identity
             ),
             schedule_id,
         )
