@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from registry.config import Config, ConfigError, load_config
-from registry.devstack import dev_token_env
 from registry.logs import configure_logging
 from registry.ports import PortInUseError
 from registry.tracing import TracingUnavailable
@@ -51,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env: dict[str, str] | None = None
     if args.command == "up":
+        from registry.devstack import dev_token_env  # the dev stack imports the whole server
+
         env = dev_token_env(os.environ)
     elif args.command == "render-envoy":  # Envoy's config holds no tokens: auth is moot here
         env = {**os.environ, "AUTH_ENABLED": os.environ.get("AUTH_ENABLED") or "false"}
