@@ -50,9 +50,12 @@ class InvalidSchemaError(ValueError):
 def check_schema(schema: dict[str, Any], path: str = "input_schema") -> list[FieldViolation]:
     """Violations that make `schema` unusable: registry.specs' structural rules, then the
     draft 2020-12 meta-schema (at `<path>/<JSON pointer into the schema>`). Never raises."""
-    structural = validate_input_schema(schema, path)
-    if structural:
-        return structural
+    return validate_input_schema(schema, path) or check_meta_schema(schema, path)
+
+
+def check_meta_schema(schema: dict[str, Any], path: str = "input_schema") -> list[FieldViolation]:
+    """The draft 2020-12 meta-schema alone, for a schema that already passed registry.specs'
+    structural rules (as every spec that passed validate_workflow_spec has)."""
     return _report(_META_VALIDATOR.iter_errors(schema), path, "invalid_schema")
 
 
@@ -100,7 +103,7 @@ def compile_schema(schema: dict[str, Any]) -> InputValidator:
 @lru_cache(maxsize=COMPILED_CACHE_SIZE)
 def _compile_canonical(canonical: str) -> InputValidator:
     schema = json.loads(canonical)
-    violations = _report(_META_VALIDATOR.iter_errors(schema), "input_schema", "invalid_schema")
+    violations = check_meta_schema(schema)
     if violations:
         raise InvalidSchemaError(violations)
     return InputValidator(schema)

@@ -45,7 +45,7 @@ from registry.model import (
 from registry.pagination import labels_match, paginate, parse_label_selector, query_fingerprint
 from registry.runtime import RegistryRuntime
 from registry.schedule_guardian import revalidate_schedules
-from registry.schemas import check_schema
+from registry.schemas import check_meta_schema
 from registry.search_attribute_rules import Declaration
 from registry.specs import validate_worker_registration, validate_workflow_spec
 from registry.store import RegistryStore
@@ -345,7 +345,7 @@ def _check_registration(registration: WorkerRegistration) -> None:
     violations = validate_worker_registration(registration)
     if not violations:
         for i, spec in enumerate(registration.workflows):
-            violations += check_schema(spec.input_schema, f"workflows[{i}].input_schema")
+            violations += check_meta_schema(spec.input_schema, f"workflows[{i}].input_schema")
     if violations:
         raise invalid_fields("INVALID_REGISTRATION", violations)
 
@@ -356,7 +356,7 @@ def _check_spec(spec: WorkflowSpec) -> None:
         for v in validate_workflow_spec(spec, require_task_queue=True)
     ]
     if not violations:
-        violations = check_schema(spec.input_schema, "workflow.input_schema")
+        violations = check_meta_schema(spec.input_schema, "workflow.input_schema")
     if violations:
         raise invalid_fields("INVALID_WORKFLOW", violations)
 
