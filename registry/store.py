@@ -44,6 +44,7 @@ from registry.temporal_schedules import TemporalSchedules
 from registry.views import (
     LivenessInputs,
     WorkerView,
+    WorkflowView,
     effective_lease,
     worker_view,
     workers_by_type,
@@ -134,11 +135,15 @@ class RegistryStore:
             )
         return stored
 
+    def view_of(self, stored: StoredWorkflow, inputs: LivenessInputs | None = None) -> WorkflowView:
+        """One workflow type with its workers and health, as of now."""
+        workers = workers_by_type(self.catalog.workers.values()).get(stored.spec.workflow_type, [])
+        return workflow_view(stored, workers, inputs or self.liveness_inputs())
+
     def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
         """The task queue a run of the type would start on now (see choose_task_queue)."""
         inputs = self.liveness_inputs()
-        workers = workers_by_type(self.catalog.workers.values()).get(stored.spec.workflow_type, [])
-        view = workflow_view(stored, workers, inputs)
+        view = self.view_of(stored, inputs)
         return choose_task_queue(view, parse_label_selector(label_selector), inputs)
 
     @property

@@ -291,8 +291,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     # --- helpers ------------------------------------------------------------------------------
 
     def _view_message(self, store: RegistryStore, stored: StoredWorkflow) -> resources_pb2.Workflow:
-        workers = workers_by_type(store.catalog.workers.values()).get(stored.spec.workflow_type, [])
-        return self._messages.build(workflow_view(stored, workers, store.liveness_inputs()))
+        return self._messages.build(store.view_of(stored))
 
     async def _toggle(self, toggle: WorkflowToggle) -> resources_pb2.Workflow:
         store = self._runtime.registry()
