@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 import signal
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 
 import yaml
@@ -116,26 +116,8 @@ async def run_dev_stack(config: Config) -> None:
     children: list[tuple[str, asyncio.subprocess.Process]] = []
     died: list[str] = []  # children that exited on their own
     try:
-        temporal = await _spawn(
-            temporal_dev_server_command(
-                host="127.0.0.1",
-                port=dev.temporal_port,
-                ui_port=dev.temporal_ui_port,
-                http_port=dev.temporal_http_port,
-                metrics_port=dev.temporal_metrics_port,
-                db_file=data_dir / "temporal.db",
-            ),
-            data_dir / "temporal.log",
-        )
-        children.append(("temporal dev server", temporal))
-        await wait_for_port("127.0.0.1", dev.temporal_port, temporal, seconds=60)
-
-        envoy_config = data_dir / "envoy.yaml"
-        await asyncio.to_thread(envoy_config.write_text, render_envoy_config(layout_for(config)))
-        envoy = await _spawn(envoy_command(envoy_config), data_dir / "envoy.log")
-        children.append(("envoy", envoy))
-        await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
-
+        if not await _until_stopped(_start_children(config, data_dir, children), stop):
+            return  # Ctrl-C while the stack was starting
         _print_urls(config, data_dir)
         watchers = [
             asyncio.create_task(_stop_when_exits(name, p, stop, died)) for name, p in children
@@ -150,6 +132,50 @@ async def run_dev_stack(config: Config) -> None:
             await _terminate(name, process)
     if died:
         raise RuntimeError(f"{', '.join(died)} stopped unexpectedly; see logs in {data_dir}")
+
+
+async def _start_children(
+    config: Config, data_dir: Path, children: list[tuple[str, asyncio.subprocess.Process]]
+) -> None:
+    """Start the Temporal dev server, then Envoy, each listening before the next; every
+    child is added to children as soon as it exists, so the caller can stop it."""
+    dev = config.dev
+    temporal = await _spawn(
+        temporal_dev_server_command(
+            host="127.0.0.1",
+            port=dev.temporal_port,
+            ui_port=dev.temporal_ui_port,
+            http_port=dev.temporal_http_port,
+            metrics_port=dev.temporal_metrics_port,
+            db_file=data_dir / "temporal.db",
+        ),
+        data_dir / "temporal.log",
+    )
+    children.append(("temporal dev server", temporal))
+    await wait_for_port("127.0.0.1", dev.temporal_port, temporal, seconds=60)
+
+    envoy_config = data_dir / "envoy.yaml"
+    await asyncio.to_thread(envoy_config.write_text, render_envoy_config(layout_for(config)))
+    envoy = await _spawn(envoy_command(envoy_config), data_dir / "envoy.log")
+    children.append(("envoy", envoy))
+    await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
+
+
+async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run work unless stop is set first (then cancel it); True if work completed."""
+    work_task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({work_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work_task, stopped):
+            task.cancel()
+        await asyncio.gather(stopped, return_exceptions=True)
+    if not work_task.done() or work_task.cancelled():
+        await asyncio.gather(work_task, return_exceptions=True)
+        return False
+    work_task.result()
+    return True
 
 
 async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
@@ -23,8 +24,11 @@ from registry.temporal_connection import connect, ensure_namespace
 from registry.workflow import RegistryWorkflow
 
 log = logging.getLogger("registry.runtime")
+T = TypeVar("T")
 
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
+# How long stopping waits for the embedded worker to finish its in-flight tasks.
+WORKER_SHUTDOWN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,15 @@ class RegistryRuntime:
                 "REGISTRY_WORKFLOW_UNAVAILABLE",
                 f"cannot start or join registry workflow {settings.workflow_id}",
             )
-            await registry.start_or_join(registry.service_start())
+            # Startup needs the embedded worker to answer: give up (and retry from scratch)
+            # if it stops, or if Temporal does not complete startup within the update timeout.
+            await _while_running(
+                worker_run,
+                registry.start_or_join(registry.service_start()),
+                settings.update_timeout_seconds,
+            )
             store = RegistryStore(registry, client, self._config)
-            await store.start()
+            await _while_running(worker_run, store.start(), settings.update_timeout_seconds)
             background = asyncio.create_task(store.run(), name="registry-store")
             self._registry = store
             await self._set_ready(True)
@@ -148,4 +158,33 @@ class RegistryRuntime:
                 background.cancel()
                 await asyncio.gather(background, return_exceptions=True)
             if not worker_run.done():
-                await worker.shutdown()
+                await _shut_down(worker, WORKER_SHUTDOWN_SECONDS)
+
+
+async def _while_running(worker_run: asyncio.Task[None], step: Awaitable[T], seconds: float) -> T:
+    """Await step, failing if the worker stops first or if step takes longer than seconds:
+    a startup call that needs the worker would otherwise wait for it forever."""
+    step_task = asyncio.ensure_future(step)
+    try:
+        done, _ = await asyncio.wait(
+            {step_task, worker_run}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        if not step_task.done():
+            step_task.cancel()
+            await asyncio.gather(step_task, return_exceptions=True)
+    if step_task in done:
+        return step_task.result()
+    if worker_run in done:
+        worker_run.result()  # raises the worker's failure, if it failed
+        raise RuntimeError("the embedded registry worker stopped during startup")
+    raise TimeoutError(f"registry startup did not complete within {seconds:g} s")
+
+
+async def _shut_down(worker: Worker, seconds: float) -> None:
+    """Stop the worker, waiting at most seconds for its in-flight tasks (Temporal retries
+    any task it leaves behind on another worker)."""
+    try:
+        await asyncio.wait_for(worker.shutdown(), seconds)
+    except TimeoutError:
+        log.warning("the embedded worker did not stop within %g s; leaving it", seconds)

@@ -50,6 +50,20 @@ def run_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*CLI, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def wait_until_up(gateway: str, process: subprocess.Popen[bytes], log: Path, data: Path) -> None:
+    """Wait for the gateway's /ready; on failure, the logs of `up` and its children say why."""
+    try:
+        wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
+    except (TimeoutError, RuntimeError) as error:
+        logs = [log, data / "temporal.log", data / "envoy.log"]
+        tails = "\n".join(
+            f"--- {path.name} ---\n{path.read_text(errors='replace')[-6000:]}"
+            for path in logs
+            if path.exists()
+        )
+        raise AssertionError(f"{error}\n{tails}") from error
+
+
 def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
     env = up_env(tmp_path / "data")
     gateway = f"http://{LOOPBACK}:{env['GATEWAY_PORT']}"
@@ -62,7 +76,7 @@ def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
     for _ in range(2):  # the second run finds the first run's state in the SQLite file
         process = run_up(env, log)
         try:
-            wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
+            wait_until_up(gateway, process, log, tmp_path / "data")
             assert httpx.get(f"{gateway}/health").json() == {"status": "ok"}
             # Auth is on: `up` made dev tokens in its data dir (the same ones on a restart).
             tokens = yaml.safe_load((tmp_path / "data" / "tokens.yaml").read_text())
@@ -163,7 +177,7 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     log = tmp_path / "up.log"
     process = run_up(env, log)
     try:
-        wait_until(lambda: httpx.get(f"{gateway}/ready").status_code == 200, 90, "up", process)
+        wait_until_up(gateway, process, log, tmp_path / "data")
         temporal_pid = pid_of_process_with_args("start-dev", "--port", env["DEV_TEMPORAL_PORT"])
         os.kill(int(temporal_pid), signal.SIGKILL)
         assert process.wait(30) == 1
@@ -174,3 +188,14 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     assert "temporal dev server (exit -9) stopped unexpectedly" in log.read_text()
     assert not port_accepts(int(env["GATEWAY_PORT"]))
     assert not port_accepts(int(env["REGISTRY_GRPC_PORT"]))
+
+
+def test_ctrl_c_while_up_is_starting_stops_it(tmp_path: Path) -> None:
+    env = up_env(tmp_path / "data")
+    log = tmp_path / "up.log"
+    process = run_up(env, log)
+    wait_until(lambda: (tmp_path / "data" / "temporal.log").exists(), 30, "up", process)
+    process.send_signal(signal.SIGINT)  # the dev server is starting, nothing is ready yet
+    assert process.wait(30) == 0, log.read_text()
+    ports = [int(env[name]) for name in env if name.endswith("_PORT")]
+    assert [port for port in ports if port_accepts(port)] == []
