@@ -3,12 +3,16 @@
 temporal-registry up [-f config.yaml]    Temporal dev server + registry + Envoy, foreground
 temporal-registry serve -f config.yaml   only the registry, against an existing Temporal
 temporal-registry render-envoy [...]     the Envoy config for a config (or compose defaults)
+
+Client commands (workflows, workers, start, schedules, ...) talk to a running registry
+over gRPC; `temporal-registry --help` lists them all.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -43,11 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--check", type=Path, metavar="FILE", help="fail when FILE differs from the rendering"
     )
+    for module in CLIENT_COMMAND_MODULES:
+        importlib.import_module(module).add_commands(commands)
     return parser
+
+
+# Modules whose add_commands(subparsers) adds commands that run against a registry; each
+# command sets `handler` (args -> exit code) and needs no server configuration.
+CLIENT_COMMAND_MODULES = ("registry.client_commands",)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        code: int = args.handler(args)
+        return code
     env: dict[str, str] | None = None
     if args.command == "up":
         from registry.devstack import dev_token_env  # the dev stack imports the whole server

@@ -1,0 +1,78 @@
+"""How programs reach a registry over gRPC: the CLI's client commands, the Python
+worker helper and manifest registration all connect here.
+
+The address, token and TLS come from arguments or, by default, from the environment:
+
+  REGISTRY_ADDRESS   host:port of the registry's gRPC API, direct or through Envoy
+                     (default 127.0.0.1:8080, the gateway of `temporal-registry up`)
+  REGISTRY_TOKEN     bearer token sent on every call (a worker, client or admin token)
+  REGISTRY_TLS       true to use TLS with the system's roots (default false)
+  REGISTRY_CA_CERT   a PEM file of roots to trust instead (implies TLS)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:8080"
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the registry is and how to authenticate to it."""
+
+    address: str = DEFAULT_ADDRESS
+    token: str = ""
+    tls: bool = False
+    ca_cert: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientSettings:
+        """Settings from REGISTRY_* variables; overrides that are not None win."""
+        env = os.environ if env is None else env
+        ca_cert = env.get("REGISTRY_CA_CERT") or None
+        settings = cls(
+            address=env.get("REGISTRY_ADDRESS") or DEFAULT_ADDRESS,
+            token=env.get("REGISTRY_TOKEN", ""),
+            tls=env.get("REGISTRY_TLS", "").strip().lower() in _TRUE or ca_cert is not None,
+            ca_cert=Path(ca_cert) if ca_cert else None,
+        )
+        chosen = {key: value for key, value in overrides.items() if value is not None}
+        return cls(**{**settings.__dict__, **chosen})
+
+
+class _BearerToken(
+    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Adds `authorization: Bearer <token>` to every call (works on plaintext channels,
+    unlike grpc call credentials)."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        return details._replace(metadata=(*(details.metadata or ()), self._metadata))
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._with_token(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._with_token(details), request)
+
+
+def open_channel(settings: ClientSettings) -> grpc.aio.Channel:
+    """An asyncio channel to the registry; close it (or use `async with`) when done."""
+    interceptors = [_BearerToken(settings.token)] if settings.token else []
+    if not settings.tls:
+        return grpc.aio.insecure_channel(settings.address, interceptors=interceptors)
+    roots = settings.ca_cert.read_bytes() if settings.ca_cert else None
+    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    return grpc.aio.secure_channel(settings.address, credentials, interceptors=interceptors)
