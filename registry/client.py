@@ -49,8 +49,8 @@ class ClientSettings:
 
 
 class _BearerToken(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
 ):
     """Adds `authorization: Bearer <token>` to every call (works on plaintext channels,
     unlike grpc call credentials)."""
@@ -70,7 +70,7 @@ class _BearerToken(
 
 def open_channel(settings: ClientSettings) -> grpc.aio.Channel:
     """An asyncio channel to the registry; close it (or use `async with`) when done."""
-    interceptors = [_BearerToken(settings.token)] if settings.token else []
+    interceptors: list[Any] = [_BearerToken(settings.token)] if settings.token else []
     if not settings.tls:
         return grpc.aio.insecure_channel(settings.address, interceptors=interceptors)
     roots = settings.ca_cert.read_bytes() if settings.ca_cert else None
