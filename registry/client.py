@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 DEFAULT_ADDRESS = "127.0.0.1:8080"
 _TRUE = ("1", "true", "yes", "on")
@@ -76,3 +78,36 @@ def open_channel(settings: ClientSettings) -> grpc.aio.Channel:
     roots = settings.ca_cert.read_bytes() if settings.ca_cert else None
     credentials = grpc.ssl_channel_credentials(root_certificates=roots)
     return grpc.aio.secure_channel(settings.address, credentials, interceptors=interceptors)
+
+
+@dataclass(frozen=True)
+class RegistryCallError:
+    """What a failed call said: its gRPC code, message, ErrorInfo reason and the
+    field violations of a BadRequest (field, description)."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+    violations: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, error: grpc.aio.AioRpcError) -> RegistryCallError:
+        status: status_pb2.Status | None = None
+        try:
+            status = rpc_status.from_call(error)  # type: ignore[arg-type]  # same accessors
+        except ValueError:  # details that disagree with the call's code: trust the code
+            status = None
+        reason, violations = "", []
+        for detail in status.details if status is not None else ():
+            info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+            if detail.Unpack(info):
+                reason = info.reason
+            elif detail.Unpack(bad_request):
+                violations += [(v.field, v.description) for v in bad_request.field_violations]
+        return cls(error.code(), error.details() or "", reason, tuple(violations))
+
+    def __str__(self) -> str:
+        reason = f" ({self.reason})" if self.reason else ""
+        lines = [f"{self.code.name}{reason}: {self.message}"]
+        lines += [f"  {field}: {description}" for field, description in self.violations]
+        return "\n".join(lines)
