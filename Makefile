@@ -18,6 +18,24 @@ install: ## create .venv from uv.lock (installs uv with pip when missing)
 gen: install ## regenerate gen/ and third_party/googleapis from proto/
 	$(PY) scripts/generate.py
 	$(PY) -m registry.cli render-envoy --defaults -o gateway/envoy.yaml
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory gen-ts; \
+	else echo "npm not found: examples/typescript-worker/src/gen not regenerated (make gen-ts)"; fi
+
+# The TypeScript worker example's stubs (examples/typescript-worker/src/gen), made by buf
+# with the protoc-gen-es plugin that `npm ci` installs in the example. Need node and npm.
+TS_EXAMPLE := examples/typescript-worker
+.PHONY: gen-ts check-ts
+
+$(TS_EXAMPLE)/node_modules/.package-lock.json: $(TS_EXAMPLE)/package-lock.json
+	cd $(TS_EXAMPLE) && npm ci --no-audit --no-fund
+
+gen-ts: install $(TS_EXAMPLE)/node_modules/.package-lock.json ## regenerate the TypeScript example's stubs from proto/
+	$(BIN)/buf generate --template $(TS_EXAMPLE)/buf.gen.yaml
+
+check-ts: install $(TS_EXAMPLE)/node_modules/.package-lock.json ## fail when those stubs drift from proto/
+	rm -rf .gen-check/ts
+	$(BIN)/buf generate --template $(TS_EXAMPLE)/buf.gen.yaml -o .gen-check/ts
+	diff -r .gen-check/ts/$(TS_EXAMPLE)/src/gen $(TS_EXAMPLE)/src/gen && echo "TypeScript stubs match proto/"
 
 check: install lint breaking routes typecheck ## every static check
 	$(UV) lock --check
