@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules whose add_commands(subparsers) adds commands that run against a registry; each
 # command sets `handler` (args -> exit code) and needs no server configuration.
-CLIENT_COMMAND_MODULES = ("registry.client_commands",)
+CLIENT_COMMAND_MODULES = ("registry.client_commands", "registry.manifest")
 
 
 def main(argv: list[str] | None = None) -> int:

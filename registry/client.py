@@ -13,14 +13,16 @@ The address, token and TLS come from arguments or, by default, from the environm
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from registry.model import FieldViolation
 
 DEFAULT_ADDRESS = "127.0.0.1:8080"
 _TRUE = ("1", "true", "yes", "on")
@@ -80,21 +82,30 @@ def open_channel(settings: ClientSettings) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(settings.address, credentials, interceptors=interceptors)
 
 
-@dataclass(frozen=True)
-class RegistryCallError:
-    """What a failed call said: its gRPC code, message, ErrorInfo reason and the
-    field violations of a BadRequest (field, description)."""
+class RegistryCallError(Exception):
+    """A failed registry call as its google.rpc.Status tells it: the gRPC code, the
+    message, the ErrorInfo reason and the field violations of a BadRequest."""
 
-    code: grpc.StatusCode
-    message: str
-    reason: str = ""
-    violations: tuple[tuple[str, str], ...] = ()
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        reason: str = "",
+        violations: Sequence[FieldViolation] = (),
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.violations = list(violations)
+        super().__init__(self.describe())
 
     @classmethod
-    def of(cls, error: grpc.aio.AioRpcError) -> RegistryCallError:
+    def from_rpc_error(cls, error: grpc.RpcError) -> Self:
+        """The failure of a call (sync or asyncio), with its rich status when it has one."""
+        call: Any = error  # every RpcError a channel raises is also a grpc.Call
         status: status_pb2.Status | None = None
         try:
-            status = rpc_status.from_call(error)  # type: ignore[arg-type]  # same accessors
+            status = rpc_status.from_call(call)
         except ValueError:  # details that disagree with the call's code: trust the code
             status = None
         reason, violations = "", []
@@ -103,11 +114,16 @@ class RegistryCallError:
             if detail.Unpack(info):
                 reason = info.reason
             elif detail.Unpack(bad_request):
-                violations += [(v.field, v.description) for v in bad_request.field_violations]
-        return cls(error.code(), error.details() or "", reason, tuple(violations))
+                violations += [
+                    FieldViolation(v.field, v.description, v.reason)
+                    for v in bad_request.field_violations
+                ]
+        code: grpc.StatusCode = call.code()
+        return cls(code, call.details() or code.name, reason, violations)
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
+        """`CODE (REASON): message`, then one `  field: description` line per bad field."""
         reason = f" ({self.reason})" if self.reason else ""
         lines = [f"{self.code.name}{reason}: {self.message}"]
-        lines += [f"  {field}: {description}" for field, description in self.violations]
+        lines += [f"  {v.field}: {v.description}" for v in self.violations]
         return "\n".join(lines)

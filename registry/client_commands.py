@@ -182,13 +182,13 @@ async def _run(args: argparse.Namespace, call: Call, tabulate: Tabulate) -> int:
         try:
             response = await call(args, Stubs.on(channel))
         except grpc.aio.AioRpcError as error:
-            failure = RegistryCallError.of(error)
+            failure = RegistryCallError.from_rpc_error(error)
             hint = (
                 f" (is the registry at {settings.address}? set REGISTRY_ADDRESS)"
                 if failure.code == grpc.StatusCode.UNAVAILABLE
                 else ""
             )
-            print(f"temporal-registry: {failure}{hint}", file=sys.stderr)
+            print(f"temporal-registry: {failure.describe()}{hint}", file=sys.stderr)
             return EXIT_REFUSED
     if args.output == "json":
         print(to_json(response))

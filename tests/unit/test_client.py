@@ -20,6 +20,7 @@ from registry.client_commands import (
     render_table,
     request_from_body,
 )
+from registry.model import FieldViolation
 
 
 def test_settings_come_from_the_environment_and_arguments_win() -> None:
@@ -49,11 +50,11 @@ def rich_error(code: grpc.StatusCode, message: str) -> grpc.aio.AioRpcError:
 
 
 def test_an_error_reads_as_code_reason_message_and_one_line_per_field() -> None:
-    failure = RegistryCallError.of(rich_error(grpc.StatusCode.INVALID_ARGUMENT, "bad input"))
-    assert (failure.reason, failure.violations) == (
-        "INVALID_START",
-        (("input/order_id", "is required"),),
+    failure = RegistryCallError.from_rpc_error(
+        rich_error(grpc.StatusCode.INVALID_ARGUMENT, "bad input")
     )
+    assert failure.reason == "INVALID_START"
+    assert failure.violations == [FieldViolation("input/order_id", "is required")]
     assert (
         str(failure) == "INVALID_ARGUMENT (INVALID_START): bad input\n  input/order_id: is required"
     )
@@ -64,7 +65,7 @@ def test_an_error_without_details_keeps_code_and_message() -> None:
     plain = grpc.aio.AioRpcError(
         grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details="down"
     )
-    assert str(RegistryCallError.of(plain)) == "UNAVAILABLE: down"
+    assert str(RegistryCallError.from_rpc_error(plain)) == "UNAVAILABLE: down"
 
 
 def test_tables_align_columns_and_spell_values() -> None:
