@@ -15,9 +15,10 @@ install: ## create .venv from uv.lock (installs uv with pip when missing)
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(UV) sync --frozen
 
-gen: install ## regenerate gen/ and third_party/googleapis from proto/
+gen: install ## regenerate gen/ and third_party/googleapis from proto/, and the reference docs
 	$(PY) scripts/generate.py
 	$(PY) -m registry.cli render-envoy --defaults -o gateway/envoy.yaml
+	$(PY) scripts/reference_docs.py
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory gen-ts; \
 	else echo "npm not found: examples/typescript-worker/src/gen not regenerated (make gen-ts)"; fi
 
@@ -41,6 +42,7 @@ check: install lint breaking routes typecheck ## every static check
 	$(UV) lock --check
 	$(PY) scripts/generate.py --check
 	$(PY) -m registry.cli render-envoy --defaults --check gateway/envoy.yaml
+	$(PY) scripts/reference_docs.py --check
 
 lint: install
 	$(BIN)/buf lint

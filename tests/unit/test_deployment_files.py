@@ -8,14 +8,22 @@ engine), so they are checked statically against what the code says:
 - registry/default_config.yaml: the only environment variables the registry reads;
 - pyproject.toml: what the wheel built in the image is made of.
 
-The Envoy binary of the dev stack validates gateway/envoy.yaml (integration), and
-`docker compose config` validates the compose file when the Compose plugin is installed.
+- gateway/envoy.yaml is the current rendering of the template for that layout, and its
+  clusters reach every registry replica (STRICT_DNS on the service name, health-checked).
+
+The Envoy binary of the dev stack validates gateway/envoy.yaml (integration;
+tests/integration/test_gateway_replicas.py runs it in front of two replicas), and
+`docker compose config` validates the compose file when a Compose v2 binary is installed
+(`docker compose`, `docker-compose`, or the path in $DOCKER_COMPOSE). No JSON Schema of the
+current Compose specification ships in a PyPI package (the copies found are from 2021-22 and
+reject the top-level `name`), so the structure is checked here by hand.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +35,8 @@ import pytest
 import yaml
 
 from registry.binaries import venv_binary
-from registry.gateway import compose_layout
+from registry.config import RegistrySettings, ServerConfig
+from registry.gateway import compose_layout, render_envoy_config
 
 COMPOSE_LAYOUT = compose_layout()
 
@@ -41,6 +50,9 @@ DESCRIPTOR = REPO / "gen" / "descriptor.binpb"
 ENVOY_CONFIG_IN_CONTAINER = "/etc/envoy/envoy.yaml"
 
 EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "registry", "envoy"}
+REGISTRY_REPLICAS = 2
+# Retrying these never sends a request a replica may have started on: it never reached one.
+SAFE_RETRY_ON = {"connect-failure", "refused-stream", "reset-before-request"}
 ENV_REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-")
 
 
@@ -65,6 +77,13 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         return dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
     return {str(key): str(value) for key, value in env.items()}
+
+
+def compose_default(value: str) -> str:
+    """What compose makes of value with nothing set in the environment: the default of a
+    `${VAR:-default}`, or value itself."""
+    match = re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*:-(.*)\}", value)
+    return match.group(1) if match else value
 
 
 def depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -166,7 +185,11 @@ def dockerignore_excludes(path: str) -> bool:
 
 
 def compose_command() -> list[str] | None:
-    """`docker compose` (v2 plugin) or a v2 `docker-compose`, when one is installed."""
+    """`docker compose` (v2 plugin) or a v2 `docker-compose` (on PATH, or the binary named by
+    $DOCKER_COMPOSE), when one is installed."""
+    override = os.environ.get("DOCKER_COMPOSE")
+    if override:
+        return [override]
     docker = shutil.which("docker")
     if docker is not None:
         probe = subprocess.run(
@@ -241,6 +264,13 @@ def test_start_order_is_postgresql_temporal_registry_envoy() -> None:
     assert set(depends_on(all_services["temporal-ui"])) == {"temporal"}
     assert set(depends_on(all_services["registry"])) == {"temporal"}
     assert set(depends_on(all_services["envoy"])) == {"registry"}
+
+
+def test_operations_guide_names_the_pinned_images() -> None:
+    guide = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    for name, service in services().items():
+        if "image" in service:
+            assert f"`{service['image']}`" in guide, f"docs/operations.md: {name} image"
 
 
 def test_named_volumes_are_declared() -> None:
@@ -330,18 +360,177 @@ def test_registry_healthcheck_is_valid_python() -> None:
     assert "HealthStub" in program
 
 
-def test_docker_compose_config_accepts_the_file() -> None:
+def test_registry_healthcheck_is_the_images() -> None:
+    """One readiness check: the compose healthcheck runs the image's HEALTHCHECK program."""
+    compose_program = healthcheck_python(services()["registry"]["healthcheck"]["test"])
+    healthcheck = dict(final_stage(dockerfile_instructions()))["HEALTHCHECK"]
+    image_program = healthcheck_python(
+        json.loads(healthcheck[healthcheck.index("CMD ") + len("CMD ") :])
+    )
+    assert " ".join(compose_program.split()) == " ".join(image_program.split())
+    # The whole server's status (""), which the registry reports SERVING only when ready.
+    assert "HealthCheckRequest(service='')" in image_program
+
+
+def test_registry_runs_as_replicas_of_one_service() -> None:
+    registry = services()["registry"]
+    assert registry.get("deploy", {}).get("replicas") == REGISTRY_REPLICAS
+    # Each replica's Temporal identity is temporal-registry@<hostname>:<pid>, and the pid is
+    # the same in every container: a fixed hostname would give every replica one identity.
+    assert "hostname" not in registry, "replicas need their own hostnames (the container id)"
+    assert "container_name" not in registry
+
+
+def test_registry_replicas_share_one_registry_workflow() -> None:
+    env = environment(services()["registry"])
+    # Set explicitly: every replica, and any second deployment, must name the same one.
+    assert env.get("REGISTRY_WORKFLOW_ID") == RegistrySettings().workflow_id
+
+
+def test_registry_replicas_stay_under_temporals_updates_in_flight() -> None:
+    """Temporal accepts 10 updates in flight per workflow; every replica sends up to
+    registry.max_concurrent_updates to the one registry workflow."""
+    env = environment(services()["registry"])
+    per_replica = int(
+        compose_default(
+            env.get(
+                "REGISTRY_MAX_CONCURRENT_UPDATES", str(RegistrySettings().max_concurrent_updates)
+            )
+        )
+    )
+    assert per_replica * REGISTRY_REPLICAS <= 8, (
+        f"{REGISTRY_REPLICAS} replicas x {per_replica} updates in flight: set "
+        "REGISTRY_MAX_CONCURRENT_UPDATES to about 8 / replicas"
+    )
+
+
+def test_registry_requires_an_admin_token_from_the_environment() -> None:
+    env = environment(services()["registry"])
+    assert re.fullmatch(r"\$\{REGISTRY_ADMIN_TOKENS:\?[^}]+\}", env["AUTH_ADMIN_TOKENS"]), (
+        "AUTH_ADMIN_TOKENS must be ${REGISTRY_ADMIN_TOKENS:?message}: no default token"
+    )
+    for name in ("AUTH_CLIENT_TOKENS", "AUTH_WORKER_TOKENS"):
+        value = env.get(name, "")
+        assert value in ("", f"${{REGISTRY_{name.removeprefix('AUTH_')}:-}}"), (
+            f"{name} must come from the environment, with no default token: {value!r}"
+        )
+
+
+def test_registry_stop_grace_period_outlasts_its_shutdown_grace() -> None:
+    registry = services()["registry"]
+    grace = float(
+        environment(registry).get("REGISTRY_SHUTDOWN_GRACE_SECONDS")
+        or ServerConfig().shutdown_grace_seconds
+    )
+    # Docker kills the container stop_grace_period (default 10s) after SIGTERM.
+    period = str(registry.get("stop_grace_period", "10s"))
+    assert period.endswith("s") and float(period[:-1]) > grace, period
+
+
+# ------------------------------------------------------------- gateway/envoy.yaml
+
+
+def envoy_clusters() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load(ENVOY_CONFIG.read_text(encoding="utf-8"))
+    return {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
+
+
+def cluster_address(cluster: dict[str, Any]) -> tuple[str, int]:
+    (locality,) = cluster["load_assignment"]["endpoints"]
+    (endpoint,) = locality["lb_endpoints"]
+    socket_address = endpoint["endpoint"]["address"]["socket_address"]
+    return socket_address["address"], int(socket_address["port_value"])
+
+
+def test_committed_envoy_config_is_the_current_rendering() -> None:
+    assert ENVOY_CONFIG.read_text(encoding="utf-8") == render_envoy_config(COMPOSE_LAYOUT), (
+        "gateway/envoy.yaml is stale: run `make gen`"
+    )
+
+
+def test_envoy_clusters_resolve_every_replica_of_the_registry_service() -> None:
+    clusters = envoy_clusters()
+    expected = {
+        "registry_grpc": (COMPOSE_LAYOUT.registry_grpc_host, COMPOSE_LAYOUT.registry_grpc_port),
+        "registry_http": (COMPOSE_LAYOUT.registry_http_host, COMPOSE_LAYOUT.registry_http_port),
+    }
+    assert set(clusters) == set(expected)
+    for name, (host, port) in expected.items():
+        cluster = clusters[name]
+        # STRICT_DNS keeps one endpoint per A record; LOGICAL_DNS would use only the first.
+        assert cluster["type"] == "STRICT_DNS", name
+        assert cluster_address(cluster) == (host, port), name
+        assert host in services(), f"{name} points at {host}, which is no compose service"
+        # Docker's DNS TTLs are long: replicas that come and go are seen within seconds.
+        assert cluster.get("respect_dns_ttl") is False, name
+        assert cluster.get("dns_refresh_rate", "5s").endswith("s"), name
+        assert float(cluster.get("dns_refresh_rate", "5s")[:-1]) <= 10, name
+
+
+def test_envoy_skips_replicas_that_are_not_ready_or_unreachable() -> None:
+    clusters = envoy_clusters()
+    grpc_checks = clusters["registry_grpc"]["health_checks"]
+    # The same readiness as the container healthcheck: the whole server ("") SERVING.
+    assert [check.get("grpc_health_check") for check in grpc_checks] == [{"service_name": ""}]
+    assert clusters["registry_http"]["health_checks"], "registry_http is not health-checked"
+    for name, cluster in clusters.items():
+        for check in cluster["health_checks"]:
+            # Checked before the first request too (Envoy's default there is 60 s).
+            assert "no_traffic_interval" in check, name
+        outlier = cluster["outlier_detection"]
+        # Only failures to reach a replica eject it; the registry's own UNAVAILABLE (Temporal
+        # down) is an answer, and would otherwise eject every replica at once.
+        assert outlier["split_external_local_origin_errors"] is True, name
+        assert outlier["enforcing_consecutive_5xx"] == 0, name
+        assert outlier["enforcing_consecutive_gateway_failure"] == 0, name
+        assert outlier["enforcing_consecutive_local_origin_failure"] > 0, name
+        # Below the panic threshold Envoy uses every replica: /ready still says why.
+        assert "healthy_panic_threshold" not in cluster.get("common_lb_config", {}), name
+
+
+def test_envoy_retries_only_requests_no_replica_saw() -> None:
+    config = yaml.safe_load(ENVOY_CONFIG.read_text(encoding="utf-8"))
+    listener = config["static_resources"]["listeners"][0]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    (virtual_host,) = manager["route_config"]["virtual_hosts"]
+    retry_on = set(virtual_host["retry_policy"]["retry_on"].split(","))
+    assert retry_on <= SAFE_RETRY_ON, retry_on - SAFE_RETRY_ON
+    for route in virtual_host["routes"]:
+        assert "retry_policy" not in route["route"], route["match"]
+    # ...and on another replica than the one that failed.
+    predicates = virtual_host["retry_policy"]["retry_host_predicate"]
+    assert [p["name"] for p in predicates] == ["envoy.retry_host_predicates.previous_hosts"]
+
+
+def run_compose_config(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = compose_command()
     if command is None:
-        pytest.skip("the Docker Compose v2 plugin is not installed (`docker compose` missing)")
-    result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        pytest.skip("no Docker Compose v2 (`docker compose`, `docker-compose`, $DOCKER_COMPOSE)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "POSTGRES_"))}
+    return subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
         cwd=REPO,
+        env={**env, **extra_env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    result = run_compose_config({"REGISTRY_ADMIN_TOKENS": "compose-config-admin-token"})
     assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert resolved["services"]["registry"]["deploy"]["replicas"] == REGISTRY_REPLICAS
+    registry_env = resolved["services"]["registry"]["environment"]
+    assert registry_env["AUTH_ADMIN_TOKENS"] == "compose-config-admin-token"
+    assert int(registry_env["REGISTRY_MAX_CONCURRENT_UPDATES"]) * REGISTRY_REPLICAS <= 8
+
+
+def test_docker_compose_refuses_to_run_without_an_admin_token() -> None:
+    result = run_compose_config({})
+    assert result.returncode != 0
+    assert "REGISTRY_ADMIN_TOKENS" in result.stderr
 
 
 # ------------------------------------------------------------------------ Dockerfile
@@ -364,6 +553,22 @@ def test_dockerfile_installs_from_the_lock_file_without_dev_dependencies() -> No
         assert "--no-dev" in args, args
         assert "--no-editable" in args, args
         assert "--extra" not in args and "--all-extras" not in args, args
+
+
+def test_dockerfile_pins_its_base_image_and_uv() -> None:
+    instructions = dockerfile_instructions()
+    args = dict(
+        value.split("=", 1) for keyword, value in instructions if keyword == "ARG" and "=" in value
+    )
+    for keyword, value in instructions:
+        if keyword != "FROM":
+            continue
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], value.split()[0])
+        tag = image_tag(image)
+        assert tag is not None and re.search(r"\d", tag), f"FROM {image} is not pinned"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", args["UV_VERSION"]), args["UV_VERSION"]
+    installs = [v for k, v in instructions if k == "RUN" and "pip install" in v]
+    assert installs and all("uv==${UV_VERSION}" in v for v in installs), installs
 
 
 def test_dockerfile_runtime_stage_runs_as_non_root() -> None:
