@@ -30,7 +30,7 @@ PUBLIC: Final = ""  # no token needed
 _V1 = "/temporal_registry.v1."
 METHOD_SCOPES: Final[dict[str, str]] = {
     **{f"{_V1}SystemService/{m}": PUBLIC for m in ("GetHealth", "GetReadiness")},
-    **{f"/grpc.health.v1.Health/{m}": PUBLIC for m in ("Check", "Watch")},
+    **{f"/grpc.health.v1.Health/{m}": PUBLIC for m in ("Check", "Watch", "List")},
     **{
         f"{_V1}RegistryService/{m}": WORKER
         for m in ("RegisterWorker", "Heartbeat", "UnregisterWorker")

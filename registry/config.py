@@ -65,6 +65,13 @@ class ServerConfig(_Section):
     )
     grpc_port: Port = Field(default=50051, description="gRPC port.")
     http_port: Port = Field(default=9464, description="Plain-HTTP port (/metrics and friends).")
+    shutdown_drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="On shutdown, how long to keep serving after reporting NOT_SERVING, so a"
+        " load balancer that health-checks the replicas (Envoy) stops sending it requests"
+        " first; set it above the balancer's health-check interval.",
+    )
     shutdown_grace_seconds: float = Field(
         default=5.0, ge=0, description="How long in-flight calls may finish on shutdown."
     )

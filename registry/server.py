@@ -156,6 +156,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("shutting down")
         await health_servicer.enter_graceful_shutdown()
+        if config.server.shutdown_drain_seconds > 0:
+            # Still serving, but reported NOT_SERVING: the balancer's health checks move
+            # new requests to the other replicas before the listener closes.
+            log.info("draining for %g s", config.server.shutdown_drain_seconds)
+            await asyncio.sleep(config.server.shutdown_drain_seconds)
         await server.stop(config.server.shutdown_grace_seconds)
         await runtime.stop()
         await http.cleanup()

@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporal_registry.v1 import (
     registry_pb2,
     registry_pb2_grpc,
@@ -368,3 +369,32 @@ def test_shutdown_hands_the_state_to_the_next_run(http: httpx.Client) -> None:
     assert after["workflow_count"] == before["workflow_count"]
     assert http.get(f"/registry/workflows/{kind}").status_code == 200
     assert http.get("/ready").status_code == 200
+
+
+def test_shutdown_drains_reporting_not_serving_before_it_stops_serving(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """With server.shutdown_drain_seconds, SIGTERM first turns gRPC health to NOT_SERVING
+    while calls still succeed, so a balancer moves traffic away before the listener closes."""
+    registry = Registry(
+        workdir,
+        temporal.address,
+        overrides={**own_registry_settings(), "server": {"shutdown_drain_seconds": 3}},
+    )
+    with running(registry) as stub, grpc.insecure_channel(registry.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="")
+        assert health.Check(check, timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+        assert registry.process is not None
+        registry.process.popen.send_signal(signal.SIGTERM)
+        wait_until(
+            lambda: (
+                health.Check(check, timeout=1).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            ),
+            2,
+            "NOT_SERVING after SIGTERM",
+        )
+        status = stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest(), timeout=5)
+        assert status.registry_service_process_id == registry.process.popen.pid  # still serving
+        assert registry.process.popen.poll() is None
+        assert registry.process.popen.wait(15) == 0
