@@ -197,15 +197,15 @@ async def _run(args: argparse.Namespace, call: Call, tabulate: Tabulate) -> int:
     return 0
 
 
-async def _all_pages(fetch: Callable[[str], Awaitable[Any]], field: str) -> list[Any]:
-    """Every item of a paginated list (AIP-158 page tokens)."""
+async def _all_pages(rpc: Callable[[Any], Awaitable[Any]], request: Any, field: str) -> list[Any]:
+    """Every item of a paginated list: `rpc` called with `request` once per page (AIP-158
+    page tokens)."""
     items: list[Any] = []
-    token = ""
     while True:
-        page = await fetch(token)
+        page = await rpc(request)
         items.extend(getattr(page, field))
-        token = page.next_page_token
-        if not token:
+        request.page_token = page.next_page_token
+        if not request.page_token:
             return items
 
 
@@ -218,13 +218,8 @@ async def list_workflows(args: argparse.Namespace, stubs: Stubs) -> Message:
         request.enabled = args.enabled
     if args.healthy is not None:
         request.healthy = args.healthy
-
-    async def page(token: str) -> registry_pb2.ListWorkflowsResponse:
-        request.page_token = token
-        response: registry_pb2.ListWorkflowsResponse = await stubs.registry.ListWorkflows(request)
-        return response
-
-    return registry_pb2.ListWorkflowsResponse(workflows=await _all_pages(page, "workflows"))
+    workflows = await _all_pages(stubs.registry.ListWorkflows, request, "workflows")
+    return registry_pb2.ListWorkflowsResponse(workflows=workflows)
 
 
 def workflows_table(response: registry_pb2.ListWorkflowsResponse) -> Table:
@@ -287,13 +282,8 @@ async def list_workers(args: argparse.Namespace, stubs: Stubs) -> Message:
     request = registry_pb2.ListWorkersRequest(
         page_size=200, task_queue=args.task_queue or "", workflow_type=args.workflow_type or ""
     )
-
-    async def page(token: str) -> registry_pb2.ListWorkersResponse:
-        request.page_token = token
-        response: registry_pb2.ListWorkersResponse = await stubs.registry.ListWorkers(request)
-        return response
-
-    return registry_pb2.ListWorkersResponse(workers=await _all_pages(page, "workers"))
+    workers = await _all_pages(stubs.registry.ListWorkers, request, "workers")
+    return registry_pb2.ListWorkersResponse(workers=workers)
 
 
 def workers_table(response: registry_pb2.ListWorkersResponse) -> Table:
@@ -374,15 +364,7 @@ async def reset_id(args: argparse.Namespace, stubs: Stubs) -> Message:
 
 async def list_ids(args: argparse.Namespace, stubs: Stubs) -> Message:
     request = dispatch_pb2.ListWorkflowIdsRequest(page_size=500)
-
-    async def page(token: str) -> dispatch_pb2.ListWorkflowIdsResponse:
-        request.page_token = token
-        response: dispatch_pb2.ListWorkflowIdsResponse = await stubs.dispatch.ListWorkflowIds(
-            request
-        )
-        return response
-
-    counters = await _all_pages(page, "slug_counters")
+    counters = await _all_pages(stubs.dispatch.ListWorkflowIds, request, "slug_counters")
     return dispatch_pb2.ListWorkflowIdsResponse(slug_counters=counters)
 
 
@@ -400,13 +382,8 @@ async def list_schedules(args: argparse.Namespace, stubs: Stubs) -> Message:
     request = schedules_pb2.ListSchedulesRequest(
         page_size=200, workflow_type=args.workflow_type or ""
     )
-
-    async def page(token: str) -> schedules_pb2.ListSchedulesResponse:
-        request.page_token = token
-        response: schedules_pb2.ListSchedulesResponse = await stubs.schedules.ListSchedules(request)
-        return response
-
-    return schedules_pb2.ListSchedulesResponse(schedules=await _all_pages(page, "schedules"))
+    schedules = await _all_pages(stubs.schedules.ListSchedules, request, "schedules")
+    return schedules_pb2.ListSchedulesResponse(schedules=schedules)
 
 
 def schedules_table(response: schedules_pb2.ListSchedulesResponse) -> Table:

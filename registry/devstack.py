@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 import signal
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -23,6 +23,7 @@ from registry.auth import SCOPES
 from registry.binaries import venv_binary
 from registry.config import Config
 from registry.gateway import envoy_command, layout_for, render_envoy_config
+from registry.interruptible import Interrupted, run_until
 from registry.ports import ensure_ports_free
 from registry.server import serve
 
@@ -116,7 +117,9 @@ async def run_dev_stack(config: Config) -> None:
     children: list[tuple[str, asyncio.subprocess.Process]] = []
     died: list[str] = []  # children that exited on their own
     try:
-        if not await _until_stopped(_start_children(config, data_dir, children), stop):
+        try:
+            await run_until(_start_children(config, data_dir, children), stop.wait())
+        except Interrupted:
             return  # Ctrl-C while the stack was starting
         _print_urls(config, data_dir)
         watchers = [
@@ -159,23 +162,6 @@ async def _start_children(
     envoy = await _spawn(envoy_command(envoy_config), data_dir / "envoy.log")
     children.append(("envoy", envoy))
     await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
-
-
-async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
-    """Run work unless stop is set first (then cancel it); True if work completed."""
-    work_task = asyncio.ensure_future(work)
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({work_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work_task, stopped):
-            task.cancel()
-        await asyncio.gather(stopped, return_exceptions=True)
-    if not work_task.done() or work_task.cancelled():
-        await asyncio.gather(work_task, return_exceptions=True)
-        return False
-    work_task.result()
-    return True
 
 
 async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:

@@ -47,6 +47,7 @@ from temporal_registry.v1 import registry_pb2, resources_pb2
 
 from registry.client import ClientSettings, open_channel
 from registry.interpolate import MissingVariableError, interpolate
+from registry.interruptible import Interrupted, run_until
 from registry.worker_registration import (
     RegistrationError,
     RegistrationKeeper,
@@ -393,7 +394,9 @@ async def _run_sidecar(
     try:
         if not await keeper.start():
             log.warning("registry at %s unreachable; retrying until it answers", settings.address)
-            if not await _registered_or_stopped(keeper, stopping):
+            try:
+                await run_until(keeper.wait_registered(), stopping.wait())
+            except Interrupted:  # stopped before the registry ever answered
                 await keeper.stop()
                 return EXIT_OK
         await stopping.wait()
@@ -407,16 +410,3 @@ async def _run_sidecar(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     return EXIT_OK
-
-
-async def _registered_or_stopped(keeper: RegistrationKeeper, stopping: asyncio.Event) -> bool:
-    """True once registered, False when told to stop first; RegistrationRefused if refused."""
-    registered = asyncio.create_task(keeper.wait_registered())
-    stopped = asyncio.create_task(stopping.wait())
-    done, pending = await asyncio.wait({registered, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    if registered in done:
-        registered.result()  # raises RegistrationRefused
-        return True
-    return False

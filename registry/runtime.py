@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from registry.config import Config
 from registry.errors import unavailable
+from registry.interruptible import Interrupted, run_until
 from registry.provisioning_workflow import ProvisionSearchAttributes
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeActivities
@@ -164,21 +165,14 @@ class RegistryRuntime:
 async def _while_running(worker_run: asyncio.Task[None], step: Awaitable[T], seconds: float) -> T:
     """Await step, failing if the worker stops first or if step takes longer than seconds:
     a startup call that needs the worker would otherwise wait for it forever."""
-    step_task = asyncio.ensure_future(step)
     try:
-        done, _ = await asyncio.wait(
-            {step_task, worker_run}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        if not step_task.done():
-            step_task.cancel()
-            await asyncio.gather(step_task, return_exceptions=True)
-    if step_task in done:
-        return step_task.result()
-    if worker_run in done:
+        async with asyncio.timeout(seconds):
+            return await run_until(step, worker_run)
+    except Interrupted:
         worker_run.result()  # raises the worker's failure, if it failed
-        raise RuntimeError("the embedded registry worker stopped during startup")
-    raise TimeoutError(f"registry startup did not complete within {seconds:g} s")
+        raise RuntimeError("the embedded registry worker stopped during startup") from None
+    except TimeoutError:
+        raise TimeoutError(f"registry startup did not complete within {seconds:g} s") from None
 
 
 async def _shut_down(worker: Worker, seconds: float) -> None:

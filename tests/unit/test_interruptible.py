@@ -1,5 +1,6 @@
-"""Startup steps that need the embedded worker give up when it stops or stalls,
-so the runtime retries instead of waiting for ever."""
+"""Awaiting work unless something else happens first (registry.interruptible), and the
+runtime's use of it: startup steps that need the embedded worker give up when it stops
+or stalls, so the runtime retries instead of waiting for ever."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 
 import pytest
 
+from registry.interruptible import Interrupted, run_until
 from registry.runtime import _while_running
 
 
@@ -64,3 +66,20 @@ def test_a_stalled_step_times_out() -> None:
 
     with pytest.raises(TimeoutError, match=r"within 0\.05 s"):
         asyncio.run(scenario())
+
+
+def test_an_interrupt_cancels_the_work_and_only_the_interrupts_it_owns() -> None:
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        work = asyncio.ensure_future(forever())
+        asyncio.get_running_loop().call_later(0.01, stop.set)
+        with pytest.raises(Interrupted):
+            await run_until(work, stop.wait())
+        assert work.cancelled()
+
+        callers_task = asyncio.create_task(asyncio.sleep(0.01))
+        assert await run_until(value_after(0), callers_task) == "started"
+        assert not callers_task.cancelled()  # the caller's task keeps running
+        await callers_task
+
+    asyncio.run(scenario())
