@@ -77,14 +77,30 @@ Tabulate = Callable[[Any], Table]
 
 
 def to_json(message: Message) -> str:
-    """The message as the HTTP API prints it (proto field names, every field)."""
-    return json_format.MessageToJson(
+    """The message as the HTTP API prints it (proto field names, every field, and whole
+    numbers of JSON values as integers, as Envoy prints them)."""
+    document = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    return json.dumps(whole_numbers(document), indent=2)
+
+
+def whole_numbers(value: Any) -> Any:
+    """value with every integral float as an int: JSON values travel as doubles in a
+    google.protobuf.Value, so an input's 1 comes back 1.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain aligned table; lists are joined with commas, booleans read yes/no."""
+    if not rows:
+        return "  ".join(h.upper() for h in headers) + "\n(none)"
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
     lines = [[h.upper() for h in headers], *cells]
@@ -183,9 +199,10 @@ async def _run(args: argparse.Namespace, call: Call, tabulate: Tabulate) -> int:
             response = await call(args, Stubs.on(channel))
         except grpc.aio.AioRpcError as error:
             failure = RegistryCallError.from_rpc_error(error)
+            # UNAVAILABLE with no reason is the transport's: nothing answered at the address.
             hint = (
                 f" (is the registry at {settings.address}? set REGISTRY_ADDRESS)"
-                if failure.code == grpc.StatusCode.UNAVAILABLE
+                if failure.code == grpc.StatusCode.UNAVAILABLE and not failure.reason
                 else ""
             )
             print(f"temporal-registry: {failure.describe()}{hint}", file=sys.stderr)
@@ -253,7 +270,10 @@ def workflow_table(workflow: Any) -> Table:
         ("labels", labels_text(workflow.labels)),
         ("search attributes", [f"{a.name}:{a.type}" for a in workflow.search_attributes] or "-"),
         ("workers", [w.worker_id for w in workflow.workers] or "-"),
-        ("input schema", json.dumps(json_format.MessageToDict(workflow.input_schema))),
+        (
+            "input schema",
+            json.dumps(whole_numbers(json_format.MessageToDict(workflow.input_schema))),
+        ),
     ]
     return ("field", "value"), properties
 
@@ -398,22 +418,33 @@ def schedules_table(response: schedules_pb2.ListSchedulesResponse) -> Table:
 
 def schedule_table(schedule: Any) -> Table:
     spec = schedule.spec
-    when = [*spec.cron_expressions, *(f"every {i.every_seconds}s" for i in spec.intervals)]
+    when = [
+        *spec.cron_expressions,
+        *(f"every {i.every_seconds}s" for i in spec.intervals),
+        *(calendar_text(c) for c in spec.calendars),
+    ]
     rows: list[Sequence[Any]] = [
         ("schedule", schedule.id),
         ("workflow type", schedule.workflow_type),
         ("task queue", schedule.task_queue),
         ("workflow id", schedule.workflow_id or "-"),
-        ("spec", when or ("calendar" if spec.calendars else "-")),
+        ("spec", when or "-"),
         ("paused", schedule.paused),
         ("note", schedule.note or "-"),
         ("next fires", list(schedule.next_fires[:3]) or "-"),
         ("actions taken", schedule.action_count),
         ("input valid", schedule.input_valid),
-        ("input", json.dumps(json_format.MessageToDict(schedule.input))),
+        ("input", json.dumps(whole_numbers(json_format.MessageToDict(schedule.input)))),
     ]
     rows += [("input violation", f"{v.field}: {v.message}") for v in schedule.input_violations]
     return ("field", "value"), rows
+
+
+def calendar_text(calendar: schedules_pb2.CalendarSpec) -> str:
+    """A calendar spec as its set fields: `hour=2 minute=0` (Temporal keeps a cron
+    expression as calendars)."""
+    fields = json_format.MessageToDict(calendar, preserving_proto_field_name=True)
+    return " ".join(f"{name}={value}" for name, value in fields.items()) or "calendar"
 
 
 def _schedule_of(response: schedules_pb2.CreateScheduleResponse) -> Table:

@@ -39,6 +39,9 @@ LATENCY = Histogram(
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+
+
 class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, *, access_log: bool, authenticator: Authenticator | None = None) -> None:
         self._access_log = access_log
@@ -95,7 +98,10 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                 REQUESTS.labels(method, code.name).inc()
                 LATENCY.labels(method).observe(elapsed)
                 if self._access_log:
-                    log.info(
+                    # Load balancers probe health every few seconds: a passing probe is noise.
+                    probe = method.startswith(HEALTH_PREFIX) and code == grpc.StatusCode.OK
+                    log.log(
+                        logging.DEBUG if probe else logging.INFO,
                         "rpc",
                         extra={"rpc": method, "code": code.name, "ms": round(elapsed * 1000, 3)},
                     )

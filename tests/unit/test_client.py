@@ -15,10 +15,12 @@ from temporal_registry.v1 import schedules_pb2
 from registry.client import DEFAULT_ADDRESS, ClientSettings, RegistryCallError
 from registry.client_commands import (
     UsageError,
+    calendar_text,
     key_values,
     read_json_argument,
     render_table,
     request_from_body,
+    whole_numbers,
 )
 from registry.model import FieldViolation
 
@@ -111,3 +113,21 @@ def test_a_request_body_is_the_http_body_with_the_path_fields_set() -> None:
         request_from_body('{"no_such_field": 1}', schedules_pb2.UpdateScheduleRequest())
     with pytest.raises(UsageError, match="JSON object"):
         request_from_body("[]", schedules_pb2.UpdateScheduleRequest())
+
+
+def test_json_values_print_whole_numbers_as_integers() -> None:
+    assert whole_numbers({"n": 1.0, "x": 1.5, "list": [2.0, "a", True]}) == {
+        "n": 1,
+        "x": 1.5,
+        "list": [2, "a", True],
+    }
+    assert whole_numbers(2.0**60) == 2.0**60  # beyond 2**53 a double is not an exact integer
+
+
+def test_an_empty_table_says_so() -> None:
+    assert render_table(("type", "healthy"), []) == "TYPE  HEALTHY\n(none)"
+
+
+def test_a_calendar_reads_as_its_fields() -> None:
+    calendar = schedules_pb2.CalendarSpec(hour="2", minute="0")
+    assert calendar_text(calendar) == "minute=0 hour=2"

@@ -10,6 +10,8 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
@@ -87,3 +89,21 @@ def test_registry_error_carries_error_info_and_field_violations() -> None:
         "must be an integer",
         "type",
     )
+
+
+def test_passing_health_probes_are_logged_at_debug_only(caplog: pytest.LogCaptureFixture) -> None:
+    async def probe() -> None:
+        server = grpc.aio.server(interceptors=[RequestInterceptor(access_log=True)])
+        health_pb2_grpc.add_HealthServicer_to_server(health_aio.HealthServicer(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        finally:
+            await server.stop(None)
+
+    with caplog.at_level(logging.DEBUG, logger="registry.rpc"):
+        asyncio.run(probe())
+    (access,) = [r for r in caplog.records if r.getMessage() == "rpc"]
+    assert access.levelno == logging.DEBUG and access.rpc == "/grpc.health.v1.Health/Check"  # type: ignore[attr-defined]
