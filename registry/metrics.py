@@ -8,6 +8,7 @@ to keep gauges in step with every write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
@@ -42,6 +43,70 @@ REGISTRY_WRITES = Counter(
 )
 
 
+@dataclass(frozen=True)
+class StoreGauge:
+    """A gauge RegistryCollector reads from the store at scrape time."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...] = ()
+
+    def family(self, value: float | None = None) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            self.name, self.documentation, value=value, labels=list(self.labels) or None
+        )
+
+
+WORKERS = StoreGauge(
+    "temporal_registry_workers", "Registered workers, by lease health.", ("healthy",)
+)
+WORKFLOW_TYPES = StoreGauge(
+    "temporal_registry_workflow_types", "Registered workflow types.", ("enabled",)
+)
+REVISION = StoreGauge(
+    "temporal_registry_revision", "Revision of the registry state this process holds."
+)
+SELF_PRESERVATION = StoreGauge(
+    "temporal_registry_self_preservation",
+    "1 while expiry is suspended because most leases lapsed at once.",
+)
+UPDATE_QUEUE_DEPTH = StoreGauge(
+    "temporal_registry_update_queue_depth",
+    "Writes waiting for a free slot to the registry workflow.",
+)
+SNAPSHOT_AGE = StoreGauge(
+    "temporal_registry_snapshot_age_seconds",
+    "Seconds since this process last refreshed its copy of the state.",
+)
+CONTINUE_AS_NEW = StoreGauge(
+    "temporal_registry_continue_as_new",
+    "Times the registry workflow continued as new (as of the last refresh).",
+)
+RUN_UPDATES = StoreGauge(
+    "temporal_registry_run_updates",
+    "Updates the current registry run has handled (as of the last refresh).",
+)
+HISTORY_LENGTH = StoreGauge(
+    "temporal_registry_history_length",
+    "History events of the current registry run (as of the last refresh).",
+)
+STATE_BYTES = StoreGauge(
+    "temporal_registry_state_bytes", "Size of the registry state as JSON (as of the last refresh)."
+)
+STORE_GAUGES = (
+    WORKERS,
+    WORKFLOW_TYPES,
+    REVISION,
+    SELF_PRESERVATION,
+    UPDATE_QUEUE_DEPTH,
+    SNAPSHOT_AGE,
+    CONTINUE_AS_NEW,
+    RUN_UPDATES,
+    HISTORY_LENGTH,
+    STATE_BYTES,
+)
+
+
 class RegistryCollector(Collector):
     """Gauges read at scrape time from the registry store (absent while not ready)."""
 
@@ -54,56 +119,24 @@ class RegistryCollector(Collector):
             return
         catalog, inputs = store.catalog, store.liveness_inputs()
         healthy = sum(worker_view(w, inputs).healthy for w in catalog.workers.values())
-        workers = GaugeMetricFamily(
-            "temporal_registry_workers", "Registered workers, by lease health.", labels=["healthy"]
-        )
+        workers = WORKERS.family()
         workers.add_metric(["true"], healthy)
         workers.add_metric(["false"], len(catalog.workers) - healthy)
         yield workers
         enabled = sum(w.enabled for w in catalog.workflows.values())
-        workflows = GaugeMetricFamily(
-            "temporal_registry_workflow_types", "Registered workflow types.", labels=["enabled"]
-        )
+        workflows = WORKFLOW_TYPES.family()
         workflows.add_metric(["true"], enabled)
         workflows.add_metric(["false"], len(catalog.workflows) - enabled)
         yield workflows
         snapshot = store.snapshot
-        for name, documentation, value in [
-            ("revision", "Revision of the registry state this process holds.", catalog.revision),
-            (
-                "self_preservation",
-                "1 while expiry is suspended because most leases lapsed at once.",
-                float(store.liveness.self_preservation),
-            ),
-            (
-                "update_queue_depth",
-                "Writes waiting for a free slot to the registry workflow.",
-                store.workflow.queued_updates,
-            ),
-            (
-                "snapshot_age_seconds",
-                "Seconds since this process last refreshed its copy of the state.",
-                store.snapshot_age_seconds,
-            ),
-            (
-                "continue_as_new",
-                "Times the registry workflow continued as new (as of the last refresh).",
-                snapshot.continue_as_new_count,
-            ),
-            (
-                "run_updates",
-                "Updates the current registry run has handled (as of the last refresh).",
-                snapshot.updates_this_run,
-            ),
-            (
-                "history_length",
-                "History events of the current registry run (as of the last refresh).",
-                snapshot.history_length,
-            ),
-            (
-                "state_bytes",
-                "Size of the registry state as JSON (as of the last refresh).",
-                snapshot.state_bytes,
-            ),
-        ]:
-            yield GaugeMetricFamily(f"temporal_registry_{name}", documentation, value=value)
+        for gauge, value in (
+            (REVISION, catalog.revision),
+            (SELF_PRESERVATION, float(store.liveness.self_preservation)),
+            (UPDATE_QUEUE_DEPTH, store.workflow.queued_updates),
+            (SNAPSHOT_AGE, store.snapshot_age_seconds),
+            (CONTINUE_AS_NEW, snapshot.continue_as_new_count),
+            (RUN_UPDATES, snapshot.updates_this_run),
+            (HISTORY_LENGTH, snapshot.history_length),
+            (STATE_BYTES, snapshot.state_bytes),
+        ):
+            yield gauge.family(value)

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
-from unittest import mock
 
 import annotated_types
 import yaml
@@ -334,17 +333,17 @@ def _doc(metric: Metric, labels: tuple[str, ...]) -> MetricDoc:
 def registry_metrics() -> list[MetricDoc]:
     """Every metric of the registry's own: the counters and histograms defined in
     registry/metrics.py and registry/interceptors.py, and the gauges RegistryCollector
-    reads at scrape time (collected here from a stand-in store)."""
+    reads at scrape time (metrics.STORE_GAUGES)."""
     found: list[MetricDoc] = []
     for module in (interceptors, metrics):
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
                 (described,) = value.describe()
                 found.append(_doc(described, tuple(getattr(value, "_labelnames", ()))))
-    collector = metrics.RegistryCollector(lambda: mock.MagicMock())
-    for family in collector.collect():
-        labels = tuple(sorted({k for sample in family.samples for k in sample.labels}))
-        found.append(_doc(family, labels))
+    found += [
+        MetricDoc(gauge.name, "gauge", gauge.labels, gauge.documentation)
+        for gauge in metrics.STORE_GAUGES
+    ]
     return sorted(found, key=lambda m: m.name)
 
 
