@@ -104,11 +104,12 @@ def drift(fresh: Path) -> list[str]:
     """Paths that differ between a fresh generation and the committed trees."""
     problems: list[str] = []
     for tree in GENERATED_TREES:
-        problems += _compare(fresh / tree, ROOT / tree, tree)
+        problems += tree_drift(fresh / tree, ROOT / tree, tree)
     return problems
 
 
-def _compare(fresh: Path, committed: Path, label: str) -> list[str]:
+def tree_drift(fresh: Path, committed: Path, label: str) -> list[str]:
+    """How the committed tree differs from a fresh generation, a line per file."""
     if not committed.exists():
         return [f"{label}: missing"]
     cmp = filecmp.dircmp(fresh, committed, ignore=["__pycache__"])
@@ -116,7 +117,7 @@ def _compare(fresh: Path, committed: Path, label: str) -> list[str]:
     out += [f"{label}/{n}: missing" for n in cmp.left_only]
     out += [f"{label}/{n}: differs" for n in cmp.diff_files]
     for sub in cmp.common_dirs:
-        out += _compare(fresh / sub, committed / sub, f"{label}/{sub}")
+        out += tree_drift(fresh / sub, committed / sub, f"{label}/{sub}")
     return out
 
 
