@@ -10,13 +10,16 @@ are shortened, so a test sees in a second what takes a few seconds in production
 They pin what the deployment relies on: requests are balanced per request over every
 ready replica; a replica whose gRPC health is not SERVING (starting, or cut off from
 Temporal) gets nothing; a dead replica costs no failed request; and when no replica is
-ready, requests still reach one, which says why.
+ready, requests still reach one, which says why. The last test puts two real registries
+(one registry workflow) behind the same config and restarts one under traffic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+import signal
 import threading
 import time
 from collections import Counter
@@ -32,7 +35,17 @@ import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
-from integration.stack import DESCRIPTOR, LOOPBACK, Process, free_port, wait_until
+from integration.stack import (
+    ADMIN_HEADERS,
+    DESCRIPTOR,
+    LOOPBACK,
+    Process,
+    Registry,
+    TemporalDevServer,
+    free_port,
+    wait_until,
+)
+from integration.test_registry_durability import own_registry_settings, running
 from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, transcoded_services
 
 pytestmark = pytest.mark.integration
@@ -150,14 +163,13 @@ def replicas() -> Iterator[list[Replica]]:
         replica.stop()
 
 
-@pytest.fixture
-def gateway(tmp_path: Path, replicas: list[Replica]) -> Iterator[Gateway]:
+@contextlib.contextmanager
+def gateway_for(tmp_path: Path, grpc_ports: list[int], http_port: int) -> Iterator[Gateway]:
+    """Envoy with the replica-aware template in front of grpc_ports, once every one is
+    healthy in Envoy's eyes."""
     port, admin_port = free_port(), free_port()
     config = tmp_path / "envoy.yaml"
-    config.write_text(
-        replica_config([r.port for r in replicas], free_port(), admin_port, port),
-        encoding="utf-8",
-    )
+    config.write_text(replica_config(grpc_ports, http_port, admin_port, port), encoding="utf-8")
     process = Process("envoy", envoy_command(config), tmp_path / "envoy.log").start()
     gateway = Gateway(process, port, admin_port)
     try:
@@ -173,6 +185,12 @@ def gateway(tmp_path: Path, replicas: list[Replica]) -> Iterator[Gateway]:
         yield gateway
     finally:
         process.stop()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, replicas: list[Replica]) -> Iterator[Gateway]:
+    with gateway_for(tmp_path, [r.port for r in replicas], free_port()) as started:
+        yield started
 
 
 def answered_by(gateway: Gateway, requests: int = 20) -> Counter[str]:
@@ -236,11 +254,11 @@ def test_with_no_replica_ready_requests_still_reach_one(
 def test_a_replica_shutting_down_costs_no_failed_request(
     gateway: Gateway, replicas: list[Replica]
 ) -> None:
-    """A replica leaving as a rolling restart should make it leave: it reports NOT_SERVING,
-    waits until Envoy's health check has seen that (so no new request is on its way to it),
-    then drains in-flight calls and stops. Stopping right after NOT_SERVING, as the registry
-    does today, races requests already routed to it: about one in a few thousand then
-    fails with CANCELLED (see docs/operations.md, upgrades)."""
+    """A replica leaving as a rolling restart makes it leave (server.shutdown_drain_seconds):
+    it reports NOT_SERVING, waits until Envoy's health check has seen that (so no new
+    request is on its way to it), then drains in-flight calls and stops. Stopping right
+    after NOT_SERVING races requests already routed to it: about one in a few thousand
+    then fails with CANCELLED (see docs/operations.md, upgrades)."""
     b = replicas[1]
     failures: list[str] = []
     answered: Counter[str] = Counter()
@@ -275,3 +293,56 @@ def test_a_replica_shutting_down_costs_no_failed_request(
         for thread in threads:
             thread.join()
     assert not failures, failures[:3]
+
+
+def status_calls(registry: Registry) -> int:
+    """GetRegistryStatus calls this registry answered, from its access log (its answer is
+    the registry's state, the same from every replica)."""
+    assert registry.process is not None
+    text = registry.process.log_path.read_text(errors="replace")
+    return text.count('"rpc": "/temporal_registry.v1.RegistryService/GetRegistryStatus"')
+
+
+def test_real_registry_replicas_share_the_load_and_survive_a_rolling_restart(
+    tmp_path: Path, workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """Two real registries on one registry workflow behind the same Envoy config: both
+    answer, and SIGTERM to one (drain, then stop) under steady traffic fails nothing."""
+    shared = {**own_registry_settings(), "server": {"shutdown_drain_seconds": 1.5}}
+    first = Registry(workdir, temporal.address, overrides=shared)
+    second = Registry(workdir, temporal.address, overrides=shared)
+    with (
+        running(first),
+        running(second),
+        gateway_for(tmp_path, [first.grpc_port, second.grpc_port], first.http_port) as gateway,
+        httpx.Client(base_url=gateway.http_url, timeout=10, headers=ADMIN_HEADERS) as client,
+    ):
+        for _ in range(20):
+            response = client.get("/registry/status")
+            assert response.status_code == 200, response.text
+        wait_until(lambda: status_calls(first) > 0 and status_calls(second) > 0, 5, "both answered")
+
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def client_loop() -> None:
+            with httpx.Client(base_url=gateway.http_url, timeout=10, headers=ADMIN_HEADERS) as c:
+                while not stop.is_set():
+                    response = c.get("/registry/status")
+                    if response.status_code != 200:
+                        failures.append(response.text)
+
+        threads = [threading.Thread(target=client_loop) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            assert second.process is not None
+            second.process.popen.send_signal(signal.SIGTERM)  # a rolling restart's first step
+            assert second.process.popen.wait(20) == 0
+            before = status_calls(first)
+            wait_until(lambda: status_calls(first) > before + 20, 10, "traffic on the other")
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        assert not failures, failures[:3]
