@@ -65,6 +65,20 @@ def decode_page_token(token: str, query_fingerprint: str) -> str | None:
     return key
 
 
+def page_size_of(
+    page_size: int, default_size: int = DEFAULT_PAGE_SIZE, max_size: int = MAX_PAGE_SIZE
+) -> int:
+    """The page size a request gets (AIP-158): 0 means `default_size`, larger than
+    `max_size` is clamped, negative is INVALID_ARGUMENT."""
+    if page_size < 0:
+        raise _invalid(
+            "page_size",
+            "INVALID_PAGE_SIZE",
+            f"page_size must be 0 (server default) or positive, got {page_size}",
+        )
+    return min(page_size or default_size, max_size)
+
+
 def paginate(
     items_sorted: Sequence[T],
     key: Callable[[T], str],
@@ -78,13 +92,7 @@ def paginate(
     """One page of `items_sorted` (ascending by unique `key`) and the next
     page token, "" after the last page. page_size 0 means `default_size`;
     larger than `max_size` is clamped."""
-    if page_size < 0:
-        raise _invalid(
-            "page_size",
-            "INVALID_PAGE_SIZE",
-            f"page_size must be 0 (server default) or positive, got {page_size}",
-        )
-    size = min(page_size or default_size, max_size)
+    size = page_size_of(page_size, default_size, max_size)
     last_key = decode_page_token(token, query_fingerprint)
     start = 0 if last_key is None else bisect.bisect_right(items_sorted, last_key, key=key)
     page = list(items_sorted[start : start + size])

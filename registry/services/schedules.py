@@ -33,7 +33,7 @@ from registry.config import Config
 from registry.convert import value_to_python, warning_messages
 from registry.dispatch import check_payload, input_violations
 from registry.errors import FieldViolation, RegistryError, invalid_fields
-from registry.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
     BuiltSpec,
@@ -192,11 +192,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def ListSchedules(
         self, request: schedules_pb2.ListSchedulesRequest, context: Context
     ) -> schedules_pb2.ListSchedulesResponse:
-        if request.page_size < 0:
-            raise invalid_fields(
-                "INVALID_PAGE_SIZE", [FieldViolation("page_size", "must be 0 or more", "invalid")]
-            )
-        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size_of(request.page_size)
         try:
             token = (
                 base64.urlsafe_b64decode(request.page_token.encode()) if request.page_token else b""

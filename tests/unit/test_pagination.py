@@ -15,6 +15,7 @@ from registry.pagination import (
     decode_page_token,
     encode_page_token,
     labels_match,
+    page_size_of,
     paginate,
     parse_label_selector,
     query_fingerprint,
@@ -248,3 +249,10 @@ def test_labels_match_requires_every_selected_label() -> None:
     assert not labels_match(labels, {"env": "dev"})
     assert not labels_match(labels, {"region": ""})
     assert not labels_match({}, {"env": "prod"})
+
+
+def test_page_size_defaults_clamps_and_refuses_negatives() -> None:
+    assert (page_size_of(0), page_size_of(7), page_size_of(10**6)) == (100, 7, 1000)
+    with pytest.raises(RegistryError) as raised:
+        page_size_of(-1)
+    assert_invalid(raised, "page_size", "INVALID_PAGE_SIZE")
