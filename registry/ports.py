@@ -23,8 +23,13 @@ def ensure_ports_free(ports: Iterable[tuple[str, str, int]]) -> None:
 
 
 def _can_bind(host: str, port: int) -> bool:
+    """Bind as the servers will: with SO_REUSEADDR, which gRPC, aiohttp, Temporal and Envoy
+    all set. A connection left in TIME-WAIT (after a crash or a quick restart) then doesn't
+    count as taken; a live listener still does (Linux refuses a second bind while one
+    listens, SO_REUSEADDR or not)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
