@@ -15,12 +15,22 @@ import logging
 import secrets
 import signal
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from registry.auth import SCOPES
 from registry.binaries import venv_binary
+from registry.child_processes import (
+    RunningProcess,
+    clear_record,
+    die_with_parent,
+    leftover_message,
+    leftover_processes,
+    this_process,
+    write_record,
+)
 from registry.config import Config
 from registry.gateway import envoy_command, layout_for, render_envoy_config
 from registry.interruptible import Interrupted, run_until
@@ -28,6 +38,10 @@ from registry.ports import ensure_ports_free
 from registry.server import serve
 
 log = logging.getLogger("registry.devstack")
+
+
+class LeftoverStackError(RuntimeError):
+    """A stack from an earlier `up` on the same data dir still runs."""
 
 
 def temporal_dev_server_command(
@@ -98,9 +112,12 @@ async def wait_for_port(
 
 
 async def run_dev_stack(config: Config) -> None:
-    ensure_ports_free(dev_ports(config))
     dev = config.dev
     data_dir = dev.data_dir.resolve()
+    leftovers = await asyncio.to_thread(leftover_processes, data_dir)
+    if leftovers:
+        raise LeftoverStackError(leftover_message(data_dir, leftovers))
+    ensure_ports_free(dev_ports(config))
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     config = config.model_copy(
         update={
@@ -114,7 +131,7 @@ async def run_dev_stack(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    children: list[tuple[str, asyncio.subprocess.Process]] = []
+    children: list[Child] = []
     died: list[str] = []  # children that exited on their own
     try:
         try:
@@ -123,7 +140,7 @@ async def run_dev_stack(config: Config) -> None:
             return  # Ctrl-C while the stack was starting
         _print_urls(config, data_dir)
         watchers = [
-            asyncio.create_task(_stop_when_exits(name, p, stop, died)) for name, p in children
+            asyncio.create_task(_stop_when_exits(c.name, c.process, stop, died)) for c in children
         ]
         try:
             await serve(config, stop)
@@ -131,19 +148,37 @@ async def run_dev_stack(config: Config) -> None:
             for watcher in watchers:
                 watcher.cancel()
     finally:
-        for name, process in reversed(children):
-            await _terminate(name, process)
+        for child in reversed(children):
+            await _terminate(child.name, child.process)
+        clear_record(data_dir)
     if died:
         raise RuntimeError(f"{', '.join(died)} stopped unexpectedly; see logs in {data_dir}")
 
 
-async def _start_children(
-    config: Config, data_dir: Path, children: list[tuple[str, asyncio.subprocess.Process]]
-) -> None:
+@dataclass(frozen=True)
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    argv0: str  # the executable it was started with, as /proc/<pid>/cmdline shows it
+
+
+async def _start_children(config: Config, data_dir: Path, children: list[Child]) -> None:
     """Start the Temporal dev server, then Envoy, each listening before the next; every
-    child is added to children as soon as it exists, so the caller can stop it."""
+    child is added to children (and to the stack's record) as soon as it exists, so the
+    caller can stop it and a later `up` can name it."""
+
+    async def spawn(name: str, argv: list[str], log_file: Path) -> asyncio.subprocess.Process:
+        child = await _spawn(name, argv, log_file)
+        children.append(child)
+        running = [RunningProcess(c.name, c.process.pid, c.argv0) for c in children]
+        await asyncio.to_thread(
+            write_record, data_dir, [this_process("temporal-registry up"), *running]
+        )
+        return child.process
+
     dev = config.dev
-    temporal = await _spawn(
+    temporal = await spawn(
+        "temporal dev server",
         temporal_dev_server_command(
             host="127.0.0.1",
             port=dev.temporal_port,
@@ -154,25 +189,25 @@ async def _start_children(
         ),
         data_dir / "temporal.log",
     )
-    children.append(("temporal dev server", temporal))
     await wait_for_port("127.0.0.1", dev.temporal_port, temporal, seconds=60)
 
     envoy_config = data_dir / "envoy.yaml"
     await asyncio.to_thread(envoy_config.write_text, render_envoy_config(layout_for(config)))
-    envoy = await _spawn(envoy_command(envoy_config), data_dir / "envoy.log")
-    children.append(("envoy", envoy))
+    envoy = await spawn("envoy", envoy_command(envoy_config), data_dir / "envoy.log")
     await wait_for_port(config.gateway.host, config.gateway.port, envoy, seconds=30)
 
 
-async def _spawn(argv: list[str], log_file: Path) -> asyncio.subprocess.Process:
+async def _spawn(name: str, argv: list[str], log_file: Path) -> Child:
     with log_file.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+            preexec_fn=die_with_parent(),  # and if we are killed, the kernel stops them
         )
+    return Child(name, process, argv[0])
 
 
 async def _stop_when_exits(

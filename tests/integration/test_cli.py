@@ -4,6 +4,7 @@ configuration are reported by name with a non-zero exit."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -171,6 +172,15 @@ def pid_of_process_with_args(*args: str) -> int:
     return matches[0]
 
 
+def process_runs(pid: int) -> bool:
+    """Whether pid is a live process (a zombie nobody reaped yet has exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     env = up_env(tmp_path / "data")
     gateway = f"http://{LOOPBACK}:{env['GATEWAY_PORT']}"
@@ -199,3 +209,73 @@ def test_ctrl_c_while_up_is_starting_stops_it(tmp_path: Path) -> None:
     assert process.wait(30) == 0, log.read_text()
     ports = [int(env[name]) for name in env if name.endswith("_PORT")]
     assert [port for port in ports if port_accepts(port)] == []
+
+
+def test_killing_up_stops_its_children(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) gives `up` no chance to stop its children: the parent-death
+    signal does, so the next `up` finds its ports free."""
+    env = up_env(tmp_path / "data")
+    gateway = f"http://{LOOPBACK}:{env['GATEWAY_PORT']}"
+    log = tmp_path / "up.log"
+    ports = [
+        int(env[name]) for name in env if name.endswith("_PORT") and name != "DEV_TEMPORAL_UI_PORT"
+    ]
+    process = run_up(env, log)
+    try:
+        wait_until_up(gateway, process, log, tmp_path / "data")
+        temporal_pid = pid_of_process_with_args("start-dev", "--port", env["DEV_TEMPORAL_PORT"])
+        process.kill()
+        process.wait(10)
+        wait_until(
+            lambda: not any(port_accepts(port) for port in ports), 30, "children to stop", None
+        )
+        assert not process_runs(temporal_pid)
+        again = run_up(env, log)  # nothing left over: starts at once
+        try:
+            wait_until_up(gateway, again, log, tmp_path / "data")
+        finally:
+            again.send_signal(signal.SIGINT)
+            assert again.wait(30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_up_names_a_leftover_stack_and_how_to_stop_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    env = up_env(data)
+    # A process of an earlier stack that is still alive, holding the gateway's port.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys, time\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+            "time.sleep(120)",
+            env["GATEWAY_PORT"],
+        ]
+    )
+    try:
+        wait_until(lambda: port_accepts(int(env["GATEWAY_PORT"])), 10, "holder", holder)
+        record = {"processes": [{"name": "envoy", "pid": holder.pid, "argv0": sys.executable}]}
+        (data / "stack.json").write_text(json.dumps(record))
+        result = subprocess.run([*CLI, "up"], env=env, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1
+        assert f"is still running: envoy (pid {holder.pid})" in result.stderr
+        assert f"stop it with `kill {holder.pid}`" in result.stderr
+        # A record whose processes are gone is stale, not a leftover: the port check speaks.
+        holder.kill()
+        holder.wait()
+        with socket.socket() as taken:
+            taken.bind((LOOPBACK, int(env["GATEWAY_PORT"])))
+            taken.listen()
+            result = subprocess.run(
+                [*CLI, "up"], env=env, capture_output=True, text=True, timeout=30
+            )
+        assert result.returncode == 1
+        assert "still running" not in result.stderr
+        assert f"port {env['GATEWAY_PORT']} (gateway.port)" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
