@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "render-envoy":
         return _render_envoy(args, config)
-    configure_logging(config.logging.level, config.logging.json_format)
+    configure_logging(
+        config.logging.level,
+        config.logging.json_format,
+        # `up` keeps the registry's log beside temporal.log and envoy.log.
+        log_file=config.dev.data_dir / "registry.log" if args.command == "up" else None,
+    )
     code = _run_service(args.command, config)
     # Everything is stopped and flushed here. Leave without interpreter
     # finalization: the Temporal SDK's and gRPC's native threads may still call

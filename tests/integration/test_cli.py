@@ -98,6 +98,9 @@ def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
     assert f"http://{LOOPBACK}:{env['GATEWAY_PORT']}" in output
     assert f"http://127.0.0.1:{env['DEV_TEMPORAL_UI_PORT']}" in output
     assert (tmp_path / "data" / "temporal.db").exists()
+    # The registry's own log is beside temporal.log and envoy.log, as JSON lines.
+    logged = [json.loads(line) for line in (tmp_path / "data" / "registry.log").open()]
+    assert any(entry["msg"].startswith("registry ready") for entry in logged)
     tokens = yaml.safe_load((tmp_path / "data" / "tokens.yaml").read_text())
     assert f"export REGISTRY_TOKEN={tokens['admin'][0]}" in output
 
