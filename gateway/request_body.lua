@@ -11,7 +11,9 @@
 -- and what its body holds. Edit this file, never a rendering.
 --
 -- What is checked (a body the check passes goes to the transcoder unchanged):
---   * the body is one JSON value (RFC 8259; no comments, single quotes, trailing commas);
+--   * the body is one JSON value (RFC 8259; no comments, single quotes, trailing commas),
+--     outside the free-form values (Struct, Value, ListValue, unknown fields), which are
+--     only skipped, bracket by bracket: the transcoder parses those;
 --   * every key of a message object is a field of that message, by proto name or json_name;
 --   * the JSON type of every field's value fits the field: object for messages, maps and
 --     Struct; array for repeated fields and ListValue; string for strings and bytes; string
@@ -27,7 +29,7 @@ local concat = table.concat
 
 local NAMESPACE = "temporal_registry.gateway"
 local MAX_VIOLATIONS = 20 -- report at most this many (the check stops there)
-local MAX_DEPTH = 1000 -- bounds this parser's memory; the registry's own depth limits are lower
+local MAX_DEPTH = 1000 -- bounds this parser's stack (message fields nest a few levels only)
 local MAX_PATH_TOKEN = 64 -- longer keys are shortened in field paths, as the registry does
 
 -- What a value of each field kind may be, by JSON type.
@@ -61,8 +63,9 @@ local EXPECTED = {
 }
 local ANY = {k = "value"}
 
--- Frame modes of an open object or array.
-local MESSAGE, MAP, LIST, FREE, NOBODY = 1, 2, 3, 4, 5
+-- Frame modes of an open object or array (free-form ones are skipped, never opened).
+local MESSAGE, MAP, LIST, NOBODY = 1, 2, 3, 4
+local FREE_FORM = {value = true, struct = true, listvalue = true}
 
 -- SCHEMA.messages, indexed: name -> {name, by_key = {key -> field}, names = {proto names}}
 local MESSAGES = {}
@@ -170,47 +173,98 @@ local function utf8_char(cp)
 end
 
 local UNESCAPE = {['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t"}
-local function unescape(raw)
-  -- the text of a JSON string's body (already checked by scan_string) with escapes decoded
-  raw = gsub(raw, "\\u([dD][89abAB]%x%x)\\u([dD][c-fC-F]%x%x)", function(hi, lo)
-    return utf8_char(0x10000 + (tonumber(hi, 16) - 0xD800) * 0x400 + (tonumber(lo, 16) - 0xDC00))
-  end)
-  return (gsub(raw, "\\(u?)(.?.?.?.?)", function(u, rest)
-    if u == "u" then
-      return utf8_char(tonumber(rest, 16))
+
+-- The text of a key: the body of a JSON string, its escapes decoded; nil when an escape is
+-- invalid. A lone surrogate becomes U+FFFD.
+local function decoded_key(raw)
+  local out, i = {}, 1
+  while true do
+    local k = find(raw, "\\", i, true)
+    if not k then
+      out[#out + 1] = sub(raw, i)
+      return concat(out)
     end
-    return UNESCAPE[sub(rest, 1, 1)] .. sub(rest, 2)
-  end))
+    out[#out + 1] = sub(raw, i, k - 1)
+    local e = sub(raw, k + 1, k + 1)
+    if e == "u" then
+      if not find(raw, "^%x%x%x%x", k + 2) then
+        return nil
+      end
+      local cp = tonumber(sub(raw, k + 2, k + 5), 16)
+      i = k + 6
+      if cp >= 0xD800 and cp <= 0xDBFF and find(raw, "^\\u[dD][c-fC-F]%x%x", i) then
+        cp = 0x10000 + (cp - 0xD800) * 0x400 + (tonumber(sub(raw, i + 2, i + 5), 16) - 0xDC00)
+        i = i + 6
+      elseif cp >= 0xD800 and cp <= 0xDFFF then
+        cp = 0xFFFD
+      end
+      out[#out + 1] = utf8_char(cp)
+    elseif UNESCAPE[e] then
+      out[#out + 1] = UNESCAPE[e]
+      i = k + 2
+    else
+      return nil
+    end
+  end
 end
 
--- Index just past the string that opens at i, and whether it holds escapes; nil and an
--- error when it is not a valid JSON string.
+-- Index just past the string that opens at i (memchr-fast: escapes and control characters
+-- in values are the transcoder's to judge); nil when it is not closed.
 local function scan_string(s, i)
-  local j, escaped = i + 1, false
+  local j = i + 1
   while true do
-    local k = find(s, '["\\%z\1-\31]', j)
+    local k = find(s, '"', j, true)
     if not k then
-      return nil, "a string is not closed"
+      return nil
     end
-    local c = byte(s, k)
-    if c == 34 then
-      return k + 1, escaped
+    local b = k - 1
+    while byte(s, b) == 92 do
+      b = b - 1
     end
-    if c ~= 92 then
-      return nil, "a control character must be escaped in a string"
+    if (k - 1 - b) % 2 == 0 then -- not escaped: an even run of backslashes before it
+      return k + 1
     end
-    local e = byte(s, k + 1)
-    if e == 117 then
-      if not find(s, "^%x%x%x%x", k + 2) then
-        return nil, "\\u must be followed by 4 hex digits"
+    j = k + 1
+  end
+end
+
+-- Index just past the object or array that opens at i, found by counting brackets outside
+-- strings. For values any JSON may fill (Struct, Value, unknown fields): the transcoder
+-- parses them. next_at caches, per bracket and quote byte, where it next occurs, so the whole
+-- skip costs a few memchr passes over the text, however many values it holds.
+local SKIPPED = {34, 91, 93, 123, 125} -- " [ ] { }
+local function skip_free(s, i)
+  local next_at, depth = {}, 0
+  for _, c in ipairs(SKIPPED) do
+    next_at[c] = -1
+  end
+  while true do
+    local k, c = nil, nil
+    for _, b in ipairs(SKIPPED) do
+      local at = next_at[b]
+      if at ~= false and at < i then
+        at = find(s, string.char(b), i, true) or false
+        next_at[b] = at
       end
-      j = k + 6
-    elseif e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114 or e == 116 then
-      j = k + 2
-    else
-      return nil, "invalid escape in a string"
+      if at and (k == nil or at < k) then
+        k, c = at, b
+      end
     end
-    escaped = true
+    if k == nil then
+      return nil
+    end
+    if c == 34 then
+      i = scan_string(s, k)
+      if i == nil then
+        return nil
+      end
+    else
+      depth = depth + ((c == 91 or c == 123) and 1 or -1)
+      i = k + 1
+      if depth == 0 then
+        return i
+      end
+    end
   end
 end
 
@@ -402,7 +456,13 @@ local function check_body(route, s)
 
     local complete = true -- false when an object or array was opened and is not empty
     local want_key = false
-    if jtype == OBJECT or jtype == ARRAY then
+    if (jtype == OBJECT or jtype == ARRAY) and FREE_FORM[kind] then
+      local e = skip_free(s, i)
+      if not e then
+        return syntax_reply("an object or array is not closed", i)
+      end
+      i = e
+    elseif jtype == OBJECT or jtype == ARRAY then
       if depth >= MAX_DEPTH then
         return syntax_reply(format("values are nested deeper than %d levels", MAX_DEPTH), i)
       end
@@ -413,15 +473,11 @@ local function check_body(route, s)
           modes[depth], datas[depth] = MESSAGE, MESSAGES[spec.t]
         elseif kind == "map" then
           modes[depth], datas[depth] = MAP, spec.v
-        elseif kind == "none" then
-          modes[depth], datas[depth] = NOBODY, route
         else
-          modes[depth], datas[depth] = FREE, ANY
+          modes[depth], datas[depth] = NOBODY, route
         end
-      elseif kind == "list" then
-        modes[depth], datas[depth] = LIST, spec.i
       else
-        modes[depth], datas[depth] = FREE, ANY
+        modes[depth], datas[depth] = LIST, spec.i
       end
       i = skip_ws(s, i + 1)
       local close = byte(s, i)
@@ -433,14 +489,13 @@ local function check_body(route, s)
         if jtype == OBJECT then
           want_key = true
         else
-          spec, in_list = datas[depth], true
-          seg = modes[depth] == LIST and "[0]" or ""
+          spec, in_list, seg = datas[depth], true, "[0]"
         end
       end
     elseif jtype == STRING then
-      local e, err = scan_string(s, i)
+      local e = scan_string(s, i)
       if not e then
-        return syntax_reply(err, i)
+        return syntax_reply("a string is not closed", i)
       end
       i = e
     elseif jtype == NUMBER then
@@ -479,8 +534,7 @@ local function check_body(route, s)
         else
           local index = counts[depth] + 1
           counts[depth] = index
-          spec, in_list = datas[depth], true
-          seg = modes[depth] == LIST and format("[%d]", index) or ""
+          spec, in_list, seg = datas[depth], true, format("[%d]", index)
         end
       elseif d == (is_object and 125 or 93) then
         depth = depth - 1
@@ -495,13 +549,16 @@ local function check_body(route, s)
       if byte(s, i) ~= 34 then
         return syntax_reply("a quoted key was expected", i)
       end
-      local e, escaped = scan_string(s, i)
+      local e = scan_string(s, i)
       if not e then
-        return syntax_reply(escaped, i)
+        return syntax_reply("a string is not closed", i)
       end
       local key = sub(s, i + 1, e - 2)
-      if escaped then
-        key = unescape(key)
+      if find(key, "\\", 1, true) then
+        key = decoded_key(key)
+        if key == nil then
+          return syntax_reply("invalid escape in a key", i)
+        end
       end
       i = skip_ws(s, e)
       if byte(s, i) ~= 58 then
@@ -523,15 +580,13 @@ local function check_body(route, s)
         end
       elseif mode == MAP then
         spec, seg = data, "[" .. json_string(shortened(key)) .. "]"
-      elseif mode == NOBODY then
+      else
         seg = "." .. shortened(key)
         local description = format("not accepted: %s %s takes no request body", data.method, data.template)
         if violation(seg, description, "unknown_field") then
           return violations_reply(violations)
         end
         spec = ANY
-      else
-        spec, seg = ANY, ""
       end
     end
   end

@@ -69,6 +69,9 @@ class GatewayLayout:
             "DESCRIPTOR_PATH": self.descriptor_path,
             "MAX_REQUEST_BYTES": str(self.max_request_bytes),
             "MAX_RESPONSE_BYTES": str(self.max_response_bytes),
+            # The stream buffer limit the transcoded message meets: the transcoder raises
+            # it to the larger of its request and response body limits.
+            "MAX_TRANSCODED_BYTES": str(max(self.max_request_bytes, self.max_response_bytes)),
             "MAX_REQUEST_HEADERS_KB": str(MAX_REQUEST_HEADERS_KB),
             # A JSON array of strings is a valid YAML flow list.
             "SERVICES": json.dumps(list(self.services)),

@@ -323,16 +323,18 @@ def test_the_body_must_be_an_object(lua: Any) -> None:
         '{"name":"x"}{"bogus":1}',
         '{"name":"x"',
         '{"name" "x"}',
-        '{"name":"x\u0001"}',
-        '{"name":"\\x"}',
-        '{"name":"\\u12"}',
+        '{"n\\x":"x"}',
+        '{"n\\u12":"x"}',
+        '{"input":{"a":[1}',
+        '{"input":{"a":"]}',
         '{"name":01}',
         '{"name":1.}',
         '{"name":NaN}',
         '{"name":tru}',
         "\ufeff{}",
         "{/*c*/}",
-        "[1,]",
+        '{"name": }',
+        '{"name":"x" "request_id":"r"}',
         "{" * 1001 + "}" * 1001,
     ],
 )
@@ -344,9 +346,27 @@ def test_invalid_json_is_refused(lua: Any, body: str) -> None:
     assert len(status["details"]) == 1
 
 
-def test_deep_json_inside_a_struct_is_left_to_the_registry(lua: Any) -> None:
-    deep = "[" * 500 + "]" * 500
+def test_free_form_values_are_skipped_bracket_by_bracket(lua: Any) -> None:
+    # Struct and Value contents are the transcoder's to parse; brackets in strings do not
+    # count, and what follows the value is checked again.
+    body = '{"input":{"a":"}]{[\\"\\\\","b":[1,{"c":"]"}]},"validate_only":true,"bogus":1}'
+    status = check(lua, "POST", "/workflows/t.v1/start", body)
+    assert violations(status) == [("bogus", "unknown_field")]
+    deep = "[" * 5000 + "]" * 5000
     assert check(lua, "POST", "/workflows/t.v1/start", '{"input":' + deep + "}") is None
+
+
+def test_string_values_are_left_to_the_transcoder(lua: Any) -> None:
+    # Invalid escapes and raw control characters in values: the transcoder refuses them.
+    for body in ('{"name":"x\u0001"}', '{"name":"\\x"}', '{"name":"\\u12"}'):
+        assert check(lua, "POST", "/workflow-ids/claim", body) is None, body
+
+
+def test_escaped_keys_are_decoded(lua: Any) -> None:
+    status = check(lua, "POST", "/workflow-ids/claim", '{"a\\\\b\\u00e9\\ud83d\\ude00":1}')
+    assert violations(status) == [("a\\b\u00e9\U0001f600", "unknown_field")]
+    status = check(lua, "POST", "/workflow-ids/claim", '{"\\ud800x":1}')
+    assert violations(status) == [("\ufffdx", "unknown_field")]
 
 
 # ---------------------------------------------------------------- routes
