@@ -1,7 +1,9 @@
 """The Envoy gateway: render gateway/envoy.template.yaml and build Envoy's command line.
 
 Envoy's static YAML has no variable substitution, so the template's `${NAME}`
-placeholders are filled from a GatewayLayout with registry.interpolate.
+placeholders are filled from a GatewayLayout with registry.interpolate. One of them is the
+request-body check, gateway/request_body.lua, preceded by the rules it checks against,
+generated here from the descriptor set (body_rules).
 """
 
 from __future__ import annotations
