@@ -18,6 +18,10 @@ from registry.model import FieldViolation as FieldViolation  # re-exported for h
 from registry.model import violations_summary
 
 ERROR_DOMAIN = "temporal-registry"
+# Bounds on what an error echoes (ids from the URL, names from the body...): the status
+# travels as gRPC trailers, which Envoy and gRPC clients cap (60 KiB, 8-16 KiB).
+MAX_MESSAGE_CHARS = 1000
+MAX_METADATA_VALUE_CHARS = 200
 
 
 @dataclass
@@ -46,9 +50,9 @@ def rich_status(
     metadata: Mapping[str, str] | None = None,
 ) -> grpc.Status:
     """Build the grpc.Status (with `grpc-status-details-bin`) for one error."""
-    details = [
-        error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
-    ]
+    bounded = {k: _shortened(v, MAX_METADATA_VALUE_CHARS) for k, v in (metadata or {}).items()}
+    message = _shortened(message, MAX_MESSAGE_CHARS)
+    details = [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=bounded)]
     if violations:
         details.append(
             error_details_pb2.BadRequest(
@@ -69,6 +73,10 @@ def rich_status(
         status_pb2.Status(code=code.value[0], message=message, details=packed)
     )
     return status
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refused(

@@ -28,6 +28,7 @@ from temporal_registry.v1 import (
 
 from registry.auth import Authenticator
 from registry.config import Config
+from registry.gateway import UPSTREAM_MAX_METADATA_BYTES
 from registry.http_server import start_http_server
 from registry.interceptors import RequestInterceptor
 from registry.metrics import RegistryCollector
@@ -71,6 +72,12 @@ def build_grpc_server(
             ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
             ("grpc.max_receive_message_length", config.server.max_message_bytes),
             ("grpc.max_send_message_length", config.server.max_message_bytes),
+            # Metadata: whatever Envoy lets through (its header limit, and the original URL
+            # it forwards again), so an over-long id in a URL reaches the handler, whose
+            # rules answer it, instead of a RESOURCE_EXHAUSTED that depends on its length.
+            # Equal soft and hard limits: nothing is refused at random between the two.
+            ("grpc.max_metadata_size", UPSTREAM_MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", UPSTREAM_MAX_METADATA_BYTES),
         ],
     )
     system_pb2_grpc.add_SystemServiceServicer_to_server(SystemService(runtime), server)

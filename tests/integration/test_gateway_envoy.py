@@ -312,9 +312,9 @@ def test_unknown_query_parameter_is_invalid_argument_json(client: httpx.Client) 
 
 
 def test_body_over_limit_is_payload_too_large_json(client: httpx.Client) -> None:
-    # The protos have no POST route yet; the transcoder buffers (and limits) the body
-    # of any transcoded request, so a GET with a body shows the limit. The upstream
-    # holds its reply back so the 413 cannot lose a race against a fast 200.
+    # The buffer filter limits the body of every HTTP/JSON request, so a GET with a body
+    # shows the limit. The upstream holds its reply back so the 413 cannot lose a race
+    # against a fast 200 (tests/integration/test_gateway_limits.py covers every route).
     payload = json.dumps({"padding": "x" * (MAX_REQUEST_BYTES + 1024)})
     response = client.request(
         "GET",
@@ -322,7 +322,15 @@ def test_body_over_limit_is_payload_too_large_json(client: httpx.Client) -> None
         content=payload,
         headers={"content-type": "application/json", "x-test-delay-seconds": "1"},
     )
-    assert_status_json(response, 413, 8)
+    assert response.status_code == 413
+    body = response.json()
+    assert body["code"] == 8
+    assert f"at most {MAX_REQUEST_BYTES} bytes (gateway.max_request_bytes)" in body["message"]
+    (error_info,) = body["details"]
+    assert error_info["@type"] == ERROR_INFO_TYPE
+    assert error_info["reason"] == "REQUEST_TOO_LARGE"
+    assert error_info["domain"] == "temporal-registry"
+    assert error_info["metadata"]["limit_bytes"] == str(MAX_REQUEST_BYTES)
 
 
 def test_metrics_pass_through(client: httpx.Client) -> None:
