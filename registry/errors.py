@@ -90,6 +90,27 @@ def invalid_argument(
     return RegistryError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, violations)
 
 
+def malformed_request(
+    message_type: str, violations: Sequence[FieldViolation], detail: str
+) -> RegistryError:
+    """INVALID_ARGUMENT `MALFORMED_REQUEST`: a request the transport can't (or mustn't) hand to
+    a handler. Violations name the bad fields; a problem outside any field (field "") is told
+    in the message only, with `detail` (protobuf's own words) when nothing was located."""
+    located = [v for v in violations if v.field]
+    if located:
+        message = violations_summary(located)
+    else:
+        why = violations[0].description if violations else detail
+        message = f"the request is not a valid {message_type}: {why}"
+    return RegistryError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+        message,
+        located,
+        metadata={"message_type": message_type},
+    )
+
+
 def not_found(reason: str, message: str, **metadata: str) -> RegistryError:
     return RegistryError(grpc.StatusCode.NOT_FOUND, reason, message, metadata=metadata)
 
