@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -38,13 +38,13 @@ from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
     BuiltSpec,
     SpecRequest,
-    aware_datetime,
+    backfill_range,
     build_spec,
+    catchup_window,
     overlap_policy,
     overlap_policy_name,
     render_spec,
     rfc3339,
-    seconds,
 )
 from registry.starter import encode_typed_search_attributes
 from registry.store import RegistryStore
@@ -156,10 +156,6 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         violations += payload_violations
         built = build_spec(spec_request, datetime.now(UTC))
         violations += built.violations
-        if request.catchup_window_seconds:
-            seconds(
-                request.catchup_window_seconds, "catchup_window_seconds", violations, minimum=10
-            )
         if request.remaining_actions < 0:
             violations.append(
                 FieldViolation("remaining_actions", "must be 0 or more", "out_of_range")
@@ -310,19 +306,13 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         self, request: schedules_pb2.BackfillScheduleRequest, context: Context
     ) -> schedules_pb2.BackfillScheduleResponse:
         violations: list[FieldViolation] = []
-        start = aware_datetime(request.start_at, "start_at", violations)
-        end = aware_datetime(request.end_at, "end_at", violations)
+        span = backfill_range(request.start_at, request.end_at, violations)
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
-        for name, value in (("start_at", start), ("end_at", end)):
-            if value is None and not any(v.field == name for v in violations):
-                violations.append(FieldViolation(name, "is required", "required"))
-        if start and end and end <= start:
-            violations.append(FieldViolation("end_at", "must be after start_at", "invalid"))
-        if violations or start is None or end is None:
+        if violations or span is None:
             raise invalid_fields("INVALID_BACKFILL", violations)
         backfill = BackfillRequest(overlap_policy=policy)
-        backfill.start_time.FromDatetime(start)
-        backfill.end_time.FromDatetime(end)
+        backfill.start_time.FromDatetime(span[0])
+        backfill.end_time.FromDatetime(span[1])
         await self._runtime.registry().schedules.patch(
             request.schedule_id, SchedulePatch(backfill_request=[backfill])
         )
@@ -373,8 +363,9 @@ def _policies(
         overlap_policy=overlap_policy(request.overlap_policy, "overlap_policy", violations),
         pause_on_failure=request.pause_on_failure,
     )
-    if request.catchup_window_seconds:
-        policies.catchup_window.FromTimedelta(timedelta(seconds=request.catchup_window_seconds))
+    window = catchup_window(request.catchup_window_seconds, violations)
+    if window is not None:
+        policies.catchup_window.FromTimedelta(window)
     return policies
 
 
