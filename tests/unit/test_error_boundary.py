@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -26,7 +26,13 @@ from temporal_registry.v1 import (
 
 from registry.auth import Authenticator
 from registry.decoding import MAX_JSON_DEPTH, may_hold_non_finite_numbers
-from registry.errors import FieldViolation, invalid_argument
+from registry.errors import (
+    MAX_MESSAGE_CHARS,
+    MAX_STATUS_BYTES,
+    FieldViolation,
+    RegistryError,
+    invalid_argument,
+)
 from registry.interceptors import RequestInterceptor
 from unit.test_decoding import ld, nested_object
 
@@ -254,3 +260,61 @@ def test_non_finite_numbers_are_refused_and_look_alikes_pass() -> None:
     look_alike += b"\xf2\x7f\x00"  # field 2046, empty
     assert may_hold_non_finite_numbers(look_alike)
     assert call_raw("DispatchService/StartWorkflow", look_alike)[0] == grpc.StatusCode.OK
+
+
+# --- statuses fit in trailers -------------------------------------------------------------------
+
+
+def huge_error() -> RegistryError:
+    violations = [
+        FieldViolation(f'search_attributes["k{i}"]', "is not declared by this type " * 20, "x")
+        for i in range(1000)
+    ]
+    return RegistryError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_START",
+        "y" * 10_000,
+        violations,
+        metadata={"worker_id": "w" * 10_000},
+    )
+
+
+def test_a_status_of_any_size_fits_in_trailers() -> None:
+    status = huge_error().to_status()
+    (details_bin,) = [v for k, v in status.trailing_metadata if k == "grpc-status-details-bin"]
+    assert len(details_bin) <= MAX_STATUS_BYTES
+    assert len(status.details) <= MAX_MESSAGE_CHARS
+    parsed = status_pb2.Status.FromString(details_bin)
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    parsed.details[0].Unpack(info)
+    parsed.details[1].Unpack(bad_request)
+    kept = len(bad_request.field_violations)
+    assert 0 < kept < 1000
+    assert info.metadata["omitted_violations"] == str(1000 - kept)
+    assert bad_request.field_violations[0].field == 'search_attributes["k0"]'
+    assert len(info.metadata["worker_id"]) <= 512
+
+
+def test_a_huge_error_reaches_the_client_whole() -> None:
+    class Huge(system_pb2_grpc.SystemServiceServicer):
+        async def GetHealth(self, request: Any, context: Any) -> Any:
+            raise huge_error()
+
+    async def run() -> grpc.aio.AioRpcError:
+        server = grpc.aio.server(interceptors=[RequestInterceptor(access_log=False)])
+        system_pb2_grpc.add_SystemServiceServicer_to_server(Huge(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as raised:
+                    await system_pb2_grpc.SystemServiceStub(channel).GetHealth(
+                        system_pb2.GetHealthRequest()
+                    )
+                return raised.value
+        finally:
+            await server.stop(None)
+
+    error = asyncio.run(run())
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated(details(error))[0] == ('search_attributes["k0"]', "x")
