@@ -29,6 +29,11 @@ T = TypeVar("T")
 DEFAULT_INTERVAL_SECONDS: Final = 60  # 0.1.x: without offsets or a spec, every minute
 MIN_CATCHUP_WINDOW_SECONDS: Final = 10  # Temporal's own minimum
 MAX_SPEC_ITEMS: Final = 100
+MAX_CALENDAR_FIELD_LENGTH: Final = 100
+MAX_CALENDAR_COMMENT_LENGTH: Final = 200  # Temporal's
+# Temporal appends `-<RFC 3339 fire time>` (21 characters) to a schedule's workflow id, and
+# refuses workflow ids longer than 1000 characters.
+MAX_SCHEDULED_WORKFLOW_ID_LENGTH: Final = 1000 - len("-2006-01-02T15:04:05Z")
 MAX_SECONDS: Final = 100 * 366 * 86_400  # a century: offsets, intervals, windows, jitter
 OVERLAP_POLICIES: Final = (
     "skip",
@@ -291,9 +296,15 @@ def _calendar(
 ) -> TemporalCalendar:
     for name in _CALENDAR_FIELDS:
         value = getattr(calendar, name)
-        if value and not _CALENDAR_FIELD.fullmatch(value):
+        if len(value) > MAX_CALENDAR_FIELD_LENGTH:
+            message = f"must be at most {MAX_CALENDAR_FIELD_LENGTH} characters"
+            violations.append(FieldViolation(f"{field_name}.{name}", message, "too_long"))
+        elif value and not _CALENDAR_FIELD.fullmatch(value):
             message = "must be a value, a range (1-5), a step (*/15) or a list of those"
             violations.append(FieldViolation(f"{field_name}.{name}", message, "invalid"))
+    if len(calendar.comment) > MAX_CALENDAR_COMMENT_LENGTH:
+        message = f"must be at most {MAX_CALENDAR_COMMENT_LENGTH} characters"
+        violations.append(FieldViolation(f"{field_name}.comment", message, "too_long"))
     return TemporalCalendar(
         **{name: getattr(calendar, name) for name in _CALENDAR_FIELDS}, comment=calendar.comment
     )

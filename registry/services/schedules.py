@@ -31,11 +31,12 @@ from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
 from registry.config import Config
 from registry.convert import value_to_python, warning_messages
-from registry.dispatch import check_payload, input_violations
+from registry.dispatch import check_payload, input_violations, workflow_id_violations
 from registry.errors import FieldViolation, RegistryError, invalid_fields
 from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
+    MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
     BuiltSpec,
     SpecRequest,
     backfill_range,
@@ -156,6 +157,12 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         violations += payload_violations
         built = build_spec(spec_request, datetime.now(UTC))
         violations += built.violations
+        if request.workflow_id:
+            violations += workflow_id_violations(
+                request.workflow_id,
+                self._config.registry.workflow_id,
+                max_length=MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
+            )
         if request.remaining_actions < 0:
             violations.append(
                 FieldViolation("remaining_actions", "must be 0 or more", "out_of_range")

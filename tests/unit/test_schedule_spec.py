@@ -21,6 +21,8 @@ from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
 from registry.errors import FieldViolation
 from registry.schedule_spec import (
     DEFAULT_INTERVAL_SECONDS,
+    MAX_CALENDAR_COMMENT_LENGTH,
+    MAX_CALENDAR_FIELD_LENGTH,
     MAX_SECONDS,
     MAX_SPEC_ITEMS,
     MIN_CATCHUP_WINDOW_SECONDS,
@@ -369,6 +371,22 @@ def test_every_bad_calendar_field_is_reported() -> None:
         "spec.calendars[0].second": "invalid",
         "spec.calendars[0].hour": "invalid",
         "spec.calendars[0].day_of_week": "invalid",
+    }
+
+
+def test_calendar_fields_and_comments_are_bounded_before_temporal_sees_them() -> None:
+    at_limit = schedules_pb2.CalendarSpec(
+        minute=",".join(["1"] * 50)[:MAX_CALENDAR_FIELD_LENGTH],
+        comment="c" * MAX_CALENDAR_COMMENT_LENGTH,
+    )
+    assert violated(build(calendars=[at_limit])) == {}
+    too_long = schedules_pb2.CalendarSpec(
+        second="1" * (MAX_CALENDAR_FIELD_LENGTH + 1),
+        comment="c" * (MAX_CALENDAR_COMMENT_LENGTH + 1),
+    )
+    assert violated(build(exclude_calendars=[too_long])) == {
+        "spec.exclude_calendars[0].second": "too_long",
+        "spec.exclude_calendars[0].comment": "too_long",
     }
 
 
