@@ -101,6 +101,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def UpdateSchedule(
         self, request: schedules_pb2.UpdateScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         store = self._runtime.registry()
         schedules = store.schedules
         violations: list[FieldViolation] = []
@@ -188,6 +189,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def GetSchedule(
         self, request: schedules_pb2.GetScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         store = self._runtime.registry()
         described = await store.schedules.describe(request.schedule_id)
         return self._message(store, request.schedule_id, described)
@@ -287,18 +289,21 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def PauseSchedule(
         self, request: schedules_pb2.PauseScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         note = request.note[:MAX_NOTE_LENGTH] or "paused through temporal-registry"
         return await self._patched(request.schedule_id, SchedulePatch(pause=note))
 
     async def UnpauseSchedule(
         self, request: schedules_pb2.UnpauseScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         note = request.note[:MAX_NOTE_LENGTH] or "unpaused through temporal-registry"
         return await self._patched(request.schedule_id, SchedulePatch(unpause=note))
 
     async def TriggerSchedule(
         self, request: schedules_pb2.TriggerScheduleRequest, context: Context
     ) -> schedules_pb2.TriggerScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         violations: list[FieldViolation] = []
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
         if violations:
@@ -312,6 +317,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def BackfillSchedule(
         self, request: schedules_pb2.BackfillScheduleRequest, context: Context
     ) -> schedules_pb2.BackfillScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         violations: list[FieldViolation] = []
         span = backfill_range(request.start_at, request.end_at, violations)
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
@@ -328,6 +334,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def DeleteSchedule(
         self, request: schedules_pb2.DeleteScheduleRequest, context: Context
     ) -> schedules_pb2.DeleteScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         await self._runtime.registry().schedules.delete(request.schedule_id)
         return schedules_pb2.DeleteScheduleResponse()
 
@@ -347,6 +354,14 @@ def _schedule_id_violations(schedule_id: str) -> list[FieldViolation]:
         message = f"must be 1-{MAX_SCHEDULE_ID_LENGTH} printable characters"
         return [FieldViolation("schedule_id", message, "invalid")]
     return []
+
+
+def _require_schedule_id(schedule_id: str) -> None:
+    """INVALID_ARGUMENT for an id no schedule can have (Temporal's own refusal of an empty one
+    named no field)."""
+    violations = _schedule_id_violations(schedule_id)
+    if violations:
+        raise invalid_fields("INVALID_SCHEDULE_ID", violations)
 
 
 def _spec_request(
