@@ -151,12 +151,17 @@ def call_raw(
     data: bytes,
     metadata: tuple[tuple[str, str], ...] = (),
     authenticator: Authenticator | None = None,
+    outer: tuple[Any, ...] = (),
 ) -> tuple[grpc.StatusCode, str, list[Any]]:
-    """Send `data` as the request of `method` (`Service/Method`): code, message, details."""
+    """Send `data` as the request of `method` (`Service/Method`): code, message, details.
+    `outer`: interceptors before the registry's (as tracing's is)."""
 
     async def run() -> tuple[grpc.StatusCode, str, list[Any]]:
         server = grpc.aio.server(
-            interceptors=[RequestInterceptor(access_log=False, authenticator=authenticator)]
+            interceptors=[
+                *outer,
+                RequestInterceptor(access_log=False, authenticator=authenticator),
+            ]
         )
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(EchoRegistry(), server)
         dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(EchoDispatch(), server)
@@ -223,6 +228,18 @@ def test_garbage_is_invalid_argument_with_the_message_type(data: bytes) -> None:
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert reason(found) == "MALFORMED_REQUEST"
     assert "temporal_registry.v1.GetWorkerRequest" in message or violated(found)
+
+
+def test_refusals_pass_through_the_tracing_interceptor() -> None:
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracing = aio_server_interceptor(tracer_provider=TracerProvider())
+    code, _, found = call_raw("RegistryService/GetWorker", b"\x0a\x01\xff", outer=(tracing,))
+    assert (code, violated(found)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        [("worker_id", "invalid_utf8")],
+    )
 
 
 def test_the_health_service_refuses_garbage_too() -> None:
