@@ -6,6 +6,7 @@ the talking."""
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import re
 import secrets
@@ -20,9 +21,9 @@ from registry.errors import FieldViolation, RegistryError, unavailable
 from registry.liveness import poller_health
 from registry.model import InputWarningSpec, SearchAttributeSpec, StoredWorkflow
 from registry.pagination import labels_match
-from registry.schemas import InvalidSchemaError, compile_schema
+from registry.schemas import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, InvalidSchemaError, compile_schema
 from registry.slugs import SlugError, slugify
-from registry.specs import is_finite_number
+from registry.specs import is_finite_number, validate_json_value
 from registry.views import LivenessInputs, WorkflowView
 
 MAX_WORKFLOW_ID_LENGTH: Final = 1000
@@ -110,6 +111,18 @@ def check_payload(
     return attributes, input_violations(stored, workflow_input) + violations
 
 
+def memo_violations(memo: Mapping[str, Any]) -> list[FieldViolation]:
+    """A memo's values are JSON as an input is: nested at most MAX_INPUT_DEPTH levels, each at
+    most MAX_INPUT_BYTES (`memo["key"]/<JSON pointer>`)."""
+    out: list[FieldViolation] = []
+    for key, value in memo.items():
+        field = f"memo[{json.dumps(key)}]"
+        out += validate_json_value(
+            value, field, max_depth=MAX_INPUT_DEPTH, max_bytes=MAX_INPUT_BYTES
+        )
+    return out
+
+
 def input_warnings(stored: StoredWorkflow, workflow_input: Any) -> list[InputWarningSpec]:
     """The type's input warnings whose field the input leaves missing or empty."""
     values = workflow_input if isinstance(workflow_input, dict) else {}
@@ -136,9 +149,11 @@ def default_workflow_id(workflow_type: str, request_id: str = "") -> str:
     return f"{base}-{secrets.token_hex(4)}"
 
 
-def workflow_id_violations(workflow_id: str, reserved: str) -> list[FieldViolation]:
-    if len(workflow_id) > MAX_WORKFLOW_ID_LENGTH or not workflow_id.isprintable():
-        message = f"must be 1-{MAX_WORKFLOW_ID_LENGTH} printable characters"
+def workflow_id_violations(
+    workflow_id: str, reserved: str, max_length: int = MAX_WORKFLOW_ID_LENGTH
+) -> list[FieldViolation]:
+    if len(workflow_id) > max_length or not workflow_id.isprintable():
+        message = f"must be 1-{max_length} printable characters"
         return [FieldViolation("workflow_id", message, "invalid")]
     if workflow_id == reserved:
         return [FieldViolation("workflow_id", "is the registry workflow's own id", "reserved")]

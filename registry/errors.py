@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -18,10 +19,14 @@ from registry.model import FieldViolation as FieldViolation  # re-exported for h
 from registry.model import violations_summary
 
 ERROR_DOMAIN = "temporal-registry"
-# Bounds on what an error echoes (ids from the URL, names from the body...): the status
-# travels as gRPC trailers, which Envoy and gRPC clients cap (60 KiB, 8-16 KiB).
-MAX_MESSAGE_CHARS = 1000
-MAX_METADATA_VALUE_CHARS = 200
+# A status travels in the call's trailers (`grpc-message`, and `grpc-status-details-bin` in
+# base64), which gRPC clients and Envoy refuse past 8-16 KiB: a status with 1,000 violations
+# or a 10 KB id in its message became an Envoy 502 "protocol error". So the message and every
+# text are clipped, and violations beyond the byte budget are left out (counted in ErrorInfo
+# metadata `omitted_violations`; the message already says how many there are).
+MAX_STATUS_BYTES = 4096  # the serialized google.rpc.Status, before base64
+MAX_MESSAGE_CHARS = 512
+MAX_TEXT_CHARS = 512  # a violation's field and description, an ErrorInfo metadata value
 
 
 @dataclass
@@ -49,33 +54,44 @@ def rich_status(
     violations: Sequence[FieldViolation] = (),
     metadata: Mapping[str, str] | None = None,
 ) -> grpc.Status:
-    """Build the grpc.Status (with `grpc-status-details-bin`) for one error."""
-    bounded = {k: _shortened(v, MAX_METADATA_VALUE_CHARS) for k, v in (metadata or {}).items()}
-    message = _shortened(message, MAX_MESSAGE_CHARS)
-    details = [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=bounded)]
-    if violations:
-        details.append(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description, reason=v.reason
-                    )
-                    for v in violations
-                ]
-            )
+    """Build the grpc.Status (with `grpc-status-details-bin`) for one error, within
+    MAX_STATUS_BYTES."""
+    info = error_details_pb2.ErrorInfo(
+        reason=reason,
+        domain=ERROR_DOMAIN,
+        metadata={key: _clip(value, MAX_TEXT_CHARS) for key, value in (metadata or {}).items()},
+    )
+    message = _clip(message, MAX_MESSAGE_CHARS)
+    room = MAX_STATUS_BYTES - _status(code, message, [info]).ByteSize() - 64
+    bad_request = error_details_pb2.BadRequest()
+    for violation in violations:
+        item = error_details_pb2.BadRequest.FieldViolation(
+            field=_clip(violation.field, MAX_TEXT_CHARS),
+            description=_clip(violation.description, MAX_TEXT_CHARS),
+            reason=violation.reason,
         )
+        room -= item.ByteSize() + 4  # its tag and length
+        if room < 0 and bad_request.field_violations:
+            info.metadata["omitted_violations"] = str(
+                len(violations) - len(bad_request.field_violations)
+            )
+            break
+        bad_request.field_violations.append(item)
+    details: list[Any] = [info, bad_request] if violations else [info]
+    status: grpc.Status = rpc_status.to_status(_status(code, message, details))
+    return status
+
+
+def _status(code: grpc.StatusCode, message: str, details: list[Any]) -> status_pb2.Status:
     packed = []
     for detail in details:
         any_detail = any_pb2.Any()
         any_detail.Pack(detail)
         packed.append(any_detail)
-    status: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code.value[0], message=message, details=packed)
-    )
-    return status
+    return status_pb2.Status(code=code.value[0], message=message, details=packed)
 
 
-def _shortened(text: str, limit: int) -> str:
+def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -96,6 +112,27 @@ def invalid_argument(
     reason: str, message: str, violations: Sequence[FieldViolation] = ()
 ) -> RegistryError:
     return RegistryError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, violations)
+
+
+def malformed_request(
+    message_type: str, violations: Sequence[FieldViolation], detail: str
+) -> RegistryError:
+    """INVALID_ARGUMENT `MALFORMED_REQUEST`: a request the transport can't (or mustn't) hand to
+    a handler. Violations name the bad fields; a problem outside any field (field "") is told
+    in the message only, with `detail` (protobuf's own words) when nothing was located."""
+    located = [v for v in violations if v.field]
+    if located:
+        message = violations_summary(located)
+    else:
+        why = violations[0].description if violations else detail
+        message = f"the request is not a valid {message_type}: {why}"
+    return RegistryError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+        message,
+        located,
+        metadata={"message_type": message_type},
+    )
 
 
 def not_found(reason: str, message: str, **metadata: str) -> RegistryError:

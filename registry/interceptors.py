@@ -4,22 +4,40 @@ access log, request metrics, and the error boundary.
 Handlers raise `RegistryError` for anything the client did or should know
 about; it becomes a rich google.rpc.Status. Any other exception is a bug: it is
 logged with the request id and the client gets INTERNAL without its text.
+
+Requests are decoded before any of this runs, by grpc with each method's deserializer, and
+a decoding error there would answer UNKNOWN. The interceptor wraps the deserializer: a
+request protobuf refuses (bad UTF-8, nesting too deep, truncated or garbage bytes), or one
+that decodes but breaks a rule every request obeys (registry.decoding), reaches the wrapped
+behavior as a `Refusal`, and after auth is answered INVALID_ARGUMENT `MALFORMED_REQUEST`
+naming the bad fields. Locating them walks the bytes, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import DecodeError
 from grpc.aio import ServerInterceptor
 from prometheus_client import Counter, Histogram
 
 from registry.auth import Authenticator, granted_scopes
-from registry.errors import RegistryError, internal_error
+from registry.decoding import (
+    NON_FINITE,
+    field_violations,
+    may_hold_non_finite_numbers,
+    wire_violations,
+)
+from registry.errors import FieldViolation, RegistryError, internal_error, malformed_request
 from registry.logs import request_id_var
 
 log = logging.getLogger("registry.rpc")
@@ -37,6 +55,7 @@ LATENCY = Histogram(
 )
 
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+Deserializer = Callable[[bytes], Any]
 
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -62,9 +81,15 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
             dict(details.invocation_metadata or ()),
             cast(UnaryBehavior, handler.unary_unary),
         )
+        deserializer = handler.request_deserializer
+        descriptor = request_descriptor(details.method, deserializer)
         return grpc.unary_unary_rpc_method_handler(
             behavior,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=(
+                guarded(deserializer, descriptor)
+                if deserializer is not None and descriptor is not None
+                else deserializer
+            ),
             response_serializer=handler.response_serializer,
         )
 
@@ -82,6 +107,8 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                 if self._authenticator is not None:
                     scopes = self._authenticator.authorize(method, metadata)
                     scopes_token = granted_scopes.set(scopes)
+                if isinstance(request, Refusal):
+                    request = await request.admit()
                 return await behavior(request, context)
             except RegistryError as error:
                 code = error.code
@@ -110,6 +137,67 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                     granted_scopes.reset(scopes_token)
 
         return serve
+
+
+def request_descriptor(method: str, deserializer: Deserializer | None) -> Descriptor | None:
+    """The request type of `method` (`/package.Service/Method`): the class the generated
+    stubs' deserializer belongs to, else the default descriptor pool's method; None if unknown."""
+    owner = getattr(deserializer, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    if isinstance(descriptor, Descriptor):
+        return descriptor
+    service, _, name = method.strip("/").rpartition("/")
+    try:
+        found: Descriptor = (
+            descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name).input_type
+        )
+    except KeyError:
+        return None
+    return found
+
+
+def guarded(deserialize: Deserializer, descriptor: Descriptor) -> Deserializer:
+    """`deserialize`, answering a Refusal instead of raising or passing on a request that
+    breaks registry.decoding's rules. The cheap checks run here (on the event loop); a walk
+    of the bytes is left to Refusal.admit."""
+
+    def decode(data: bytes) -> Any:
+        try:
+            message = deserialize(data)
+        except DecodeError as error:
+            return Refusal(descriptor, data, str(error))
+        violations = field_violations(message)
+        if violations:
+            return Refusal(descriptor, data, "", violations=violations)
+        if may_hold_non_finite_numbers(data):
+            return Refusal(descriptor, data, "", decoded=message)
+        return message
+
+    return decode
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request that did not decode (`error`), broke a rule (`violations`), or decoded but
+    may hold numbers no JSON value can (`decoded`, passed on when it holds none)."""
+
+    descriptor: Descriptor
+    data: bytes
+    error: str
+    violations: Sequence[FieldViolation] = ()
+    decoded: Any = None
+
+    async def admit(self) -> Any:
+        """The decoded request, or the RegistryError that answers it."""
+        violations = list(self.violations)
+        if not violations:
+            # Linear in the request's size but pure Python: keep it off the event loop.
+            violations = await asyncio.to_thread(wire_violations, self.data, self.descriptor)
+            if self.decoded is not None:
+                violations = [v for v in violations if v.description == NON_FINITE]
+                if not violations:
+                    return self.decoded
+        raise malformed_request(self.descriptor.full_name, violations, self.error)
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:

@@ -22,6 +22,8 @@ FieldProto = descriptor_pb2.FieldDescriptorProto
 PACKAGE_PREFIX: Final = "temporal_registry."
 STATUS: Final = "google.rpc.Status"
 _PATH_PARAM = re.compile(r"\{([^}=]+)(=[^}]*)?\}")
+_INT: Final = "^-?[0-9]+$"
+_UINT: Final = "^[0-9]+$"
 _SCALARS: Final[dict[int, dict[str, Any]]] = {
     FieldProto.TYPE_DOUBLE: {"type": "number"},
     FieldProto.TYPE_FLOAT: {"type": "number"},
@@ -30,12 +32,12 @@ _SCALARS: Final[dict[int, dict[str, Any]]] = {
     FieldProto.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
     FieldProto.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0},
     FieldProto.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0},
-    # proto3 JSON prints 64-bit integers as strings and accepts both
-    FieldProto.TYPE_INT64: {"type": ["string", "integer"], "format": "int64"},
-    FieldProto.TYPE_SINT64: {"type": ["string", "integer"], "format": "int64"},
-    FieldProto.TYPE_SFIXED64: {"type": ["string", "integer"], "format": "int64"},
-    FieldProto.TYPE_UINT64: {"type": ["string", "integer"], "format": "uint64"},
-    FieldProto.TYPE_FIXED64: {"type": ["string", "integer"], "format": "uint64"},
+    # proto3 JSON prints 64-bit integers as strings and accepts both (a string of digits)
+    FieldProto.TYPE_INT64: {"type": ["string", "integer"], "format": "int64", "pattern": _INT},
+    FieldProto.TYPE_SINT64: {"type": ["string", "integer"], "format": "int64", "pattern": _INT},
+    FieldProto.TYPE_SFIXED64: {"type": ["string", "integer"], "format": "int64", "pattern": _INT},
+    FieldProto.TYPE_UINT64: {"type": ["string", "integer"], "format": "uint64", "pattern": _UINT},
+    FieldProto.TYPE_FIXED64: {"type": ["string", "integer"], "format": "uint64", "pattern": _UINT},
     FieldProto.TYPE_BOOL: {"type": "boolean"},
     FieldProto.TYPE_STRING: {"type": "string"},
     FieldProto.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},

@@ -27,7 +27,13 @@ from registry.errors import FieldViolation
 T = TypeVar("T")
 
 DEFAULT_INTERVAL_SECONDS: Final = 60  # 0.1.x: without offsets or a spec, every minute
+MIN_CATCHUP_WINDOW_SECONDS: Final = 10  # Temporal's own minimum
 MAX_SPEC_ITEMS: Final = 100
+MAX_CALENDAR_FIELD_LENGTH: Final = 100
+MAX_CALENDAR_COMMENT_LENGTH: Final = 200  # Temporal's
+# Temporal appends `-<RFC 3339 fire time>` (21 characters) to a schedule's workflow id, and
+# refuses workflow ids longer than 1000 characters.
+MAX_SCHEDULED_WORKFLOW_ID_LENGTH: Final = 1000 - len("-2006-01-02T15:04:05Z")
 MAX_SECONDS: Final = 100 * 366 * 86_400  # a century: offsets, intervals, windows, jitter
 OVERLAP_POLICIES: Final = (
     "skip",
@@ -99,10 +105,42 @@ def aware_datetime(text: str, field_name: str, violations: list[FieldViolation])
 def seconds(
     value: int, field_name: str, violations: list[FieldViolation], *, minimum: int = 0
 ) -> int:
+    """`value`, recording a violation unless minimum <= value <= MAX_SECONDS (a century): pass
+    it through clamp_seconds before it becomes a timedelta."""
     if not minimum <= value <= MAX_SECONDS:
         message = f"must be between {minimum} and {MAX_SECONDS} seconds"
         violations.append(FieldViolation(field_name, message, "out_of_range"))
     return value
+
+
+def catchup_window(value: int, violations: list[FieldViolation]) -> timedelta | None:
+    """The catch-up window of `catchup_window_seconds` (0: Temporal's default, None)."""
+    if not value:
+        return None
+    checked = seconds(
+        value, "catchup_window_seconds", violations, minimum=MIN_CATCHUP_WINDOW_SECONDS
+    )
+    return timedelta(seconds=clamp_seconds(checked, MIN_CATCHUP_WINDOW_SECONDS))
+
+
+def backfill_range(
+    start_at: str, end_at: str, violations: list[FieldViolation]
+) -> tuple[datetime, datetime] | None:
+    """The range of a backfill: both ends required, end after start, at most MAX_SECONDS apart
+    (Temporal would run every action of the range: from year 1 to 9999, without end)."""
+    start = aware_datetime(start_at, "start_at", violations)
+    end = aware_datetime(end_at, "end_at", violations)
+    for name, value in (("start_at", start), ("end_at", end)):
+        if value is None and not any(v.field == name for v in violations):
+            violations.append(FieldViolation(name, "is required", "required"))
+    if start is None or end is None:
+        return None
+    if end <= start:
+        violations.append(FieldViolation("end_at", "must be after start_at", "invalid"))
+    elif end - start > timedelta(seconds=MAX_SECONDS):
+        message = f"must be at most {MAX_SECONDS} seconds (a century) after start_at"
+        violations.append(FieldViolation("end_at", message, "out_of_range"))
+    return start, end
 
 
 @dataclass
@@ -171,7 +209,9 @@ def build_spec(request: SpecRequest, now: datetime) -> BuiltSpec:
     if spec.jitter_seconds:
         built.jitter.FromTimedelta(
             timedelta(
-                seconds=_clamp(seconds(spec.jitter_seconds, "spec.jitter_seconds", violations))
+                seconds=clamp_seconds(
+                    seconds(spec.jitter_seconds, "spec.jitter_seconds", violations)
+                )
             )
         )
     if spec.time_zone_name:
@@ -222,7 +262,7 @@ def _offsets_spec(
     )
 
 
-def _clamp(value: int, minimum: int = 0) -> int:
+def clamp_seconds(value: int, minimum: int = 0) -> int:
     """Within what a timedelta holds, once out-of-range values are already violations."""
     return min(max(value, minimum), MAX_SECONDS)
 
@@ -256,9 +296,15 @@ def _calendar(
 ) -> TemporalCalendar:
     for name in _CALENDAR_FIELDS:
         value = getattr(calendar, name)
-        if value and not _CALENDAR_FIELD.fullmatch(value):
+        if len(value) > MAX_CALENDAR_FIELD_LENGTH:
+            message = f"must be at most {MAX_CALENDAR_FIELD_LENGTH} characters"
+            violations.append(FieldViolation(f"{field_name}.{name}", message, "too_long"))
+        elif value and not _CALENDAR_FIELD.fullmatch(value):
             message = "must be a value, a range (1-5), a step (*/15) or a list of those"
             violations.append(FieldViolation(f"{field_name}.{name}", message, "invalid"))
+    if len(calendar.comment) > MAX_CALENDAR_COMMENT_LENGTH:
+        message = f"must be at most {MAX_CALENDAR_COMMENT_LENGTH} characters"
+        violations.append(FieldViolation(f"{field_name}.comment", message, "too_long"))
     return TemporalCalendar(
         **{name: getattr(calendar, name) for name in _CALENDAR_FIELDS}, comment=calendar.comment
     )
@@ -273,9 +319,9 @@ def _interval(
         message = "must be at least 0 and less than every_seconds"
         violations.append(FieldViolation(f"{field_name}.offset_seconds", message, "out_of_range"))
     interval = TemporalInterval()
-    interval.interval.FromTimedelta(timedelta(seconds=_clamp(every, 1)))
+    interval.interval.FromTimedelta(timedelta(seconds=clamp_seconds(every, 1)))
     if offset > 0:
-        interval.phase.FromTimedelta(timedelta(seconds=_clamp(offset)))
+        interval.phase.FromTimedelta(timedelta(seconds=clamp_seconds(offset)))
     return interval
 
 

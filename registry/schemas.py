@@ -24,7 +24,7 @@ from registry.model import FieldViolation
 from registry.specs import json_pointer, validate_input_schema, validate_json_value
 
 MAX_REPORTED_VIOLATIONS: Final = 50
-MAX_INPUT_DEPTH: Final = 100  # protobuf's own nesting limit for a Struct; jsonschema recurses
+MAX_INPUT_DEPTH: Final = 32  # what protobuf carries (registry.decoding); jsonschema recurses
 MAX_INPUT_BYTES: Final = 2_000_000  # as json.dumps writes it; Temporal refuses larger payloads
 MAX_DESCRIPTION_LENGTH: Final = 300  # jsonschema messages quote instances and subschemas
 COMPILED_CACHE_SIZE: Final = 1024

@@ -43,7 +43,8 @@ MAX_INPUT_WARNINGS: Final = 64
 MAX_INPUT_WARNING_FIELD_LENGTH: Final = 200
 MAX_INPUT_WARNING_MESSAGE_LENGTH: Final = 500
 MAX_INPUT_SCHEMA_BYTES: Final = 256 * 1024  # len(json.dumps(schema))
-MAX_INPUT_SCHEMA_DEPTH: Final = 64  # nesting of objects and arrays; `{}` has depth 1
+MAX_INPUT_SCHEMA_DEPTH: Final = 32  # nesting of objects and arrays; `{}` has depth 1 (see
+# registry.decoding: the deepest JSON value every protobuf decoder on the path accepts)
 MAX_WORKFLOWS_PER_WORKER: Final = 200
 MAX_REGISTRATION_BYTES: Final = 1024 * 1024  # Temporal warns at 256 KiB, fails at 2 MB
 MIN_TTL_SECONDS: Final = 5

@@ -23,6 +23,7 @@ from registry.dispatch import (
     chain_violations,
     check_payload,
     default_workflow_id,
+    memo_violations,
     request_id_violations,
     workflow_id_violations,
     workspace_violations,
@@ -103,7 +104,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             workflow_input,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},
         )
+        memo = {k: value_to_python(v) for k, v in request.memo.items()}
         violations = _id_violations(request, self._config.registry.workflow_id) + payload_violations
+        violations += memo_violations(memo)
         execution_timeout = _timeout(request, "execution_timeout", violations)
         run_timeout = _timeout(request, "run_timeout", violations)
         if violations:
@@ -130,7 +133,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             input=workflow_input,
             request_id=request.request_id or str(uuid.uuid4()),
             search_attributes=attributes,
-            memo={k: value_to_python(v) for k, v in request.memo.items()},
+            memo=memo,
             conflict_policy=_conflict_policy(request.id_conflict_policy),
             reuse_policy=_reuse_policy(request.id_reuse_policy),
             execution_timeout=execution_timeout,

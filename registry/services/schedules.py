@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -31,20 +31,21 @@ from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
 from registry.config import Config
 from registry.convert import value_to_python, warning_messages
-from registry.dispatch import check_payload, input_violations
+from registry.dispatch import check_payload, input_violations, workflow_id_violations
 from registry.errors import FieldViolation, RegistryError, invalid_fields
 from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
+    MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
     BuiltSpec,
     SpecRequest,
-    aware_datetime,
+    backfill_range,
     build_spec,
+    catchup_window,
     overlap_policy,
     overlap_policy_name,
     render_spec,
     rfc3339,
-    seconds,
 )
 from registry.starter import encode_typed_search_attributes
 from registry.store import RegistryStore
@@ -100,6 +101,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def UpdateSchedule(
         self, request: schedules_pb2.UpdateScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         store = self._runtime.registry()
         schedules = store.schedules
         violations: list[FieldViolation] = []
@@ -156,9 +158,11 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         violations += payload_violations
         built = build_spec(spec_request, datetime.now(UTC))
         violations += built.violations
-        if request.catchup_window_seconds:
-            seconds(
-                request.catchup_window_seconds, "catchup_window_seconds", violations, minimum=10
+        if request.workflow_id:
+            violations += workflow_id_violations(
+                request.workflow_id,
+                self._config.registry.workflow_id,
+                max_length=MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
             )
         if request.remaining_actions < 0:
             violations.append(
@@ -185,6 +189,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def GetSchedule(
         self, request: schedules_pb2.GetScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         store = self._runtime.registry()
         described = await store.schedules.describe(request.schedule_id)
         return self._message(store, request.schedule_id, described)
@@ -284,18 +289,21 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def PauseSchedule(
         self, request: schedules_pb2.PauseScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         note = request.note[:MAX_NOTE_LENGTH] or "paused through temporal-registry"
         return await self._patched(request.schedule_id, SchedulePatch(pause=note))
 
     async def UnpauseSchedule(
         self, request: schedules_pb2.UnpauseScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
+        _require_schedule_id(request.schedule_id)
         note = request.note[:MAX_NOTE_LENGTH] or "unpaused through temporal-registry"
         return await self._patched(request.schedule_id, SchedulePatch(unpause=note))
 
     async def TriggerSchedule(
         self, request: schedules_pb2.TriggerScheduleRequest, context: Context
     ) -> schedules_pb2.TriggerScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         violations: list[FieldViolation] = []
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
         if violations:
@@ -309,20 +317,15 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def BackfillSchedule(
         self, request: schedules_pb2.BackfillScheduleRequest, context: Context
     ) -> schedules_pb2.BackfillScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         violations: list[FieldViolation] = []
-        start = aware_datetime(request.start_at, "start_at", violations)
-        end = aware_datetime(request.end_at, "end_at", violations)
+        span = backfill_range(request.start_at, request.end_at, violations)
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
-        for name, value in (("start_at", start), ("end_at", end)):
-            if value is None and not any(v.field == name for v in violations):
-                violations.append(FieldViolation(name, "is required", "required"))
-        if start and end and end <= start:
-            violations.append(FieldViolation("end_at", "must be after start_at", "invalid"))
-        if violations or start is None or end is None:
+        if violations or span is None:
             raise invalid_fields("INVALID_BACKFILL", violations)
         backfill = BackfillRequest(overlap_policy=policy)
-        backfill.start_time.FromDatetime(start)
-        backfill.end_time.FromDatetime(end)
+        backfill.start_time.FromDatetime(span[0])
+        backfill.end_time.FromDatetime(span[1])
         await self._runtime.registry().schedules.patch(
             request.schedule_id, SchedulePatch(backfill_request=[backfill])
         )
@@ -331,6 +334,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def DeleteSchedule(
         self, request: schedules_pb2.DeleteScheduleRequest, context: Context
     ) -> schedules_pb2.DeleteScheduleResponse:
+        _require_schedule_id(request.schedule_id)
         await self._runtime.registry().schedules.delete(request.schedule_id)
         return schedules_pb2.DeleteScheduleResponse()
 
@@ -350,6 +354,14 @@ def _schedule_id_violations(schedule_id: str) -> list[FieldViolation]:
         message = f"must be 1-{MAX_SCHEDULE_ID_LENGTH} printable characters"
         return [FieldViolation("schedule_id", message, "invalid")]
     return []
+
+
+def _require_schedule_id(schedule_id: str) -> None:
+    """INVALID_ARGUMENT for an id no schedule can have (Temporal's own refusal of an empty one
+    named no field)."""
+    violations = _schedule_id_violations(schedule_id)
+    if violations:
+        raise invalid_fields("INVALID_SCHEDULE_ID", violations)
 
 
 def _spec_request(
@@ -373,8 +385,9 @@ def _policies(
         overlap_policy=overlap_policy(request.overlap_policy, "overlap_policy", violations),
         pause_on_failure=request.pause_on_failure,
     )
-    if request.catchup_window_seconds:
-        policies.catchup_window.FromTimedelta(timedelta(seconds=request.catchup_window_seconds))
+    window = catchup_window(request.catchup_window_seconds, violations)
+    if window is not None:
+        policies.catchup_window.FromTimedelta(window)
     return policies
 
 

@@ -21,6 +21,7 @@ from registry.dispatch import (
     chain_violations,
     choose_task_queue,
     default_workflow_id,
+    memo_violations,
     request_id_violations,
     typed_search_attributes,
     workflow_id_violations,
@@ -35,6 +36,7 @@ from registry.model import (
     StoredWorkflow,
     WorkflowSpec,
 )
+from registry.schemas import MAX_INPUT_DEPTH
 from registry.views import LivenessInputs, WorkflowView, workflow_view
 
 NOW = 1_800_000_000.0
@@ -837,3 +839,19 @@ def test_an_empty_agent_id_is_refused_only_when_required() -> None:
 )
 def test_chain_violations(chain: list[str], mode: str, expected: list[tuple[str, str]]) -> None:
     assert [(v.field, v.reason) for v in chain_violations(chain, mode)] == expected
+
+
+def test_memo_values_are_json_within_the_input_limits() -> None:
+    deep: Any = {}
+    for _ in range(MAX_INPUT_DEPTH):
+        deep = {"a": deep}
+    assert memo_violations({"by": "me", "deep": deep["a"]}) == []
+    (violation,) = memo_violations({"by": "me", "deep": deep})
+    assert violation.field == 'memo["deep"]' + "/a" * MAX_INPUT_DEPTH
+    assert violation.reason == "too_deep"
+
+
+def test_a_longer_scheduled_workflow_id_is_refused_with_its_own_limit() -> None:
+    assert workflow_id_violations("w" * 979, "registry", max_length=979) == []
+    (violation,) = workflow_id_violations("w" * 980, "registry", max_length=979)
+    assert violation.description == "must be 1-979 printable characters"

@@ -21,13 +21,18 @@ from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
 from registry.errors import FieldViolation
 from registry.schedule_spec import (
     DEFAULT_INTERVAL_SECONDS,
+    MAX_CALENDAR_COMMENT_LENGTH,
+    MAX_CALENDAR_FIELD_LENGTH,
     MAX_SECONDS,
     MAX_SPEC_ITEMS,
+    MIN_CATCHUP_WINDOW_SECONDS,
     OVERLAP_POLICIES,
     BuiltSpec,
     SpecRequest,
     aware_datetime,
+    backfill_range,
     build_spec,
+    catchup_window,
     overlap_policy,
     overlap_policy_name,
     render_spec,
@@ -366,6 +371,22 @@ def test_every_bad_calendar_field_is_reported() -> None:
         "spec.calendars[0].second": "invalid",
         "spec.calendars[0].hour": "invalid",
         "spec.calendars[0].day_of_week": "invalid",
+    }
+
+
+def test_calendar_fields_and_comments_are_bounded_before_temporal_sees_them() -> None:
+    at_limit = schedules_pb2.CalendarSpec(
+        minute=",".join(["1"] * 50)[:MAX_CALENDAR_FIELD_LENGTH],
+        comment="c" * MAX_CALENDAR_COMMENT_LENGTH,
+    )
+    assert violated(build(calendars=[at_limit])) == {}
+    too_long = schedules_pb2.CalendarSpec(
+        second="1" * (MAX_CALENDAR_FIELD_LENGTH + 1),
+        comment="c" * (MAX_CALENDAR_COMMENT_LENGTH + 1),
+    )
+    assert violated(build(exclude_calendars=[too_long])) == {
+        "spec.exclude_calendars[0].second": "too_long",
+        "spec.exclude_calendars[0].comment": "too_long",
     }
 
 
@@ -771,3 +792,53 @@ def test_rfc3339_reads_back_through_aware_datetime() -> None:
     violations: list[FieldViolation] = []
     assert aware_datetime(text, "start_at", violations) == NOW.replace(microsecond=0)
     assert violations == []
+
+
+# --- catch-up window and backfill range -----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 9, -5, MAX_SECONDS + 1, HUGE, 2**63 - 1, -(2**63)])
+def test_catchup_window_out_of_range_is_a_violation_not_an_overflow(value: int) -> None:
+    violations: list[FieldViolation] = []
+    window = catchup_window(value, violations)
+    assert [(v.field, v.reason) for v in violations] == [("catchup_window_seconds", "out_of_range")]
+    assert window is not None and window <= timedelta(seconds=MAX_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, None),
+        (MIN_CATCHUP_WINDOW_SECONDS, timedelta(seconds=10)),
+        (3600, timedelta(hours=1)),
+        (MAX_SECONDS, timedelta(seconds=MAX_SECONDS)),
+    ],
+)
+def test_catchup_window_in_range(value: int, expected: timedelta | None) -> None:
+    violations: list[FieldViolation] = []
+    assert catchup_window(value, violations) == expected
+    assert violations == []
+
+
+def test_backfill_range_in_range() -> None:
+    violations: list[FieldViolation] = []
+    span = backfill_range("2026-01-01T00:00:00Z", "2026-01-03T00:00:00+01:00", violations)
+    assert violations == []
+    assert span == (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, 23, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("start_at", "end_at", "expected"),
+    [
+        ("0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z", [("end_at", "out_of_range")]),
+        ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", [("end_at", "invalid")]),
+        ("", "", [("start_at", "required"), ("end_at", "required")]),
+        ("2026-01-01T00:00:00", "x", [("start_at", "naive_datetime"), ("end_at", "invalid")]),
+    ],
+)
+def test_backfill_range_refused(
+    start_at: str, end_at: str, expected: list[tuple[str, str]]
+) -> None:
+    violations: list[FieldViolation] = []
+    backfill_range(start_at, end_at, violations)
+    assert [(v.field, v.reason) for v in violations] == expected

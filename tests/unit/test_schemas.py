@@ -27,6 +27,7 @@ from registry.schemas import (
     check_schema,
     compile_schema,
 )
+from registry.specs import MAX_INPUT_SCHEMA_DEPTH
 
 ENFORCED_FORMATS = {
     "date": "2024-02-30",
@@ -157,7 +158,8 @@ def test_invalid_regex_pattern_is_a_schema_error() -> None:
 def test_structural_rules_come_first() -> None:
     schema = {"type": "strin", "$ref": "http://127.0.0.1:1/x.json"}
     assert fields(check_schema(schema)) == [("input_schema/$ref", "remote_ref_refused")]
-    assert fields(check_schema(nested(10_000))) == [("input_schema" + "/not" * 64, "too_deep")]
+    too_deep = ("input_schema" + "/not" * MAX_INPUT_SCHEMA_DEPTH, "too_deep")
+    assert fields(check_schema(nested(10_000))) == [too_deep]
     assert fields(check_schema([])) == [("input_schema", "invalid_type")]  # type: ignore[arg-type]
     assert fields(check_schema({"const": float("nan")})) == [("input_schema/const", "invalid_type")]
 
@@ -359,7 +361,7 @@ def test_reference_cycles_are_a_schema_fault(schema: dict[str, Any]) -> None:
 
 
 def test_deep_schema_within_the_limit_compiles_and_validates() -> None:
-    validate = compile_schema(nested(64))
+    validate = compile_schema(nested(MAX_INPUT_SCHEMA_DEPTH))
     assert [v.reason for v in validate(1)] == ["not"]
 
 
