@@ -189,7 +189,16 @@ def validate_json_value(
     `json.dumps` writes it) nested at most `max_depth` deep: non-JSON types (sets, bytes,
     objects, non-string keys), NaN and infinities, integers beyond ±2**53 (not exact as
     doubles). Field names are `field` plus a JSON pointer."""
-    return _json_violations(value, field, max_depth, max_bytes)
+    return measure_json_value(value, field, max_depth=max_depth, max_bytes=max_bytes)[0]
+
+
+def measure_json_value(
+    value: object, field: str, *, max_depth: int, max_bytes: int
+) -> tuple[list[FieldViolation], int]:
+    """validate_json_value's violations, and the size of `value` as `json.dumps` writes it
+    (exact when there are no violations)."""
+    violations, size = _scan_json(value, field, max_depth, max_bytes)
+    return ([_too_large(field, max_bytes)] if size > max_bytes else violations), size
 
 
 def json_pointer(field: str, tokens: Iterable[object]) -> str:
