@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from typing import Any, Final
@@ -59,6 +60,9 @@ INVALID_PATTERN: Final = (
 NO_RETRIEVAL_REGISTRY: Final[Registry[Any]] = Registry()
 
 _LINEAR: Final = jsonschema_rs.RegexOptions()
+# Lookaround, backreferences, atomic groups and possessive quantifiers: what only a
+# backtracking engine runs (a pattern without them that still fails is invalid or too large).
+_BACKTRACKING_SYNTAX: Final = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|\\k<|[*+?}]\+")
 _BACKTRACKING: Final = jsonschema_rs.FancyRegexOptions()
 # Stands for the instance in the engine's messages (it would quote all of it); replaced by a
 # short preview when a violation is reported.
@@ -82,7 +86,7 @@ def pattern_problem(pattern: str) -> tuple[str, str] | None:
     (`invalid_schema`). None when the engine compiles it."""
     if _compiles(pattern, _LINEAR):
         return None
-    if _compiles(pattern, _BACKTRACKING):
+    if _BACKTRACKING_SYNTAX.search(pattern) and _compiles(pattern, _BACKTRACKING):
         return "unsupported_pattern", UNSUPPORTED_PATTERN
     return "invalid_schema", INVALID_PATTERN
 
@@ -196,7 +200,7 @@ def _report_meta(errors: Iterable[Any], field: str) -> list[FieldViolation]:
         reason, message = "invalid_schema", _shorten(error.message)
         if isinstance(error.cause, _PatternRefused):
             reason, message = error.cause.args
-        if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        if list(error.relative_schema_path)[-2:-1] == ["propertyNames"]:
             tokens.append(error.instance)  # the key itself, not just its object
         violation = FieldViolation(json_pointer(field, tokens), message, reason)
         located.setdefault((_sort_key(tokens), message), violation)

@@ -430,7 +430,10 @@ def _scan_json(
     def visit(value: object, location: _Location, depth: int) -> int:
         """The size of a scalar; 0 for a container (queued) or a violation (recorded)."""
         if isinstance(value, str):
-            return _string_size(value, max_bytes)
+            if _encodable(value):
+                return _string_size(value, max_bytes)
+            violations.append(_not_unicode(name(location)))
+            return 0
         if value is None or value is True:
             return 4
         if value is False:
@@ -470,6 +473,8 @@ def _scan_json(
                     break
         elif not all(isinstance(key, str) for key in container):
             violations.append(_invalid_type(name(location), "an object with string keys"))
+        elif not all(_encodable(key) for key in container):
+            violations.append(_not_unicode(name(location)))
         else:
             for key, description, reason in check_object(container) if check_object else ():
                 violations.append(FieldViolation(name((location, key)), description, reason))
@@ -498,6 +503,22 @@ def _string_size(text: str, max_bytes: int | None) -> int:
     if max_bytes is not None and len(text) > max_bytes:
         return len(text) + 2
     return len(encode_basestring_ascii(text))
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (no lone surrogate): it can't travel otherwise."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_unicode(field: str) -> FieldViolation:
+    message = "must be valid Unicode text (a lone surrogate cannot be encoded as UTF-8)"
+    return FieldViolation(field, message, "invalid_characters")
 
 
 def _fields(instance: Any) -> dict[str, object]:
