@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from typing import Any, Final
@@ -450,11 +451,24 @@ def check_input(instance: Any) -> tuple[list[FieldViolation], int]:
 
 def compile_schema(schema: dict[str, Any]) -> InputValidator:
     """The cached validator for `schema`, keyed by its canonical JSON (at most
-    COMPILED_CACHE_SIZE kept). Raises InvalidSchemaError if check_schema finds a problem."""
+    COMPILED_CACHE_SIZE kept), and by the dict itself: the same (never mutated) dict, such as a
+    catalogue's stored spec, skips the structural walk and the canonical dump on every start.
+    Raises InvalidSchemaError if check_schema finds a problem."""
+    known = _BY_IDENTITY.get(id(schema))
+    if known is not None and known[0] is schema:
+        _BY_IDENTITY.move_to_end(id(schema))
+        return known[1]
     structural = validate_input_schema(schema)
     if structural:
         raise InvalidSchemaError(structural)
-    return compile_canonical(_canonical(schema))
+    validator = compile_canonical(_canonical(schema))
+    _BY_IDENTITY[id(schema)] = (schema, validator)  # holding `schema` keeps its id unique
+    if len(_BY_IDENTITY) > COMPILED_CACHE_SIZE:
+        _BY_IDENTITY.popitem(last=False)
+    return validator
+
+
+_BY_IDENTITY: Final[OrderedDict[int, tuple[dict[str, Any], InputValidator]]] = OrderedDict()
 
 
 @lru_cache(maxsize=COMPILED_CACHE_SIZE)
