@@ -24,6 +24,7 @@ from registry.pagination import labels_match
 from registry.schemas import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, InvalidSchemaError, compile_schema
 from registry.slugs import SlugError, slugify
 from registry.specs import is_finite_number, validate_json_value
+from registry.validation import validate_input
 from registry.views import LivenessInputs, WorkflowView
 
 MAX_WORKFLOW_ID_LENGTH: Final = 1000
@@ -84,13 +85,14 @@ def _queue_polled(queue: str, inputs: LivenessInputs) -> bool:
     return poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age).fresh
 
 
-def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
-    """The input's violations of the type's schema (none without a schema), at `input/...`.
+async def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
+    """The input's violations of the type's schema (none without a schema), at `input/...`,
+    within registry.validation's bound (past it: RESOURCE_EXHAUSTED VALIDATION_TOO_COSTLY).
     A registered schema that can't be used is the registrant's fault: FAILED_PRECONDITION."""
     if not stored.spec.input_schema:
         return []
     try:
-        return compile_schema(stored.spec.input_schema)(workflow_input)
+        return await validate_input(compile_schema(stored.spec.input_schema), workflow_input)
     except InvalidSchemaError as error:
         raise RegistryError(
             grpc.StatusCode.FAILED_PRECONDITION,
@@ -100,7 +102,7 @@ def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldV
         ) from None
 
 
-def check_payload(
+async def check_payload(
     stored: StoredWorkflow, workflow_input: Any, search_attributes: Mapping[str, Any]
 ) -> tuple[list[TypedSearchAttribute], list[FieldViolation]]:
     """What a start (or a schedule's action) carries, checked against the type: the input
@@ -108,7 +110,7 @@ def check_payload(
     attributes, violations = typed_search_attributes(
         stored.spec.search_attributes, search_attributes
     )
-    return attributes, input_violations(stored, workflow_input) + violations
+    return attributes, await input_violations(stored, workflow_input) + violations
 
 
 def memo_violations(memo: Mapping[str, Any]) -> list[FieldViolation]:

@@ -58,7 +58,7 @@ async def _check(
     if stored is None:
         return False
     try:
-        violations = input_violations(stored, schedules.decode_input(described.schedule))
+        violations = await input_violations(stored, schedules.decode_input(described.schedule))
     except RegistryError:  # the new schema itself is unusable: every schedule is affected
         return True
     if not violations:

@@ -190,7 +190,16 @@ def validate_json_value(
     `json.dumps` writes it) nested at most `max_depth` deep: non-JSON types (sets, bytes,
     objects, non-string keys), NaN and infinities, integers beyond ±2**53 (not exact as
     doubles). Field names are `field` plus a JSON pointer."""
-    return _json_violations(value, field, max_depth, max_bytes)
+    return measure_json_value(value, field, max_depth=max_depth, max_bytes=max_bytes)[0]
+
+
+def measure_json_value(
+    value: object, field: str, *, max_depth: int, max_bytes: int
+) -> tuple[list[FieldViolation], int]:
+    """validate_json_value's violations, and the size of `value` as `json.dumps` writes it
+    (exact when there are no violations)."""
+    violations, size = _scan_json(value, field, max_depth, max_bytes)
+    return ([_too_large(field, max_bytes)] if size > max_bytes else violations), size
 
 
 def json_pointer(field: str, tokens: Iterable[object]) -> str:
@@ -422,7 +431,10 @@ def _scan_json(
     def visit(value: object, location: _Location, depth: int) -> int:
         """The size of a scalar; 0 for a container (queued) or a violation (recorded)."""
         if isinstance(value, str):
-            return _string_size(value, max_bytes)
+            if _encodable(value):
+                return _string_size(value, max_bytes)
+            violations.append(_not_unicode(name(location)))
+            return 0
         if value is None or value is True:
             return 4
         if value is False:
@@ -462,6 +474,8 @@ def _scan_json(
                     break
         elif not all(isinstance(key, str) for key in container):
             violations.append(_invalid_type(name(location), "an object with string keys"))
+        elif not all(_encodable(key) for key in container):
+            violations.append(_not_unicode(name(location)))
         else:
             for key, description, reason in check_object(container) if check_object else ():
                 violations.append(FieldViolation(name((location, key)), description, reason))
@@ -490,6 +504,22 @@ def _string_size(text: str, max_bytes: int | None) -> int:
     if max_bytes is not None and len(text) > max_bytes:
         return len(text) + 2
     return len(encode_basestring_ascii(text))
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (no lone surrogate): it can't travel otherwise."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_unicode(field: str) -> FieldViolation:
+    message = "must be valid Unicode text (a lone surrogate cannot be encoded as UTF-8)"
+    return FieldViolation(field, message, "invalid_characters")
 
 
 def _fields(instance: Any) -> dict[str, object]:

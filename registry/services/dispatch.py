@@ -99,7 +99,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     ) -> tuple[StartPlan, list[resources_pb2.InputWarning]]:
         stored = store.enabled_workflow(request.workflow_type)
         workflow_input = value_to_python(request.input) if request.HasField("input") else {}
-        attributes, payload_violations = check_payload(
+        attributes, payload_violations = await check_payload(
             stored,
             workflow_input,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},

@@ -70,7 +70,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         schedules = store.schedules
         violations = _schedule_id_violations(request.schedule_id)
         spec_request = _spec_request(request, list(request.fire_offsets_seconds))
-        action, built, warnings = self._action(
+        action, built, warnings = await self._action(
             store, request, spec_request, violations, task_queue=None
         )
         policies = _policies(request, violations)
@@ -95,7 +95,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         await schedules.create(request.schedule_id, schedule, schedules.memo(record), patch)
         described = await schedules.describe(request.schedule_id)
         return schedules_pb2.CreateScheduleResponse(
-            warnings=warnings, schedule=self._message(store, request.schedule_id, described)
+            warnings=warnings, schedule=await self._message(store, request.schedule_id, described)
         )
 
     async def UpdateSchedule(
@@ -115,7 +115,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             else (current.schedule.action.start_workflow.task_queue.name)
         )
         spec_request = _spec_request(request, [])
-        action, built, _ = self._action(
+        action, built, _ = await self._action(
             store, request, spec_request, violations, task_queue=keep_queue
         )
         policies = _policies(request, violations)
@@ -134,9 +134,9 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         updated = await schedules.describe(request.schedule_id)
         if updated.conflict_token == token:
             raise _conflict(request.schedule_id)
-        return self._message(store, request.schedule_id, updated)
+        return await self._message(store, request.schedule_id, updated)
 
-    def _action(
+    async def _action(
         self,
         store: RegistryStore,
         request: schedules_pb2.CreateScheduleRequest | schedules_pb2.UpdateScheduleRequest,
@@ -150,7 +150,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         healthy worker raise at once). task_queue None: resolve it from the registry."""
         stored = store.enabled_workflow(request.workflow_type)
         workflow_input = value_to_python(request.input) if request.HasField("input") else {}
-        attributes, payload_violations = check_payload(
+        attributes, payload_violations = await check_payload(
             stored,
             workflow_input,
             {k: value_to_python(v) for k, v in request.search_attributes.items()},
@@ -192,7 +192,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         _require_schedule_id(request.schedule_id)
         store = self._runtime.registry()
         described = await store.schedules.describe(request.schedule_id)
-        return self._message(store, request.schedule_id, described)
+        return await self._message(store, request.schedule_id, described)
 
     async def ListSchedules(
         self, request: schedules_pb2.ListSchedulesRequest, context: Context
@@ -224,7 +224,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             next_page_token=base64.urlsafe_b64encode(page.next_page_token).decode(),
         )
 
-    def _message(
+    async def _message(
         self, store: RegistryStore, schedule_id: str, described: DescribeScheduleResponse
     ) -> schedules_pb2.Schedule:
         schedules = store.schedules
@@ -275,7 +275,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             problems = [FieldViolation("workflow_type", "is not registered", "not_found")]
         else:
             try:
-                problems = input_violations(stored, workflow_input)
+                problems = await input_violations(stored, workflow_input)
             except RegistryError as error:
                 problems = [FieldViolation("input_schema", error.message, "invalid_schema")]
         message.input_valid = not problems
@@ -342,7 +342,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         store = self._runtime.registry()
         schedules = store.schedules
         await schedules.patch(schedule_id, patch)
-        return self._message(store, schedule_id, await schedules.describe(schedule_id))
+        return await self._message(store, schedule_id, await schedules.describe(schedule_id))
 
 
 def _schedule_id_violations(schedule_id: str) -> list[FieldViolation]:

@@ -354,7 +354,7 @@ def test_the_guardian_reports_schedules_a_schema_change_breaks(
     broken = describe(http, breaks)
     assert broken["input_valid"] is False
     assert broken["input_violations"] == [
-        {"field": "input/sku", "message": "'sku' is a required property"}
+        {"field": "input/sku", "message": '"sku" is a required property'}
     ]
     assert broken["paused"] is False  # reported, not paused, by default
     assert describe(http, fits)["input_valid"] is True

@@ -4,6 +4,7 @@ targets (the figures themselves come from running them; see bench/)."""
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +35,17 @@ def test_start_latency_defaults() -> None:
     assert args.starts == 500
 
 
-@pytest.mark.parametrize("name", ["heartbeat_ingest", "catalog_read", "start_latency"])
+def test_validation_bench_measures_a_2_kb_schema_and_a_4_kb_input() -> None:
+    bench = load("validation")
+    assert bench.parse_args([]).validations == 2000
+    assert 1500 < len(json.dumps(bench.SCHEMA)) < 2500
+    assert 3500 < len(json.dumps(bench.INPUT)) < 4500
+    assert bench.TARGET_MS == 0.5
+
+
+@pytest.mark.parametrize(
+    "name", ["heartbeat_ingest", "catalog_read", "start_latency", "validation"]
+)
 def test_help_exits_cleanly(name: str) -> None:
     with pytest.raises(SystemExit) as exited:
         load(name).parse_args(["--help"])

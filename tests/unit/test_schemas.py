@@ -7,7 +7,9 @@ no extra package; the tests below check each against a bad and a good value.
 
 from __future__ import annotations
 
+import math
 import socket
+import time
 import urllib.request
 from typing import Any
 
@@ -228,7 +230,7 @@ def test_compiled_once_and_cached_by_canonical_json() -> None:
     again = compile_schema({"properties": {"b": {}, "a": {}}, "type": "object"})
     assert again is first
     assert compile_schema({"type": "array"}) is not first
-    assert schemas._compile_canonical.cache_info().maxsize == schemas.COMPILED_CACHE_SIZE
+    assert schemas.compile_canonical.cache_info().maxsize == schemas.COMPILED_CACHE_SIZE
 
 
 def test_invalid_schema_is_the_registrants_error() -> None:
@@ -239,12 +241,14 @@ def test_invalid_schema_is_the_registrants_error() -> None:
     assert "input_schema/type" in str(raised.value)
 
 
-def test_dangling_local_ref_is_reported_as_a_schema_fault() -> None:
-    validate = compile_schema({"properties": {"a": {"$ref": "#/$defs/missing"}}})
-    assert validate({"b": 1}) == []  # the reference is only followed when reached
+def test_dangling_local_ref_is_refused_at_registration() -> None:
+    schema = {"properties": {"a": {"$ref": "#/$defs/missing"}}}
+    assert fields(check_schema(schema)) == [("input_schema/properties/a/$ref", "unresolvable_ref")]
     with pytest.raises(InvalidSchemaError) as raised:
-        validate({"a": 1})
-    assert fields(raised.value.violations) == [("input_schema", "unresolvable_ref")]
+        compile_schema(schema)
+    assert fields(raised.value.violations) == [
+        ("input_schema/properties/a/$ref", "unresolvable_ref")
+    ]
 
 
 # --- validating inputs -----------------------------------------------------------------------
@@ -282,7 +286,8 @@ def test_errors_name_the_instance_location_and_keyword() -> None:
         ("input/items/10/name", "required"),  # indexes sort numerically
         ("input/order_id", "format"),
     ]
-    assert violations[4].description == "'name' is a required property"
+    assert violations[4].description == '"name" is a required property'
+    assert violations[-1].description == '"nope" is not a "uuid"'
 
 
 def test_every_missing_property_is_named() -> None:
@@ -298,11 +303,16 @@ def test_violations_are_sorted_then_capped() -> None:
     assert [v.field for v in violations] == [f"input/{i}" for i in range(50)]
 
 
-def test_long_messages_are_shortened() -> None:
-    validate = compile_schema({"maxLength": 3})
-    (violation,) = validate("x" * 100_000)
+def test_messages_quote_a_preview_of_the_input_and_are_capped() -> None:
+    (violation,) = compile_schema({"maxLength": 3})("x" * 100_000)
     assert violation.reason == "maxLength"
+    assert violation.description == f'"{"x" * 59}... is longer than 3 characters'
+    (violation,) = compile_schema({"type": "string"})({"a": ["b" * 100], "c": 1})
+    assert violation.description == f'{{"a":["{"b" * 53}... is not of type "string"'
+    (violation,) = compile_schema({"pattern": "^" + "a" * 1000})("b")  # quotes the pattern
+    assert violation.reason == "pattern"
     assert len(violation.description) == MAX_DESCRIPTION_LENGTH
+    assert violation.description.startswith('"b" does not match "^aaa')
     assert violation.description.endswith("...")
 
 
@@ -344,20 +354,41 @@ def test_deep_input_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(
-    "schema",
+    ("schema", "field"),
     [
-        {"allOf": [{"$ref": "#"}]},
-        {
-            "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"anyOf": [{"$ref": "#/$defs/a"}]}},
-            "not": {"$ref": "#/$defs/a"},
-        },
+        ({"allOf": [{"$ref": "#"}]}, "input_schema/allOf/0/$ref"),
+        (
+            {
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"anyOf": [{"$ref": "#/$defs/a"}]}},
+                "not": {"$ref": "#/$defs/a"},
+            },
+            "input_schema/$defs/b/anyOf/0/$ref",
+        ),
+        ({"$defs": {"a": {"not": {"$ref": "#/$defs/a"}}}}, "input_schema/$defs/a/not/$ref"),
     ],
 )
-def test_reference_cycles_are_a_schema_fault(schema: dict[str, Any]) -> None:
-    validate = compile_schema(schema)
-    with pytest.raises(InvalidSchemaError) as raised:
-        validate({})
-    assert fields(raised.value.violations) == [("input_schema", "recursive_ref")]
+def test_reference_cycles_are_refused_at_registration(schema: dict[str, Any], field: str) -> None:
+    """The engine would call such a schema satisfied; the registry refuses the endless loop."""
+    assert fields(check_schema(schema)) == [(field, "recursive_ref")]
+    with pytest.raises(InvalidSchemaError):
+        compile_schema(schema)
+
+
+def test_recursion_that_descends_into_the_input_is_fine() -> None:
+    tree = {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "properties": {"children": {"items": {"$ref": "#/$defs/node"}}},
+                "anyOf": [{"required": ["children"]}, {"required": ["leaf"]}],
+            }
+        },
+        "$ref": "#/$defs/node",
+    }
+    assert check_schema(tree) == []
+    validate = compile_schema(tree)
+    assert validate({"children": [{"leaf": 1}, {"children": []}]}) == []
+    assert fields(validate({"children": [{}]})) == [("input/children/0", "anyOf")]
 
 
 def test_deep_schema_within_the_limit_compiles_and_validates() -> None:
@@ -440,3 +471,143 @@ def test_validators_never_raise_on_nasty_instances() -> None:
         for instance in nasty():
             violations = validate(instance)
             assert all(isinstance(v, FieldViolation) for v in violations)
+
+
+# --- the linear-time regex engine ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ({"pattern": "(?=a)b"}, "input_schema/pattern"),
+        ({"properties": {"s": {"pattern": "(?<!x)y"}}}, "input_schema/properties/s/pattern"),
+        ({"patternProperties": {"^(a)\\1$": {}}}, "input_schema/patternProperties/^(a)\\1$"),
+        ({"propertyNames": {"pattern": "(?!a)"}}, "input_schema/propertyNames/pattern"),
+        ({"$defs": {"unused": {"pattern": "(a)\\1"}}}, "input_schema/$defs/unused/pattern"),
+    ],
+)
+def test_patterns_needing_backtracking_are_refused_at_their_place(
+    schema: dict[str, Any], field: str
+) -> None:
+    (violation,) = check_schema(schema)
+    assert (violation.field, violation.reason) == (field, "unsupported_pattern")
+    assert "lookaround and backreferences are not supported" in violation.description
+    assert "linear-time" in violation.description
+    with pytest.raises(InvalidSchemaError):
+        compile_schema(schema)
+
+
+def test_every_refused_pattern_is_reported_with_other_schema_errors() -> None:
+    schema = {
+        "type": "strin",
+        "properties": {"a": {"pattern": "(?=a)"}, "b": {"pattern": "(unclosed"}},
+        "patternProperties": {"(?<=x)": {}, "^ok$": {}},
+    }
+    assert fields(check_schema(schema)) == [
+        ("input_schema/patternProperties/(?<=x)", "unsupported_pattern"),
+        ("input_schema/properties/a/pattern", "unsupported_pattern"),
+        ("input_schema/properties/b/pattern", "invalid_schema"),
+        ("input_schema/type", "invalid_schema"),
+    ]
+
+
+def test_a_pattern_outside_the_meta_schema_is_refused_when_a_reference_compiles_it() -> None:
+    schema = {"x-data": {"pattern": "(?=a)"}, "not": {"$ref": "#/x-data"}}
+    assert fields(check_schema(schema)) == [("input_schema/x-data/pattern", "unsupported_pattern")]
+
+
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "^(a|aa)*$", "(\\w+\\s?)*$", "^\\p{L}+$", "a{2,5}"])
+def test_backtracking_bombs_compile_and_match_in_linear_time(pattern: str) -> None:
+    assert check_schema({"pattern": pattern}) == []
+    validate = compile_schema({"properties": {"s": {"pattern": pattern}}})
+    started = time.perf_counter()
+    violations = validate({"s": "a" * 100_000 + "!"})
+    assert time.perf_counter() - started < 0.5  # Python's re: ~2 s at 25 characters
+    assert [v.reason for v in violations] in (["pattern"], [])
+
+
+def test_pattern_problem_tells_unsupported_from_invalid() -> None:
+    assert schemas.pattern_problem("^[a-z]+$") is None
+    assert schemas.pattern_problem("(?=a)") == ("unsupported_pattern", schemas.UNSUPPORTED_PATTERN)
+    assert schemas.pattern_problem("(") == ("invalid_schema", schemas.INVALID_PATTERN)
+    assert schemas.pattern_problem("a{1000}{1000}") == ("invalid_schema", schemas.INVALID_PATTERN)
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "valid"),
+    [
+        ("date-time", "1998-12-31T23:59:60Z", False),  # Python's datetime can't hold a leap second
+        ("time", "23:59:60Z", False),
+        ("duration", "PT1.5S", True),  # as pydantic writes a timedelta
+        ("email", "a..b@example.com", False),  # jsonschema-rs is stricter than jsonschema here
+        ("hostname", "example.com.", False),
+        ("regex", "\\Z", False),  # ECMA 262 syntax, not Python's
+        ("regex", "(?=a)", True),  # a regex value is only parsed, never run
+    ],
+)
+def test_format_differences_between_the_engines_are_resolved_strictly(
+    name: str, value: str, valid: bool
+) -> None:
+    assert (compile_schema({"format": name})(value) == []) is valid
+
+
+@pytest.mark.parametrize("name", schemas.PYTHON_FORMATS)
+def test_python_checked_formats_agree_with_jsonschema(name: str) -> None:
+    values = [
+        "2024-02-29T12:00:00Z", "2024-02-29T12:00:00.5+05:30", "2024-02-30T12:00:00Z",
+        "1998-12-31T23:59:60Z", "12:00:00Z", "23:59:60Z", "12:00:00", "noon", "P1D", "PT1.5S",
+        "P1W", "P", "PT", "forever", "", "P1Y2M3DT4H5M6S", "2024-02-29t12:00:00z",
+    ]  # fmt: skip
+    checker = Draft202012Validator.FORMAT_CHECKER
+    validate = compile_schema({"format": name})
+    for value in values:
+        assert (validate(value) == []) is checker.conforms(value, name), value
+
+
+# --- the static cost bound -------------------------------------------------------------------
+
+
+def chain(links: int) -> dict[str, Any]:
+    """Each link is `anyOf` two references to the next: 2**links paths to the last."""
+    defs: dict[str, Any] = {
+        f"l{i}": {"anyOf": [{"$ref": f"#/$defs/l{i + 1}"}, {"$ref": f"#/$defs/l{i + 1}"}]}
+        for i in range(links)
+    }
+    defs[f"l{links}"] = {"type": "string"}
+    return {"$ref": "#/$defs/l0", "$defs": defs}
+
+
+def test_cost_is_the_expanded_size_of_the_schema() -> None:
+    plain = {"type": "object", "properties": {"a": {"type": "string"}}}
+    assert 30 < schemas.schema_cost(plain) < 100
+    referenced = {"properties": {"a": {"$ref": "#/$defs/s"}, "b": {"$ref": "#/$defs/s"}}}
+    referenced["$defs"] = {"s": {"type": "string", "pattern": "x" * 1000}}
+    assert 3000 < schemas.schema_cost(referenced) < 3300  # the target counted per reference
+    assert schemas.schema_cost(chain(10)) > 2**10 * 20
+    assert schemas.schema_cost(chain(30)) > 2**30 * 20
+    for unbounded in [
+        {"items": {"$ref": "#"}},  # recursion: bounded by the input's depth, not statically
+        {"$ref": "#/$defs/missing"},
+        {"$defs": {"a": {"$anchor": "a"}}, "$ref": "#a"},
+        {"properties": {"a": {"$id": "other.json", "$ref": "#/x"}}},
+        {"$dynamicRef": "#x"},
+    ]:
+        assert schemas.schema_cost(unbounded) == math.inf, unbounded
+    assert compile_schema(plain).cost == schemas.schema_cost(plain)
+
+
+# --- inputs the engine must not see ----------------------------------------------------------
+
+
+def test_lone_surrogates_are_refused_before_the_engine() -> None:
+    validate = compile_schema({})
+    assert fields(validate({"a": "\ud800", "b": {"\udfff": 1}, "c": "ok é"})) == [
+        ("input/a", "invalid_characters"),
+        ("input/b", "invalid_characters"),
+    ]
+    assert fields(check_schema({"properties": {"\ud800": {}}})) == [
+        ("input_schema/properties", "invalid_characters")
+    ]
