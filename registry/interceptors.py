@@ -18,7 +18,7 @@ import grpc
 from grpc.aio import ServerInterceptor
 from prometheus_client import Counter, Histogram
 
-from registry.auth import Authenticator, granted_scopes
+from registry.auth import Authenticator, current_principal
 from registry.errors import RegistryError, internal_error
 from registry.logs import request_id_var
 
@@ -80,8 +80,8 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
             code = grpc.StatusCode.OK
             try:
                 if self._authenticator is not None:
-                    scopes = self._authenticator.authorize(method, metadata)
-                    scopes_token = granted_scopes.set(scopes)
+                    principal = self._authenticator.authorize(method, metadata)
+                    scopes_token = current_principal.set(principal)
                 return await behavior(request, context)
             except RegistryError as error:
                 code = error.code
@@ -107,7 +107,7 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                     )
                 request_id_var.reset(token)
                 if scopes_token is not None:
-                    granted_scopes.reset(scopes_token)
+                    current_principal.reset(scopes_token)
 
         return serve
 
