@@ -119,7 +119,8 @@ def plan_register_worker(
     Ownership (when the registration names its principal): the worker id must be free or the
     principal's own; a workflow type another principal owns may be declared only exactly as
     stored, on its task queue (see `check_type_owner`); an unowned type becomes the
-    principal's. An admin registration skips the checks and keeps the types' owners."""
+    principal's. An admin registration skips the checks, keeps the types' owners and leaves
+    unowned types unowned."""
     _require_type(registration, WorkerRegistration, "registration")
     violations = validate_worker_registration(registration)
     violations += _caller_violations(registration.principal, registration.admin)
@@ -155,7 +156,10 @@ def plan_register_worker(
             # Workers on several queues run this type: the stored queue stays put while one of
             # its workers is registered, so registrations don't flip it back and forth.
             spec = replace(spec, task_queue=stored.spec.task_queue)
-        owner = stored.owner if stored is not None and stored.owner else principal
+        # An admin assigns owners (an operator's write) rather than holding types: its
+        # registrations leave an unowned type unowned.
+        claimant = "" if admin else principal
+        owner = stored.owner if stored is not None and stored.owner else claimant
         if stored is not None and stored.spec == spec:
             if stored.owner != owner:  # an unowned type: the registrant claims it
                 change.workflows.append(replace(stored, owner=owner, update_time_epoch=now))

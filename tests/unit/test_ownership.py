@@ -232,10 +232,13 @@ def test_an_admin_changes_and_moves_any_type_and_it_keeps_its_owner() -> None:
     assert (stored.spec.task_queue, stored.owner) == ("elsewhere", P)
 
 
-def test_an_admin_owns_the_new_types_it_registers() -> None:
+def test_an_admins_registration_leaves_a_new_type_for_its_first_worker_principal() -> None:
     catalog = Catalog()
-    register(catalog, registration("a-1", ADMIN, admin=True))
-    assert catalog.workflows[ORDER].owner == ADMIN
+    register(catalog, registration("a-1", ADMIN, admin=True))  # a curl to try things out
+    assert catalog.workflows[ORDER].owner == ""
+    assert catalog.workers["a-1"].principal == ADMIN  # the worker is still the admin's
+    register(catalog, registration("p-1", P))
+    assert catalog.workflows[ORDER].owner == P
 
 
 def test_ownership_outlives_the_owners_workers() -> None:

@@ -132,12 +132,12 @@ export type Workflow = Message<"temporal_registry.v1.Workflow"> & {
   updateTimeEpoch: number;
 
   /**
-   * The principal (token name) that owns the workflow type: the first to
-   * register it. Only its owner or an admin may change its declaration or run
-   * it on another task queue. Empty: unowned (the next registrant owns it).
-   * Workers cannot set it; an admin may on CreateWorkflow and ReplaceWorkflow:
-   * a principal name transfers the type, an empty string releases it, unset
-   * keeps the stored owner.
+   * The principal (token name) that owns the workflow type: the first worker
+   * principal to register it. Only its owner or an admin may change its
+   * declaration or run it on another task queue. Empty: unowned (the next
+   * worker principal to register it owns it). Workers cannot set it; an admin
+   * may on CreateWorkflow and ReplaceWorkflow: a principal name transfers the
+   * type, an empty string releases it, unset keeps the stored owner.
    *
    * @generated from field: optional string owner = 16;
    */
