@@ -41,6 +41,7 @@ from registry.model import (
     WorkflowWrite,
     violations_summary,
 )
+from registry.principals import is_principal_name
 from registry.slugs import MAX_SLUG_LENGTH, is_slug
 from registry.specs import (
     MAX_IDENTIFIER_LENGTH,
@@ -113,13 +114,23 @@ def plan_register_worker(
     catalog: Catalog, registration: WorkerRegistration, now: float
 ) -> CatalogChange:
     """Store the worker with a fresh lease, and its workflow specs: a changed spec replaces
-    the stored one (the worker is the truth about what it runs); enabled state is kept."""
+    the stored one (the worker is the truth about what it runs); enabled state is kept.
+
+    Ownership (when the registration names its principal): the worker id must be free or the
+    principal's own; a workflow type another principal owns may be declared only exactly as
+    stored, on its task queue (see `check_type_owner`); an unowned type becomes the
+    principal's. An admin registration skips the checks, keeps the types' owners and leaves
+    unowned types unowned."""
     _require_type(registration, WorkerRegistration, "registration")
     violations = validate_worker_registration(registration)
+    violations += _caller_violations(registration.principal, registration.admin)
     if violations:
         raise invalid("INVALID_REGISTRATION", violations)
+    principal, admin = registration.principal, registration.admin
     ttl = effective_ttl(registration.ttl_seconds)
     previous = catalog.workers.get(registration.worker_id)
+    if previous is not None:
+        check_worker_owner(previous, principal, admin)
     worker = StoredWorker(
         worker_id=registration.worker_id,
         task_queue=registration.task_queue,
@@ -129,18 +140,29 @@ def plan_register_worker(
         workflows=[spec.workflow_type for spec in registration.workflows],
         registered_epoch=previous.registered_epoch if previous else now,
         lease_expires_epoch=now + ttl,
+        principal=principal,
     )
     change = CatalogChange(revision=catalog.revision + 1, workers=[worker])
-    for declared in registration.workflows:
+    refused = []
+    for i, declared in enumerate(registration.workflows):
         spec = replace(declared, task_queue=registration.task_queue)
         stored = catalog.workflows.get(spec.workflow_type)
+        if stored is not None and not may_change_type(stored, principal, admin):
+            refused += _foreign_type_violations(i, stored, spec)
+            continue  # declared exactly as stored: the owner's type, unchanged
         if stored is not None and _served_by_another_worker(
             catalog, stored, registration.worker_id
         ):
             # Workers on several queues run this type: the stored queue stays put while one of
             # its workers is registered, so registrations don't flip it back and forth.
             spec = replace(spec, task_queue=stored.spec.task_queue)
+        # An admin assigns owners (an operator's write) rather than holding types: its
+        # registrations leave an unowned type unowned.
+        claimant = "" if admin else principal
+        owner = stored.owner if stored is not None and stored.owner else claimant
         if stored is not None and stored.spec == spec:
+            if stored.owner != owner:  # an unowned type: the registrant claims it
+                change.workflows.append(replace(stored, owner=owner, update_time_epoch=now))
             continue
         change.changed_workflows.append(spec.workflow_type)
         change.workflows.append(
@@ -150,8 +172,11 @@ def plan_register_worker(
                 disabled_reason=stored.disabled_reason if stored else "",
                 source=SOURCE_WORKER,
                 update_time_epoch=now,
+                owner=owner,
             )
         )
+    if refused:
+        raise _not_owner(refused)
     return change
 
 
@@ -167,12 +192,17 @@ def _served_by_another_worker(catalog: Catalog, stored: StoredWorkflow, worker_i
 
 def plan_unregister_worker(catalog: Catalog, ref: WorkerRef) -> CatalogChange:
     _require_type(ref, WorkerRef, "worker")
-    if not isinstance(ref.worker_id, str) or ref.worker_id not in catalog.workers:
+    violations = _caller_violations(ref.principal, ref.admin)
+    if violations:
+        raise invalid("INVALID_REQUEST", violations)
+    worker = catalog.workers.get(ref.worker_id) if isinstance(ref.worker_id, str) else None
+    if worker is None:
         raise Rejection(
             "NOT_FOUND",
             "WORKER_NOT_FOUND",
             f"worker {_shown(ref.worker_id, 200)} is not registered",
         )
+    check_worker_owner(worker, ref.principal, ref.admin)
     return CatalogChange(revision=catalog.revision + 1, deleted_workers=[ref.worker_id])
 
 
@@ -232,6 +262,67 @@ def plan_expire_workers(catalog: Catalog, expiry: WorkerExpiry, now: float) -> C
     return CatalogChange(revision=catalog.revision + 1, deleted_workers=sorted(set(expired)))
 
 
+# --- ownership --------------------------------------------------------------------------------
+
+
+def _caller_violations(principal: object, admin: object) -> list[FieldViolation]:
+    violations = []
+    if principal != "" and not is_principal_name(principal):
+        violations.append(FieldViolation("principal", "must be a principal name", "invalid"))
+    if not isinstance(admin, bool):
+        violations.append(FieldViolation("admin", "must be a boolean", "invalid_type"))
+    return violations
+
+
+def _not_owner(violations: list[FieldViolation]) -> Rejection:
+    return Rejection("PERMISSION_DENIED", "NOT_OWNER", violations_summary(violations), violations)
+
+
+def check_worker_owner(worker: StoredWorker, principal: str, admin: bool) -> None:
+    """PERMISSION_DENIED (NOT_OWNER) unless the caller may heartbeat, unregister or
+    re-register the worker: an admin, the principal that registered it, or anyone when no
+    principal was recorded (auth off, or registered before principals existed)."""
+    if admin or not principal or not worker.principal or worker.principal == principal:
+        return
+    message = (
+        f"worker {_shown(worker.worker_id, 200)} was registered by principal "
+        f"{worker.principal}; only that principal or an admin may heartbeat, unregister or "
+        "re-register it"
+    )
+    raise _not_owner([FieldViolation("worker_id", message, "not_owner")])
+
+
+def may_change_type(stored: StoredWorkflow, principal: str, admin: bool) -> bool:
+    """Whether the caller may change the type's declaration: an admin, its owner, anyone
+    while it is unowned (auth off, or stored before owners were recorded). Ownership lasts
+    until an admin releases or transfers it (ReplaceWorkflow's owner, DeleteWorkflow)."""
+    return admin or not principal or not stored.owner or stored.owner == principal
+
+
+def _foreign_type_violations(
+    index: int, stored: StoredWorkflow, spec: WorkflowSpec
+) -> list[FieldViolation]:
+    """Why a registration may not declare another principal's type as it does: it may run
+    the type only on the type's task queue and exactly as declared."""
+    field_name = f"workflows[{index}].workflow_type"
+    owned = f"is owned by principal {stored.owner}: only that principal or an admin may"
+    if spec.task_queue != stored.spec.task_queue:
+        message = (
+            f"{owned} run it on another task queue (it runs on {stored.spec.task_queue!r}, "
+            f"this worker polls {spec.task_queue!r})"
+        )
+    elif spec != stored.spec:
+        changed = [
+            f.name
+            for f in dataclasses.fields(spec)
+            if getattr(spec, f.name) != getattr(stored.spec, f.name)
+        ]
+        message = f"{owned} change its declaration (this one differs in {', '.join(changed)})"
+    else:
+        return []
+    return [FieldViolation(field_name, message, "not_owner")]
+
+
 # --- workflow types ---------------------------------------------------------------------------
 
 
@@ -247,6 +338,9 @@ def plan_put_workflow(catalog: Catalog, write: WorkflowWrite, now: float) -> Cat
         violations.append(FieldViolation("workflow.enabled", "must be a boolean", "invalid_type"))
     if not isinstance(write.create, bool):
         violations.append(FieldViolation("create", "must be a boolean", "invalid_type"))
+    if write.owner not in (None, "") and not is_principal_name(write.owner):
+        message = "must be a principal name (or empty, to release the type)"
+        violations.append(FieldViolation("workflow.owner", message, "invalid"))
     if violations:
         raise invalid("INVALID_WORKFLOW", violations)
     stored = catalog.workflows.get(write.spec.workflow_type)
@@ -257,6 +351,7 @@ def plan_put_workflow(catalog: Catalog, write: WorkflowWrite, now: float) -> Cat
             f"workflow type {write.spec.workflow_type!r} is already registered; "
             "replace it with PUT /registry/workflows/{workflow_type}",
         )
+    owner = write.owner if write.owner is not None else (stored.owner if stored else "")
     enabled = write.enabled if write.enabled is not None else (stored.enabled if stored else True)
     if enabled:
         disabled_reason = ""
@@ -270,6 +365,7 @@ def plan_put_workflow(catalog: Catalog, write: WorkflowWrite, now: float) -> Cat
         disabled_reason=disabled_reason,
         source=SOURCE_OPERATOR,
         update_time_epoch=now,
+        owner=owner,
     )
     change = CatalogChange(revision=catalog.revision + 1, workflows=[updated])
     if stored is None or stored.spec != write.spec:

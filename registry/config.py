@@ -10,6 +10,7 @@ reported in one `ConfigError`, one line each, naming the file and the dotted key
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,23 +18,37 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     FilePath,
+    PrivateAttr,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
 from registry.interpolate import MissingVariableError, interpolate
+from registry.principals import (
+    ADMIN,
+    CLIENT,
+    MAX_PATTERN_LENGTH,
+    NAME_PATTERN,
+    SCOPES,
+    WORKER,
+    Principal,
+    derived_name,
+)
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 
 # Values never echoed back in error messages.
-_SECRET_KEYS = frozenset({"api_key", "worker_tokens", "client_tokens", "admin_tokens"})
+_SECRET_KEYS = frozenset({"api_key", "worker_tokens", "client_tokens", "admin_tokens", "token"})
 _MISSING = object()
 
 
@@ -304,8 +319,137 @@ def _comma_list(value: object) -> object:
     return [] if value is None else value
 
 
-TokenList = Annotated[list[str], BeforeValidator(_comma_list)]
 MIN_TOKEN_LENGTH = 16
+MAX_BINDINGS = 100
+
+
+def _token_entries(value: object) -> object:
+    """A token list as entries: a string is either comma-separated plain tokens or, when it
+    starts with `[`, a JSON list of entries; a plain token `t` is the entry `{token: t}`."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:  # its message quotes no part of the value
+            raise ValueError(
+                f"a value starting with [ is read as a JSON list of token entries, and this "
+                f"is not valid JSON ({error.msg} at character {error.pos})"
+            ) from None
+    value = _comma_list(value)
+    if not isinstance(value, list):
+        return value
+    return [{"token": item.strip()} if isinstance(item, str) else item for item in value]
+
+
+def _check_pattern(value: str) -> str:
+    if not value or len(value) > MAX_PATTERN_LENGTH or not value.isprintable() or " " in value:
+        raise ValueError(
+            f"a pattern must be 1-{MAX_PATTERN_LENGTH} printable characters without spaces"
+        )
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
+class TokenEntry(_Section):
+    """One bearer token and the principal it speaks for."""
+
+    token: str = Field(repr=False, description="The bearer token.")
+    name: str | None = Field(
+        default=None,
+        description="Principal name; tokens sharing a name are one principal (rotation). "
+        "Derived from the token's SHA-256 when unset.",
+    )
+    task_queues: list[Pattern] = Field(
+        default_factory=list,
+        max_length=MAX_BINDINGS,
+        description="Worker tokens: globs of the task queues it may register on (any when empty).",
+    )
+    workflow_types: list[Pattern] = Field(
+        default_factory=list,
+        max_length=MAX_BINDINGS,
+        description="Worker tokens: globs of the workflow types it may register (any when empty).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter "
+                "or digit"
+            )
+        return value
+
+    @property
+    def principal_name(self) -> str:
+        return self.name or derived_name(self.token)
+
+
+TokenList = Annotated[list[TokenEntry], BeforeValidator(_token_entries)]
+
+_TOKEN_LIST_HELP = (
+    "Comma-separated plain tokens (each its own principal, named by a hash of the token), "
+    "or a JSON list (YAML list in a file) of entries {token, name, task_queues, "
+    "workflow_types}; see docs/operations.md, Auth scopes."
+)
+
+
+def _entry_problems(scope: str, entries: list[TokenEntry]) -> list[str]:
+    """What is wrong with one scope's entries, naming entries by position, never by token."""
+    problems = []
+    for i, entry in enumerate(entries):
+        if len(entry.token) < MIN_TOKEN_LENGTH:
+            problems.append(
+                f"token {i + 1} has {len(entry.token)} characters; tokens must be at least "
+                f"{MIN_TOKEN_LENGTH} characters"
+            )
+        if scope != WORKER and (entry.task_queues or entry.workflow_types):
+            problems.append(
+                f"token {i + 1}: task_queues and workflow_types bind worker tokens only"
+            )
+    return problems
+
+
+def read_tokens_file(path: Path) -> dict[str, list[TokenEntry]]:
+    """scope -> entries of a tokens file: a mapping of worker, client and admin to token
+    lists, each item a plain token or an entry."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError("the file must map worker, client and admin to token lists")
+    unknown = [str(scope) for scope in data if scope not in SCOPES]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not worker, client or admin")
+    result: dict[str, list[TokenEntry]] = {}
+    problems: list[str] = []
+    for scope, items in data.items():
+        if items is not None and not isinstance(items, list):
+            problems.append(f"{scope}: must be a list of tokens or token entries")
+            continue
+        try:
+            result[scope] = _FILE_LIST.validate_python(items or [])
+        except ValidationError as exc:
+            for error in exc.errors():
+                problems.append(f"{scope} {_position(error['loc'])}: {_message(error)}")
+            continue
+        problems += [f"{scope}: {problem}" for problem in _entry_problems(scope, result[scope])]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return result
+
+
+def _position(loc: tuple[int | str, ...]) -> str:
+    """`token 2 task_queues item 1` for (1, "task_queues", 0): positions count from 1."""
+    words = ["token" if i == 0 else "item" for i, part in enumerate(loc) if isinstance(part, int)]
+    parts = iter(words)
+    return " ".join(f"{next(parts)} {p + 1}" if isinstance(p, int) else p for p in loc)
+
+
+def _message(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")
+
+
+_FILE_LIST: TypeAdapter[list[TokenEntry]] = TypeAdapter(TokenList)
 
 
 class AuthConfig(_Section):
@@ -318,50 +462,105 @@ class AuthConfig(_Section):
     )
     worker_tokens: TokenList = Field(
         default_factory=list,
-        description="Tokens with the worker scope (comma-separated; several for rotation).",
+        description="Tokens with the worker scope (register, heartbeat and unregister its own "
+        "workers). " + _TOKEN_LIST_HELP,
+        json_schema_extra={"doc_type": "tokens or token entries"},
     )
     client_tokens: TokenList = Field(
-        default_factory=list, description="Tokens with the client scope (comma-separated)."
+        default_factory=list,
+        description="Tokens with the client scope. " + _TOKEN_LIST_HELP,
+        json_schema_extra={"doc_type": "tokens or token entries"},
     )
     admin_tokens: TokenList = Field(
-        default_factory=list, description="Tokens with the admin scope (comma-separated)."
+        default_factory=list,
+        description="Tokens with the admin scope. " + _TOKEN_LIST_HELP,
+        json_schema_extra={"doc_type": "tokens or token entries"},
     )
     tokens_file: OptionalFile = Field(
         default=None,
-        description="YAML file mapping worker, client and admin to lists of tokens; merged "
-        "with the lists above.",
+        description="YAML file mapping worker, client and admin to token lists (plain tokens "
+        "or entries, as above); merged with the lists above.",
     )
     public_metrics: bool = Field(default=True, description="Serve /metrics without a token.")
 
+    _file_entries: dict[str, list[TokenEntry]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("worker_tokens", "client_tokens", "admin_tokens")
+    @classmethod
+    def _check_entries(cls, entries: list[TokenEntry], info: ValidationInfo) -> list[TokenEntry]:
+        scope = (info.field_name or "").removesuffix("_tokens")
+        problems = _entry_problems(scope, entries)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return entries
+
+    @field_validator("tokens_file")
+    @classmethod
+    def _check_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_tokens_file(path)
+        return path
+
+    def entries(self) -> list[tuple[str, TokenEntry]]:
+        """(scope, entry) of every configured token: the lists, then the file."""
+        lists = {WORKER: self.worker_tokens, CLIENT: self.client_tokens, ADMIN: self.admin_tokens}
+        return [
+            (scope, entry)
+            for source in (lists, self._file_entries)
+            for scope, entries in source.items()
+            for entry in entries
+        ]
+
     def tokens(self) -> dict[str, list[str]]:
         """scope -> tokens, from the lists and the file."""
-        tokens = {
-            "worker": list(self.worker_tokens),
-            "client": list(self.client_tokens),
-            "admin": list(self.admin_tokens),
-        }
-        if self.tokens_file is not None:
-            data = yaml.safe_load(self.tokens_file.read_text(encoding="utf-8")) or {}
-            if not isinstance(data, dict):
-                raise ValueError("tokens_file must map worker, client and admin to token lists")
-            for scope, items in data.items():
-                if scope not in tokens or not isinstance(items, list):
-                    raise ValueError(
-                        f"tokens_file: {scope!r} is not worker, client or admin with a list"
-                    )
-                tokens[scope] += [str(item) for item in items]
+        tokens: dict[str, list[str]] = {scope: [] for scope in SCOPES}
+        for scope, entry in self.entries():
+            tokens[scope].append(entry.token)
         return tokens
+
+    def principals(self) -> dict[str, Principal]:
+        """token -> the principal it speaks for (a name's scopes and bindings merged)."""
+        names: dict[str, str] = {}
+        scopes: dict[str, set[str]] = {}
+        bindings: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        for scope, entry in self.entries():
+            name = entry.principal_name
+            names[entry.token] = name
+            scopes.setdefault(name, set()).add(scope)
+            if scope == WORKER:
+                bindings[name] = (tuple(entry.task_queues), tuple(entry.workflow_types))
+        principals = {
+            name: Principal(name, frozenset(granted), *bindings.get(name, ((), ())))
+            for name, granted in scopes.items()
+        }
+        return {token: principals[name] for token, name in names.items()}
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Self:
-        tokens = self.tokens()
-        if self.enabled and not any(tokens.values()):
+        if self.tokens_file is not None:
+            self._file_entries = read_tokens_file(self.tokens_file)
+        entries = self.entries()
+        if self.enabled and not entries:
             raise ValueError(
                 "auth is enabled but no token is configured: set AUTH_ADMIN_TOKENS (and "
                 "AUTH_CLIENT_TOKENS, AUTH_WORKER_TOKENS) or auth.tokens_file, or disable auth"
             )
-        if any(len(token) < MIN_TOKEN_LENGTH for items in tokens.values() for token in items):
-            raise ValueError(f"tokens must be at least {MIN_TOKEN_LENGTH} characters")
+        names: dict[str, str] = {}
+        bound: dict[str, tuple[list[str], list[str]]] = {}
+        for scope, entry in entries:
+            name = entry.principal_name
+            if names.setdefault(entry.token, name) != name:
+                raise ValueError(
+                    f"one token is configured for two principals ({names[entry.token]} and "
+                    f"{name}); give it one name"
+                )
+            if scope == WORKER:
+                binding = (entry.task_queues, entry.workflow_types)
+                if bound.setdefault(name, binding) != binding:
+                    raise ValueError(
+                        f"the worker tokens of principal {name} are bound differently; tokens "
+                        "sharing a name must have the same task_queues and workflow_types"
+                    )
         return self
 
 
@@ -469,17 +668,39 @@ class _Loader:
             valid = list(section) if isinstance(section, dict) else []
             close = difflib.get_close_matches(loc[-1], valid, n=1)
             return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
-        message = error["msg"].removeprefix("Value error, ")
+        message = _message(error)
         value = error["input"]
-        if isinstance(value, dict | list) or (loc and loc[-1] in _SECRET_KEYS):
+        if isinstance(value, dict | list) or any(part in _SECRET_KEYS for part in loc):
             return message
-        origin = "".join(f" from ${name}" for name in self.env_vars.get(loc, ()))
+        origin = ""
+        if self._in_user_file(loc):  # else the problem names the variable already
+            origin = "".join(f" from ${name}" for name in self._variables(loc))
         return f"{message} (got {value!r}{origin})"
 
+    def _in_user_file(self, loc: tuple[str, ...]) -> bool:
+        return self.path is not None and _lookup(self.user, loc) is not _MISSING
+
+    def _variables(self, loc: tuple[str, ...]) -> list[str]:
+        """The environment variables that supplied the value at loc: the string holding it (a
+        list item's loc is longer than its variable's key) or, for a rule over a whole
+        section, every value under it."""
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self.env_vars:
+                return self.env_vars[loc[:end]]
+        under = [names for key, names in self.env_vars.items() if key[: len(loc)] == loc]
+        return list(dict.fromkeys(name for names in under for name in names))
+
     def _problem(self, loc: tuple[str, ...], message: str) -> None:
-        in_user_file = self.path is not None and _lookup(self.user, loc) is not _MISSING
-        source = self.path if in_user_file else DEFAULT_CONFIG_PATH.name
-        self.problems.append(f"{source}: {'.'.join(loc)}: {message}")
+        key = ".".join(loc)
+        variables = self._variables(loc)
+        if self._in_user_file(loc):
+            self.problems.append(f"{self.path}: {key}: {message}")
+        elif variables:  # a built-in default that reads the environment: blame the variable
+            names = ", ".join(variables)
+            plural = "s" if len(variables) > 1 else ""
+            self.problems.append(f"environment variable{plural} {names} ({key}): {message}")
+        else:
+            self.problems.append(f"{DEFAULT_CONFIG_PATH.name}: {key}: {message}")
 
 
 class _RecordingEnv(Mapping[str, str]):

@@ -98,6 +98,7 @@ def worker_to_proto(view: WorkerView) -> resources_pb2.Worker:
         healthy=view.healthy,
         lease_expires_epoch=view.lease.expires_at,
         registered_epoch=worker.registered_epoch,
+        principal=worker.principal,
     )
 
 
@@ -170,6 +171,7 @@ def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
         disabled_reason=stored.disabled_reason,
         source=stored.source,
         update_time_epoch=stored.update_time_epoch,
+        owner=stored.owner,
     )
     message.input_schema.update(spec.input_schema)
     return message

@@ -30,7 +30,7 @@ from google.protobuf.message import DecodeError
 from grpc.aio import ServerInterceptor
 from prometheus_client import Counter, Histogram
 
-from registry.auth import Authenticator, granted_scopes
+from registry.auth import Authenticator, current_principal
 from registry.decoding import (
     NON_FINITE,
     field_violations,
@@ -105,8 +105,8 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
             code = grpc.StatusCode.OK
             try:
                 if self._authenticator is not None:
-                    scopes = self._authenticator.authorize(method, metadata)
-                    scopes_token = granted_scopes.set(scopes)
+                    principal = self._authenticator.authorize(method, metadata)
+                    scopes_token = current_principal.set(principal)
                 if isinstance(request, Refusal):
                     request = await request.admit()
                 return await behavior(request, context)
@@ -134,7 +134,7 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                     )
                 request_id_var.reset(token)
                 if scopes_token is not None:
-                    granted_scopes.reset(scopes_token)
+                    current_principal.reset(scopes_token)
 
         return serve
 

@@ -57,7 +57,9 @@ class WorkflowSpec:
 
 @dataclass
 class WorkerRegistration:
-    """What a worker sends when it registers."""
+    """What a worker sends when it registers. `principal` and `admin` say who registers: the
+    server sets them from the caller's token, never from the request (empty: auth is off,
+    nothing is owned or checked)."""
 
     worker_id: str
     task_queue: str
@@ -65,6 +67,8 @@ class WorkerRegistration:
     labels: dict[str, str] = field(default_factory=dict)
     ttl_seconds: int = 60
     workflows: list[WorkflowSpec] = field(default_factory=list)
+    principal: str = ""
+    admin: bool = False
 
 
 # --- stored state ------------------------------------------------------------------------------
@@ -82,6 +86,7 @@ class StoredWorkflow:
     disabled_reason: str = ""
     source: str = SOURCE_WORKER  # who declared the current spec
     update_time_epoch: float = 0.0
+    owner: str = ""  # the principal that owns the type; empty: unowned, the next registrant's
 
 
 @dataclass
@@ -96,6 +101,7 @@ class StoredWorker:
     workflows: list[str] = field(default_factory=list)
     registered_epoch: float = 0.0
     lease_expires_epoch: float = 0.0
+    principal: str = ""  # who registered it (empty: auth off, or before principals existed)
 
 
 @dataclass
@@ -124,7 +130,11 @@ class Catalog:
 
 @dataclass
 class WorkerRef:
+    """A worker to unregister, and who asks (as in WorkerRegistration)."""
+
     worker_id: str
+    principal: str = ""
+    admin: bool = False
 
 
 @dataclass
@@ -149,6 +159,7 @@ class WorkflowWrite:
     spec: WorkflowSpec
     enabled: bool | None = None  # None keeps the stored value (true for a new type)
     create: bool = False
+    owner: str | None = None  # None keeps the stored owner (none for a new type); "" releases
 
 
 @dataclass

@@ -139,7 +139,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     collector = RegistryCollector(lambda: runtime.store)
     REGISTRY.register(collector)
     # One authenticator (auth off: None) for the gRPC API and, unless public, /metrics.
-    authenticator = Authenticator(config.auth.tokens()) if config.auth.enabled else None
+    authenticator = Authenticator(config.auth.principals()) if config.auth.enabled else None
     server = build_grpc_server(config, runtime, health_servicer, authenticator, tracing)
     http = await start_http_server(
         config.server.host,

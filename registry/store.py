@@ -35,7 +35,14 @@ from registry.dispatch import choose_task_queue
 from registry.errors import RegistryError, worker_not_found, workflow_not_found
 from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
-from registry.model import Catalog, CatalogChange, LeaseRenewals, StoredWorkflow, WorkerExpiry
+from registry.model import (
+    Catalog,
+    CatalogChange,
+    LeaseRenewals,
+    StoredWorker,
+    StoredWorkflow,
+    WorkerExpiry,
+)
 from registry.pagination import parse_label_selector
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeAdmin
@@ -171,14 +178,19 @@ class RegistryStore:
         if unread and self._pollers is not None:
             self._spawn(self._refresh_pollers(unread))
 
-    async def heartbeat(self, worker_id: str) -> WorkerView:
+    async def heartbeat(
+        self, worker_id: str, authorize: Callable[[StoredWorker], None] | None = None
+    ) -> WorkerView:
         """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, after
-        one refresh in case it registered through another replica a moment ago."""
+        one refresh in case it registered through another replica a moment ago. `authorize`
+        sees the worker first and raises to refuse the heartbeat."""
         if worker_id not in self.catalog.workers:
             await self.refresh()
         worker = self.catalog.workers.get(worker_id)
         if worker is None:
             raise worker_not_found(worker_id, "(or expired): register it again")
+        if authorize is not None:
+            authorize(worker)
         self._heartbeats[worker_id] = time.time()
         HEARTBEATS.inc()
         return worker_view(worker, self.liveness_inputs())

@@ -14,7 +14,7 @@ Imports are limited to the standard library, temporalio and the sandbox-safe reg
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -51,6 +51,12 @@ from registry.model import (
 )
 
 WORKFLOW_NAME = "TemporalRegistry"
+# Writes carry their principal (who registers, who unregisters, an operator's owner) from this
+# patch on: handlers record and enforce ownership only in runs that had it from their first
+# write, so a history an earlier version handled replays as it ran (workflow.patched is
+# memoized per run: a run begun by older code keeps the earlier rules until it continues as
+# new). Validators run only on first delivery, with this code, so they check always.
+OWNERSHIP_PATCH = "principals-and-ownership"
 
 
 @dataclass
@@ -92,6 +98,11 @@ class RegistrySnapshot:
     updates_this_run: int = 0
     history_length: int = 0  # of the current run, as of its last workflow task
     catalog: Catalog | None = None
+
+
+def _ownership() -> bool:
+    """Whether this run's writes record and enforce principals (see OWNERSHIP_PATCH)."""
+    return workflow.patched(OWNERSHIP_PATCH)
 
 
 def _application_error(rejection: Rejection) -> ApplicationError:
@@ -189,6 +200,8 @@ class RegistryWorkflow:
     @workflow.update
     def register_worker(self, registration: WorkerRegistration) -> CatalogChange:
         catalog = self._state.catalog
+        if not _ownership() and isinstance(registration, WorkerRegistration):
+            registration = replace(registration, principal="", admin=False)
         return self._write(
             lambda: plan_register_worker(catalog, registration, self._now()), budgeted=True
         )
@@ -202,6 +215,8 @@ class RegistryWorkflow:
 
     @workflow.update
     def unregister_worker(self, ref: WorkerRef) -> CatalogChange:
+        if not _ownership() and isinstance(ref, WorkerRef):
+            ref = replace(ref, principal="", admin=False)
         return self._write(lambda: plan_unregister_worker(self._state.catalog, ref))
 
     @unregister_worker.validator
@@ -227,6 +242,8 @@ class RegistryWorkflow:
     @workflow.update
     def put_workflow(self, write: WorkflowWrite) -> CatalogChange:
         catalog = self._state.catalog
+        if not _ownership() and isinstance(write, WorkflowWrite):
+            write = replace(write, owner=None)
         return self._write(lambda: plan_put_workflow(catalog, write, self._now()), budgeted=True)
 
     @put_workflow.validator

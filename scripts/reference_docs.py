@@ -150,7 +150,9 @@ def _constraints(field: FieldInfo) -> str:
 
 def describe_type(field: FieldInfo) -> str:
     annotation, optional = _strip_optional(field.annotation)
-    text = _base_type(annotation)
+    extra = field.json_schema_extra
+    named = extra.get("doc_type") if isinstance(extra, dict) else None  # what a model can't say
+    text = named if isinstance(named, str) else _base_type(annotation)
     constraints = _constraints(field)
     if constraints:
         text += f", {constraints}"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.catalog import Rejection, check_handover, plan_put_workflow
+from registry.auth import Principal, check_registration_allowed, current_principal
+from registry.catalog import Rejection, check_handover, check_worker_owner, plan_put_workflow
 from registry.config import Config
 from registry.convert import (
     WorkflowMessages,
@@ -34,6 +36,7 @@ from registry.errors import (
 )
 from registry.model import (
     Handover,
+    StoredWorker,
     StoredWorkflow,
     WorkerRef,
     WorkerRegistration,
@@ -62,6 +65,10 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self._runtime = runtime
         self._config = config
         self._messages = WorkflowMessages()
+        # Names an admin may make a workflow type's owner (auth off: any principal name).
+        self._principal_names = (
+            {p.name for p in config.auth.principals().values()} if config.auth.enabled else None
+        )
 
     # --- status -------------------------------------------------------------------------------
 
@@ -128,6 +135,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         store = self._runtime.registry()
         registration = registration_from_proto(request)
         _check_registration(registration)
+        principal = current_principal.get()
+        check_registration_allowed(principal, registration)
+        registration = replace(registration, principal=principal.name, admin=principal.admin)
         await store.search_attributes.ensure(
             Declaration(a.name, a.type, f"workflows[{i}].search_attributes[{j}].type")
             for i, spec in enumerate(registration.workflows)
@@ -145,7 +155,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.HeartbeatResponse:
         if not request.worker_id:
             raise _invalid_field("worker_id", "is required", "required")
-        view = await self._runtime.registry().heartbeat(request.worker_id)
+        view = await self._runtime.registry().heartbeat(
+            request.worker_id, _owner_check(current_principal.get())
+        )
         return registry_pb2.HeartbeatResponse(
             lease_expires_epoch=view.lease.expires_at, ttl_seconds=view.lease.ttl_seconds
         )
@@ -155,8 +167,10 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.UnregisterWorkerResponse:
         if not request.worker_id:
             raise _invalid_field("worker_id", "is required", "required")
+        principal = current_principal.get()
         await self._runtime.registry().write(
-            RegistryWorkflow.unregister_worker, WorkerRef(request.worker_id)
+            RegistryWorkflow.unregister_worker,
+            WorkerRef(request.worker_id, principal.name, principal.admin),
         )
         return registry_pb2.UnregisterWorkerResponse()
 
@@ -250,7 +264,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def CreateWorkflow(
         self, request: registry_pb2.CreateWorkflowRequest, context: Context
     ) -> resources_pb2.Workflow:
-        write = _workflow_write(request.workflow, create=True)
+        write = self._workflow_write(request.workflow, create=True)
         return await self._put(write, request.validate_only)
 
     async def ReplaceWorkflow(
@@ -266,7 +280,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         message = resources_pb2.Workflow()
         message.CopyFrom(request.workflow)
         message.workflow_type = request.workflow_type
-        write = _workflow_write(message, create=False)
+        write = self._workflow_write(message, create=False)
         return await self._put(write, request.validate_only)
 
     async def DeleteWorkflow(
@@ -289,6 +303,23 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         return await self._toggle(WorkflowToggle(request.workflow_type, False, request.reason))
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _workflow_write(self, message: resources_pb2.Workflow, *, create: bool) -> WorkflowWrite:
+        owner = message.owner if message.HasField("owner") else None
+        known = self._principal_names
+        if owner and known is not None and owner not in known:
+            raise _invalid_field(
+                "workflow.owner",
+                f"names no configured principal ({owner!r}); give a principal name from the "
+                "tokens configuration, or an empty string to release the type",
+                "unknown_principal",
+            )
+        return WorkflowWrite(
+            spec=spec_from_proto(message),
+            enabled=message.enabled if message.HasField("enabled") else None,
+            create=create,
+            owner=owner,
+        )
 
     def _view_message(self, store: RegistryStore, stored: StoredWorkflow) -> resources_pb2.Workflow:
         return self._messages.build(store.view_of(stored))
@@ -332,12 +363,16 @@ def _workflow_type(stored: StoredWorkflow) -> str:
     return stored.spec.workflow_type
 
 
-def _workflow_write(message: resources_pb2.Workflow, *, create: bool) -> WorkflowWrite:
-    return WorkflowWrite(
-        spec=spec_from_proto(message),
-        enabled=message.enabled if message.HasField("enabled") else None,
-        create=create,
-    )
+def _owner_check(principal: Principal) -> Callable[[StoredWorker], None]:
+    """Refuses, as PERMISSION_DENIED, a heartbeat for another principal's worker."""
+
+    def check(worker: StoredWorker) -> None:
+        try:
+            check_worker_owner(worker, principal.name, principal.admin)
+        except Rejection as rejection:
+            raise _rejected(rejection) from None
+
+    return check
 
 
 def _check_registration(registration: WorkerRegistration) -> None:

@@ -136,6 +136,13 @@ def test_http_answers_401_and_403_as_status_json(envoy: Envoy) -> None:
     assert missing.json()["details"][0]["reason"] == "MISSING_TOKEN"
     wrong = httpx.get(url, headers={"authorization": "Bearer not-a-configured-token-at-all"})
     assert (wrong.status_code, wrong.json()["details"][0]["reason"]) == (401, "INVALID_TOKEN")
+    bare = httpx.get(url, headers={"authorization": CLIENT_TOKEN})  # the token without Bearer
+    assert (bare.status_code, bare.json()["details"][0]["reason"]) == (
+        401,
+        "MALFORMED_AUTHORIZATION",
+    )
+    assert "must be `Bearer <token>`" in bare.json()["message"]
+    assert CLIENT_TOKEN not in bare.text
     scope = httpx.get(url, headers={"authorization": f"Bearer {WORKER_TOKEN}"})
     assert scope.status_code == 403
     assert scope.json()["code"] == 7
@@ -160,12 +167,12 @@ def test_metrics_can_need_a_token(workdir: Path, temporal: TemporalDevServer) ->
         registry.stop()
 
 
-def serve(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def serve(config: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "registry.cli", "serve", "-f", str(config)],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(home)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home), **env},
         cwd=REPO,
         timeout=60,
     )
@@ -183,3 +190,10 @@ def test_the_server_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"at least {MIN_TOKEN_LENGTH} characters" in result.stderr
     assert "tiny" not in result.stderr  # tokens are never echoed
+    # From the environment: the variable and the key are named, not default_config.yaml.
+    result = serve(config, tmp_path, AUTH_ADMIN_TOKENS="tiny-token")
+    assert result.returncode == 2
+    assert "environment variable AUTH_ADMIN_TOKENS (auth.admin_tokens): token 1 has 10" in (
+        result.stderr
+    )
+    assert "default_config.yaml" not in result.stderr and "tiny-token" not in result.stderr

@@ -139,6 +139,18 @@ HOSTILE_PAYLOADS: list[Any] = [
         "task_queue": "q",
         "workflows": [{"workflow_type": "t", "input_schema": {"a": {"b": {"c": [[[[[[[]]]]]]]}}}}],
     },
+    # the caller the server sets: malformed principals, admin flags and owners
+    {"worker_id": "w2", "task_queue": "q", "workflows": [{"workflow_type": "t"}], "principal": 5},
+    {"worker_id": "w2", "task_queue": "q", "workflows": [{"workflow_type": "t"}], "admin": "yes"},
+    {
+        "worker_id": "w2",
+        "task_queue": "q",
+        "workflows": [{"workflow_type": "t"}],
+        "principal": "a b",
+    },
+    {"worker_id": "w2", "principal": ["p"], "admin": 1},
+    {"spec": {"workflow_type": "t", "task_queue": "q"}, "owner": 7},
+    {"spec": {"workflow_type": "t", "task_queue": "q"}, "owner": "no:such:principal"},
     {"expires_at": {"w": "soon"}},
     {"expires_at": {"w": float("inf")}},
     {"expires_at": [["w", 1]]},

@@ -23,12 +23,13 @@ from temporal_registry.v1 import (
     dispatch_pb2,
     dispatch_pb2_grpc,
     registry_pb2,
+    registry_pb2_grpc,
     resources_pb2,
 )
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from integration.stack import Registry, TemporalDevServer, authorized
+from integration.stack import WORKER_TOKEN, Registry, TemporalDevServer, authorized
 from integration.test_registry_durability import own_registry_settings, register, running
 from registry.provisioning_workflow import ProvisionSearchAttributes
 from registry.workflow import RegistryWorkflow
@@ -77,6 +78,7 @@ def test_a_live_chain_of_every_write_replays(workdir: Path, temporal: TemporalDe
         grpc.insecure_channel(registry.grpc_target) as channel,
     ):
         dispatch = dispatch_pb2_grpc.DispatchServiceStub(authorized(channel))
+        as_worker = registry_pb2_grpc.RegistryServiceStub(authorized(channel, WORKER_TOKEN))
         for round_ in range(2):  # each round ends in a hand-over: a chain of three runs
             manual = f"replay.manual.{round_}"
             for n in range(3):
@@ -106,6 +108,16 @@ def test_a_live_chain_of_every_write_replays(workdir: Path, temporal: TemporalDe
                 dispatch.ClaimWorkflowId(dispatch_pb2.ClaimWorkflowIdRequest(name="Replay Run"))
             dispatch.ResetWorkflowId(dispatch_pb2.ResetWorkflowIdRequest(name="Replay Run"))
             stub.DeleteWorkflow(registry_pb2.DeleteWorkflowRequest(workflow_type=manual))
+            # Ownership: a worker principal's registration, an admin's release of its type.
+            owned = f"replay.owned.{round_}"
+            register(as_worker, f"replay-owned-{round_}", owned, queue="replay-q")
+            released = resources_pb2.Workflow(workflow_type=owned, task_queue="replay-q", owner="")
+            stub.ReplaceWorkflow(
+                registry_pb2.ReplaceWorkflowRequest(workflow_type=owned, workflow=released)
+            )
+            as_worker.UnregisterWorker(
+                registry_pb2.UnregisterWorkerRequest(worker_id=f"replay-owned-{round_}")
+            )
             stub.UnregisterWorker(
                 registry_pb2.UnregisterWorkerRequest(worker_id=f"replay-worker-{round_}-0")
             )

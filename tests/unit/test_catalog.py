@@ -129,7 +129,13 @@ def test_catalog_imports_only_the_standard_library_and_sandbox_safe_modules() ->
     }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
-    assert outside <= {"__future__", "registry.model", "registry.slugs", "registry.specs"}
+    assert outside <= {
+        "__future__",
+        "registry.model",
+        "registry.principals",
+        "registry.slugs",
+        "registry.specs",
+    }
     assert not {name.split(".")[0] for name in imported} & {"time", "os", "random", "datetime"}
 
 
@@ -952,7 +958,7 @@ def test_entry_bytes_is_the_compact_json_size() -> None:
     expected = (
         '{"worker_id":"w1","task_queue":"orders","environment":"prod","labels":{"zone":"a"},'
         f'"ttl_seconds":30,"workflows":["{ORDERS}","{REFUND}"],'
-        f'"registered_epoch":{NOW!r},"lease_expires_epoch":{NOW + 30!r}}}'
+        f'"registered_epoch":{NOW!r},"lease_expires_epoch":{NOW + 30!r},"principal":""}}'
     )
     assert entry_bytes(worker) == len(expected)
     assert SizeLedger(catalog).total == entry_bytes(worker) + sum(

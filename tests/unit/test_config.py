@@ -169,8 +169,25 @@ def test_bad_value_names_dotted_key_and_value(tmp_path: Path) -> None:
 
 def test_bad_env_value_names_the_variable() -> None:
     message = load_error(None, {"GATEWAY_PORT": "http"})
-    assert message.startswith("default_config.yaml: gateway.port: Input should be a valid integer")
-    assert message.endswith("(got 'http' from $GATEWAY_PORT)")
+    assert message.startswith(
+        "environment variable GATEWAY_PORT (gateway.port): Input should be a valid integer"
+    )
+    assert message.endswith("(got 'http')")
+
+
+def test_a_variable_a_file_names_is_reported_with_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway:\n  port: ${MY_PORT}\n")
+    message = load_error(path, {"MY_PORT": "http"})
+    assert message.startswith(f"{path}: gateway.port: Input should be a valid integer")
+    assert message.endswith("(got 'http' from $MY_PORT)")
+
+
+def test_a_bad_secret_from_the_environment_names_the_variable_not_the_value() -> None:
+    message = load_error(None, {"AUTH_ADMIN_TOKENS": "s3cret"})
+    assert message == (
+        "environment variable AUTH_ADMIN_TOKENS (auth.admin_tokens): token 1 has 6 characters; "
+        "tokens must be at least 16 characters"
+    )
 
 
 def test_several_problems_one_per_line(tmp_path: Path) -> None:
@@ -179,7 +196,9 @@ def test_several_problems_one_per_line(tmp_path: Path) -> None:
     assert len(lines) == 3
     assert lines[0].startswith(f"{path}: server.grpc_port: ")
     assert lines[1].startswith(f"{path}: server.bogus: unknown key")
-    assert lines[2].startswith("default_config.yaml: temporal.address: must be host:port")
+    assert lines[2].startswith(
+        "environment variable TEMPORAL_ADDRESS (temporal.address): must be host:port"
+    )
 
 
 @pytest.mark.parametrize("address", ["", "temporal.example", ":7233", "host:http", "host:70000"])
@@ -209,7 +228,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_api_key_requires_tls() -> None:
     message = load_error(None, {"TEMPORAL_API_KEY": "s3cret"})
-    assert message.startswith("default_config.yaml: temporal: api_key requires tls.enabled")
+    assert message.startswith(
+        "environment variable TEMPORAL_API_KEY (temporal): api_key requires tls.enabled"
+    )
     assert "s3cret" not in message
     config = load_config(
         None, env={**BASE_ENV, "TEMPORAL_API_KEY": "s3cret", "TEMPORAL_TLS": "true"}
@@ -231,7 +252,8 @@ def test_tls_path_must_be_an_existing_file(tmp_path: Path) -> None:
     missing = tmp_path / "ca.pem"
     env = {"TEMPORAL_TLS": "true", "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(missing)}
     assert load_error(None, env).startswith(
-        "default_config.yaml: temporal.tls.server_ca_path: Path does not point to a file"
+        "environment variable TEMPORAL_TLS_SERVER_CA_CERT_PATH (temporal.tls.server_ca_path): "
+        "Path does not point to a file"
     )
 
 

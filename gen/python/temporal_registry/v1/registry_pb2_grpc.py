@@ -125,7 +125,11 @@ class RegistryServiceServicer:
     def RegisterWorker(self, request, context):
         """Registers a worker and the workflow types it runs, or updates it: a
         worker registering again with changed specs replaces them. Starts the
-        worker's lease.
+        worker's lease. PERMISSION_DENIED when the token's bindings do not allow
+        the task queue (QUEUE_NOT_ALLOWED) or a workflow type
+        (WORKFLOW_TYPE_NOT_ALLOWED), when another principal registered the
+        worker id, or when a workflow type another principal owns would change
+        or move to another task queue (NOT_OWNER); admin tokens may do all of it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,7 +137,8 @@ class RegistryServiceServicer:
 
     def Heartbeat(self, request, context):
         """Renews a worker's lease. NOT_FOUND when the registry does not know the
-        worker: register again. Heartbeats are held in memory and flushed as
+        worker: register again. PERMISSION_DENIED (NOT_OWNER) for another
+        principal's worker. Heartbeats are held in memory and flushed as
         coalesced lease renewals, so they cost no history event each.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -142,7 +147,8 @@ class RegistryServiceServicer:
 
     def UnregisterWorker(self, request, context):
         """Removes a worker. Workflow types it alone declared stay listed (without
-        workers) until deleted.
+        workers) until deleted, and keep their owner. PERMISSION_DENIED
+        (NOT_OWNER) for another principal's worker.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

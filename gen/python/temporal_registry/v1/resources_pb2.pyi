@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Workflow(_message.Message):
-    __slots__ = ("workflow_type", "version", "task_queue", "description", "input_schema", "schedule_input_warnings", "search_attributes", "enabled", "labels", "workers", "disabled_reason", "healthy", "health_reasons", "source", "update_time_epoch")
+    __slots__ = ("workflow_type", "version", "task_queue", "description", "input_schema", "schedule_input_warnings", "search_attributes", "enabled", "labels", "workers", "disabled_reason", "healthy", "health_reasons", "source", "update_time_epoch", "owner")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class Workflow(_message.Message):
     HEALTH_REASONS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     workflow_type: str
     version: str
     task_queue: str
@@ -47,7 +48,8 @@ class Workflow(_message.Message):
     health_reasons: _containers.RepeatedScalarFieldContainer[str]
     source: str
     update_time_epoch: float
-    def __init__(self, workflow_type: _Optional[str] = ..., version: _Optional[str] = ..., task_queue: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., schedule_input_warnings: _Optional[_Iterable[_Union[InputWarning, _Mapping]]] = ..., search_attributes: _Optional[_Iterable[_Union[SearchAttribute, _Mapping]]] = ..., enabled: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., disabled_reason: _Optional[str] = ..., healthy: _Optional[bool] = ..., health_reasons: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ..., update_time_epoch: _Optional[float] = ...) -> None: ...
+    owner: str
+    def __init__(self, workflow_type: _Optional[str] = ..., version: _Optional[str] = ..., task_queue: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., schedule_input_warnings: _Optional[_Iterable[_Union[InputWarning, _Mapping]]] = ..., search_attributes: _Optional[_Iterable[_Union[SearchAttribute, _Mapping]]] = ..., enabled: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., disabled_reason: _Optional[str] = ..., healthy: _Optional[bool] = ..., health_reasons: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ..., update_time_epoch: _Optional[float] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class InputWarning(_message.Message):
     __slots__ = ("field", "message")
@@ -68,7 +70,7 @@ class SearchAttribute(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Worker(_message.Message):
-    __slots__ = ("worker_id", "task_queue", "ttl_seconds", "last_seen_epoch", "environment", "labels", "workflows", "healthy", "lease_expires_epoch", "registered_epoch")
+    __slots__ = ("worker_id", "task_queue", "ttl_seconds", "last_seen_epoch", "environment", "labels", "workflows", "healthy", "lease_expires_epoch", "registered_epoch", "principal")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +88,7 @@ class Worker(_message.Message):
     HEALTHY_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_EPOCH_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     task_queue: str
     ttl_seconds: int
@@ -96,4 +99,5 @@ class Worker(_message.Message):
     healthy: bool
     lease_expires_epoch: float
     registered_epoch: float
-    def __init__(self, worker_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., last_seen_epoch: _Optional[float] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., workflows: _Optional[_Iterable[str]] = ..., healthy: _Optional[bool] = ..., lease_expires_epoch: _Optional[float] = ..., registered_epoch: _Optional[float] = ...) -> None: ...
+    principal: str
+    def __init__(self, worker_id: _Optional[str] = ..., task_queue: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., last_seen_epoch: _Optional[float] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., workflows: _Optional[_Iterable[str]] = ..., healthy: _Optional[bool] = ..., lease_expires_epoch: _Optional[float] = ..., registered_epoch: _Optional[float] = ..., principal: _Optional[str] = ...) -> None: ...

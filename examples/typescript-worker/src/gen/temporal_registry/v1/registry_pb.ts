@@ -216,7 +216,7 @@ export type RegisterWorkerRequest = Message<"temporal_registry.v1.RegisterWorker
    * The workflow types it runs (at least one), each with the Workflow fields a
    * worker declares: workflow_type, version, description, input_schema,
    * schedule_input_warnings, search_attributes, labels. task_queue is the
-   * worker's; enabled and output-only fields are ignored.
+   * worker's; enabled, owner and output-only fields are ignored.
    *
    * @generated from field: repeated temporal_registry.v1.Workflow workflows = 6;
    */
@@ -815,7 +815,11 @@ export const RegistryService: GenService<{
   /**
    * Registers a worker and the workflow types it runs, or updates it: a
    * worker registering again with changed specs replaces them. Starts the
-   * worker's lease.
+   * worker's lease. PERMISSION_DENIED when the token's bindings do not allow
+   * the task queue (QUEUE_NOT_ALLOWED) or a workflow type
+   * (WORKFLOW_TYPE_NOT_ALLOWED), when another principal registered the
+   * worker id, or when a workflow type another principal owns would change
+   * or move to another task queue (NOT_OWNER); admin tokens may do all of it.
    *
    * @generated from rpc temporal_registry.v1.RegistryService.RegisterWorker
    */
@@ -826,7 +830,8 @@ export const RegistryService: GenService<{
   },
   /**
    * Renews a worker's lease. NOT_FOUND when the registry does not know the
-   * worker: register again. Heartbeats are held in memory and flushed as
+   * worker: register again. PERMISSION_DENIED (NOT_OWNER) for another
+   * principal's worker. Heartbeats are held in memory and flushed as
    * coalesced lease renewals, so they cost no history event each.
    *
    * @generated from rpc temporal_registry.v1.RegistryService.Heartbeat
@@ -838,7 +843,8 @@ export const RegistryService: GenService<{
   },
   /**
    * Removes a worker. Workflow types it alone declared stay listed (without
-   * workers) until deleted.
+   * workers) until deleted, and keep their owner. PERMISSION_DENIED
+   * (NOT_OWNER) for another principal's worker.
    *
    * @generated from rpc temporal_registry.v1.RegistryService.UnregisterWorker
    */

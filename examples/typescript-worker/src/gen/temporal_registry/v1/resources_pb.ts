@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file temporal_registry/v1/resources.proto.
  */
 export const file_temporal_registry_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZXNvdXJjZXMucHJvdG8SFHRlbXBvcmFsX3JlZ2lzdHJ5LnYxIuQECghXb3JrZmxvdxIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECEg8KB3ZlcnNpb24YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRItCgxpbnB1dF9zY2hlbWEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EkMKF3NjaGVkdWxlX2lucHV0X3dhcm5pbmdzGAYgAygLMiIudGVtcG9yYWxfcmVnaXN0cnkudjEuSW5wdXRXYXJuaW5nEkAKEXNlYXJjaF9hdHRyaWJ1dGVzGAcgAygLMiUudGVtcG9yYWxfcmVnaXN0cnkudjEuU2VhcmNoQXR0cmlidXRlEhQKB2VuYWJsZWQYCCABKAhIAIgBARI6CgZsYWJlbHMYCSADKAsyKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdy5MYWJlbHNFbnRyeRIzCgd3b3JrZXJzGAogAygLMhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyQgTiQQEDEh0KD2Rpc2FibGVkX3JlYXNvbhgLIAEoCUIE4kEBAxIVCgdoZWFsdGh5GAwgASgIQgTiQQEDEhwKDmhlYWx0aF9yZWFzb25zGA0gAygJQgTiQQEDEhQKBnNvdXJjZRgOIAEoCUIE4kEBAxIfChF1cGRhdGVfdGltZV9lcG9jaBgPIAEoAUIE4kEBAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9lbmFibGVkIi4KDElucHV0V2FybmluZxINCgVmaWVsZBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkIKD1NlYXJjaEF0dHJpYnV0ZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkizgIKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEgoKdGFza19xdWV1ZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoBRIdCg9sYXN0X3NlZW5fZXBvY2gYBCABKAFCBOJBAQMSEwoLZW52aXJvbm1lbnQYBSABKAkSOAoGbGFiZWxzGAYgAygLMigudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyLkxhYmVsc0VudHJ5EhEKCXdvcmtmbG93cxgHIAMoCRIVCgdoZWFsdGh5GAggASgIQgTiQQEDEiEKE2xlYXNlX2V4cGlyZXNfZXBvY2gYCSABKAFCBOJBAQMSHgoQcmVnaXN0ZXJlZF9lcG9jaBgKIAEoAUIE4kEBAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_struct]);
+  fileDesc("CiR0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZXNvdXJjZXMucHJvdG8SFHRlbXBvcmFsX3JlZ2lzdHJ5LnYxIoIFCghXb3JrZmxvdxIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECEg8KB3ZlcnNpb24YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRItCgxpbnB1dF9zY2hlbWEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EkMKF3NjaGVkdWxlX2lucHV0X3dhcm5pbmdzGAYgAygLMiIudGVtcG9yYWxfcmVnaXN0cnkudjEuSW5wdXRXYXJuaW5nEkAKEXNlYXJjaF9hdHRyaWJ1dGVzGAcgAygLMiUudGVtcG9yYWxfcmVnaXN0cnkudjEuU2VhcmNoQXR0cmlidXRlEhQKB2VuYWJsZWQYCCABKAhIAIgBARI6CgZsYWJlbHMYCSADKAsyKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdy5MYWJlbHNFbnRyeRIzCgd3b3JrZXJzGAogAygLMhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyQgTiQQEDEh0KD2Rpc2FibGVkX3JlYXNvbhgLIAEoCUIE4kEBAxIVCgdoZWFsdGh5GAwgASgIQgTiQQEDEhwKDmhlYWx0aF9yZWFzb25zGA0gAygJQgTiQQEDEhQKBnNvdXJjZRgOIAEoCUIE4kEBAxIfChF1cGRhdGVfdGltZV9lcG9jaBgPIAEoAUIE4kEBAxISCgVvd25lchgQIAEoCUgBiAEBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWRCCAoGX293bmVyIi4KDElucHV0V2FybmluZxINCgVmaWVsZBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkIKD1NlYXJjaEF0dHJpYnV0ZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAki5wIKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEgoKdGFza19xdWV1ZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoBRIdCg9sYXN0X3NlZW5fZXBvY2gYBCABKAFCBOJBAQMSEwoLZW52aXJvbm1lbnQYBSABKAkSOAoGbGFiZWxzGAYgAygLMigudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyLkxhYmVsc0VudHJ5EhEKCXdvcmtmbG93cxgHIAMoCRIVCgdoZWFsdGh5GAggASgIQgTiQQEDEiEKE2xlYXNlX2V4cGlyZXNfZXBvY2gYCSABKAFCBOJBAQMSHgoQcmVnaXN0ZXJlZF9lcG9jaBgKIAEoAUIE4kEBAxIXCglwcmluY2lwYWwYCyABKAlCBOJBAQMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_struct]);
 
 /**
  * A workflow type the registry knows: what it is, where it runs, what input it
@@ -130,6 +130,18 @@ export type Workflow = Message<"temporal_registry.v1.Workflow"> & {
    * @generated from field: double update_time_epoch = 15;
    */
   updateTimeEpoch: number;
+
+  /**
+   * The principal (token name) that owns the workflow type: the first worker
+   * principal to register it. Only its owner or an admin may change its
+   * declaration or run it on another task queue. Empty: unowned (the next
+   * worker principal to register it owns it). Workers cannot set it; an admin
+   * may on CreateWorkflow and ReplaceWorkflow: a principal name transfers the
+   * type, an empty string releases it, unset keeps the stored owner.
+   *
+   * @generated from field: optional string owner = 16;
+   */
+  owner?: string | undefined;
 };
 
 /**
@@ -277,6 +289,14 @@ export type Worker = Message<"temporal_registry.v1.Worker"> & {
    * @generated from field: double registered_epoch = 10;
    */
   registeredEpoch: number;
+
+  /**
+   * The principal (token name) that registered it: only that principal or an
+   * admin may heartbeat, unregister or re-register it. Empty when auth is off.
+   *
+   * @generated from field: string principal = 11;
+   */
+  principal: string;
 };
 
 /**
