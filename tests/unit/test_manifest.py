@@ -238,3 +238,38 @@ def test_an_unreachable_registry_exits_1_with_the_error(
     argv = ["register", "--manifest", str(path), "--once", "--address", address, "--wait", "0"]
     assert main(argv) == EXIT_REFUSED
     assert "temporal-registry register: UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Problems of every check in one report: an unset variable, the format (a bad value, an
+    unknown key), an input schema the registry refuses and its structural rules, with no
+    problem made up for the keys left out along the way."""
+    body = minimal(
+        worker_id="${POD_NAME}",
+        ttl_seconds=1,
+        workflows=[
+            {
+                "workflow_type": "order.v1",
+                "input_shema": {"type": "object"},
+                "input_schema": {"properties": {"x": {"$ref": "http://e/x"}}},
+            },
+            {
+                "workflow_type": "order.report.v1",
+                "search_attributes": [{"name": "A", "type": "keyword"}],
+            },
+            {"labels": {"-x": "y"}},
+        ],
+    )
+    found = problems(tmp_path, body)
+    assert list(found) == [
+        "worker_id",
+        "ttl_seconds",
+        "workflows[0].input_shema",
+        "workflows[2].workflow_type",
+        "workflows[0].input_schema/properties/x/$ref",
+        "workflows[1].search_attributes[0].type",
+        'workflows[2].labels["-x"]',
+    ]
+    assert found["worker_id"].startswith("${POD_NAME} is not set")
+    assert found["workflows[0].input_shema"] == "unknown key"
+    assert "did you mean 'Keyword'?" in found["workflows[1].search_attributes[0].type"]
