@@ -36,6 +36,7 @@ from registry.errors import FieldViolation, RegistryError, invalid_fields
 from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
+    BACKFILL_OVERLAP_POLICY,
     BuiltSpec,
     SpecRequest,
     aware_datetime,
@@ -312,7 +313,9 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         violations: list[FieldViolation] = []
         start = aware_datetime(request.start_at, "start_at", violations)
         end = aware_datetime(request.end_at, "end_at", violations)
-        policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
+        policy = overlap_policy(
+            request.overlap_policy, "overlap_policy", violations, BACKFILL_OVERLAP_POLICY
+        )
         for name, value in (("start_at", start), ("end_at", end)):
             if value is None and not any(v.field == name for v in violations):
                 violations.append(FieldViolation(name, "is required", "required"))
