@@ -108,6 +108,7 @@ async def main() -> int:
         workflows=[OrderWorkflow, ReportWorkflow],
         activities=[place_order, summarise_orders],
         plugins=[RegistryPlugin(ttl_seconds=30, environment="dev")],
+        graceful_shutdown_timeout=timedelta(seconds=5),  # running activities may finish
     )
     print(f"polling task queue {TASK_QUEUE} on {address} (Ctrl-C stops)", flush=True)
     running = asyncio.create_task(worker.run())  # registers, then polls and heartbeats

@@ -31,6 +31,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -123,6 +124,8 @@ class DocStack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocStack]:
+    if shutil.which("curl") is None:
+        pytest.skip("the docs' commands need curl")
     workdir = tmp_path_factory.mktemp("docs-stack")
     home = workdir / "repo"
     home.mkdir()
