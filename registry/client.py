@@ -122,8 +122,12 @@ class RegistryCallError(Exception):
         return cls(code, call.details() or code.name, reason, violations)
 
     def describe(self) -> str:
-        """`CODE (REASON): message`, then one `  field: description` line per bad field."""
+        """`CODE (REASON): message`, then one `  field: description` line per bad field the
+        message does not already say (the registry's message quotes the first one)."""
         reason = f" ({self.reason})" if self.reason else ""
         lines = [f"{self.code.name}{reason}: {self.message}"]
-        lines += [f"  {v.field}: {v.description}" for v in self.violations]
+        for violation in self.violations:
+            line = f"{violation.field}: {violation.description}"
+            if line not in self.message:
+                lines.append(f"  {line}")
         return "\n".join(lines)

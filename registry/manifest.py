@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -145,24 +146,85 @@ def load_manifest(
     path: Path, env: Mapping[str, str] | None = None
 ) -> registry_pb2.RegisterWorkerRequest:
     """The RegisterWorkerRequest a manifest describes. Raises ManifestError naming every
-    problem by key: YAML syntax, unknown or missing keys, wrong types, unset variables,
-    unreadable schema files, and whatever the registry itself would refuse."""
+    problem by key, all at once: unset variables, unknown or missing keys, wrong types,
+    unreadable schema files, and whatever the registry itself would refuse. Only YAML
+    syntax errors stop the check early (nothing else can be read)."""
     env = os.environ if env is None else env
     raw = _read_yaml(path, path, "")
     if not isinstance(raw, dict):
         raise ManifestError(path, [("", "must be a YAML mapping of worker_id, task_queue, ...")])
-    problems: list[tuple[str, str]] = []
-    expanded = _expand(raw, env, "", problems)
+    # One list per check, in order: a later check's problem at a key an earlier one named
+    # is left out (an unset variable or a key left out says nothing more there).
+    variables: list[tuple[str, str]] = []
+    expanded = _expand(raw, env, "", variables)
+    structure: list[tuple[str, str]] = []
+    manifest = _validated(expanded, structure)
+    if manifest is None:  # too broken to go on: report what the format check found
+        raise ManifestError(path, _first_per_key([variables, structure]))
+    schemas: list[tuple[str, str]] = []
+    input_schemas = _input_schemas(manifest, path.parent, path, schemas)
+    request = _request(manifest, input_schemas)
+    problems = _first_per_key([variables, structure, schemas, _registration_problems(request)])
     if problems:
         raise ManifestError(path, problems)
-    try:
-        manifest = Manifest.model_validate(expanded)
-    except ValidationError as error:
-        raise ManifestError(path, [_pydantic_problem(e) for e in error.errors()]) from None
-    schemas = _input_schemas(manifest, path.parent, path)
-    request = _request(manifest, schemas)
-    _check_registration(request, path)
     return request
+
+
+def _validated(expanded: dict[str, Any], problems: list[tuple[str, str]]) -> Manifest | None:
+    """The manifest, or, when the format check finds problems (added to problems), the
+    manifest with each bad key left out or stood in for, so that the later checks still look
+    at everything else; None when not even that validates. A stand-in's own problems are
+    left out by _first_per_key: the format check named its key."""
+    try:
+        return Manifest.model_validate(expanded)
+    except ValidationError as error:
+        errors = error.errors()
+    problems += [_pydantic_problem(e) for e in errors]
+    repaired = copy.deepcopy(expanded)
+    for e in errors:
+        _leave_out(repaired, e["loc"])
+    try:
+        return Manifest.model_validate(repaired)
+    except ValidationError:
+        return None
+
+
+def _leave_out(data: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    """Remove the key a format problem is at (a top-level key, or a workflow's key), or put
+    a neutral stand-in for a required one."""
+    workflows = data.get("workflows")
+    if loc[0] == "workflows" and len(loc) >= 2 and isinstance(workflows, list):
+        index = loc[1]
+        if not isinstance(index, int) or not 0 <= index < len(workflows):
+            return
+        entry = workflows[index]
+        if len(loc) == 2 or not isinstance(entry, dict):  # the entry as a whole
+            workflows[index] = {"workflow_type": f"unchecked-{index}"}
+        elif loc[2] == "workflow_type":
+            entry["workflow_type"] = f"unchecked-{index}"
+        else:
+            entry.pop(loc[2], None)
+    elif loc[0] == "task_queue":
+        data["task_queue"] = "unchecked"
+    elif loc[0] != "workflows":
+        data.pop(loc[0], None)
+
+
+def _first_per_key(checks: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The problems of every check, without those at or inside a key an earlier check
+    already named."""
+    kept: list[tuple[str, str]] = []
+    for problems in checks:
+        named = [key for key, _ in kept if key]
+        kept += [
+            (key, message)
+            for key, message in problems
+            if not any(
+                key == seen or key.startswith((f"{seen}.", f"{seen}[", f"{seen}/"))
+                for seen in named
+            )
+        ]
+    return kept
 
 
 def _read_yaml(path: Path, manifest: Path, key: str) -> Any:
@@ -220,13 +282,14 @@ def _pydantic_problem(error: Any) -> tuple[str, str]:
     return key, message.removeprefix("Value error, ")
 
 
-def _input_schemas(manifest: Manifest, base: Path, path: Path) -> list[dict[str, Any] | None]:
-    """Each workflow's input schema, inline or read from its file, if the registry would
-    accept it (checked with the registry's own rules)."""
+def _input_schemas(
+    manifest: Manifest, base: Path, path: Path, problems: list[tuple[str, str]]
+) -> list[dict[str, Any] | None]:
+    """Each workflow's input schema, inline or read from its file; what the registry would
+    refuse in them (checked with the registry's own rules) is added to problems."""
     from registry.schemas import check_schema
 
     schemas: list[dict[str, Any] | None] = []
-    problems: list[tuple[str, str]] = []
     for i, workflow in enumerate(manifest.workflows):
         schema: Any = workflow.input_schema
         field = f"workflows[{i}].input_schema"
@@ -245,8 +308,6 @@ def _input_schemas(manifest: Manifest, base: Path, path: Path) -> list[dict[str,
         if schema is not None:
             problems += [(v.field, v.description) for v in check_schema(schema, field)]
         schemas.append(schema)
-    if problems:
-        raise ManifestError(path, problems)
     return schemas
 
 
@@ -282,14 +343,13 @@ def _request(
     )
 
 
-def _check_registration(request: registry_pb2.RegisterWorkerRequest, path: Path) -> None:
+def _registration_problems(request: registry_pb2.RegisterWorkerRequest) -> list[tuple[str, str]]:
     """The registry's structural rules (identifiers, labels, search attributes, ...)."""
     from registry.convert import registration_from_proto
     from registry.specs import validate_worker_registration
 
     violations = validate_worker_registration(registration_from_proto(request))
-    if violations:
-        raise ManifestError(path, [(v.field, v.description) for v in violations])
+    return [(v.field, v.description) for v in violations]
 
 
 # --- the command -------------------------------------------------------------------------

@@ -43,6 +43,10 @@ OVERLAP_POLICIES: Final = (
     "terminate_other",
     "allow_all",
 )
+# A backfill that names no overlap policy runs every action of its range, as Temporal
+# advises, rather than the schedule's (with `skip`, a 3-day backfill would run 1 day).
+BACKFILL_OVERLAP_POLICY: Final = ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+_UNSPECIFIED: Final = ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
 _PREFIX = "SCHEDULE_OVERLAP_POLICY_"
 _CRON_DESCRIPTORS = (
     "@yearly",
@@ -60,17 +64,21 @@ _CALENDAR_FIELDS = ("second", "minute", "hour", "day_of_month", "month", "year",
 
 
 def overlap_policy(
-    name: str, field_name: str, violations: list[FieldViolation]
+    name: str,
+    field_name: str,
+    violations: list[FieldViolation],
+    default: ScheduleOverlapPolicy.ValueType = _UNSPECIFIED,
 ) -> ScheduleOverlapPolicy.ValueType:
     """`skip`, `buffer_one`, ... (any case, with or without Temporal's prefix); "" is
-    UNSPECIFIED (Temporal's default, skip, or the schedule's own for a trigger)."""
+    `default`: UNSPECIFIED unless told (Temporal's default, skip, or the schedule's own for
+    a trigger)."""
     if not name:
-        return ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
+        return default
     short = name.upper().removeprefix(_PREFIX).lower()
     if short not in OVERLAP_POLICIES:
         message = "must be one of " + ", ".join(OVERLAP_POLICIES)
         violations.append(FieldViolation(field_name, message, "invalid"))
-        return ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED
+        return _UNSPECIFIED
     return ScheduleOverlapPolicy.Value(_PREFIX + short.upper())
 
 

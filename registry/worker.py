@@ -49,12 +49,20 @@ if TYPE_CHECKING:
     from temporalio.client import WorkflowHistory
 
     from registry.client import ClientSettings
-    from registry.worker_registration import KeeperPolicy, RegistrationKeeper
+    from registry.worker_registration import (
+        KeeperPolicy,
+        RegistrationKeeper,
+        RegistrationRefused,
+    )
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ClientSettings",
     "InputSchemaError",
+    "KeeperPolicy",
+    "RegistrationKeeper",
+    "RegistrationRefused",
     "RegistryPlugin",
     "WorkflowMetadata",
     "default_worker_id",
@@ -66,6 +74,25 @@ __all__ = [
     "workflow_spec",
     "workflow_type_name",
 ]
+
+# Importable from here, loaded on first use: they need grpc and the contract, which a
+# workflow module importing this one inside the sandbox must not pay for.
+_LAZY: Final = {
+    "ClientSettings": "registry.client",
+    "KeeperPolicy": "registry.worker_registration",
+    "RegistrationKeeper": "registry.worker_registration",
+    "RegistrationRefused": "registry.worker_registration",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 DEFAULT_TTL_SECONDS: Final = 60
 MAX_WORKER_ID_LENGTH: Final = 200

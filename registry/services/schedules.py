@@ -37,6 +37,7 @@ from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
     MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
+    BACKFILL_OVERLAP_POLICY,
     BuiltSpec,
     SpecRequest,
     backfill_range,
@@ -320,7 +321,9 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         _require_schedule_id(request.schedule_id)
         violations: list[FieldViolation] = []
         span = backfill_range(request.start_at, request.end_at, violations)
-        policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
+        policy = overlap_policy(
+            request.overlap_policy, "overlap_policy", violations, BACKFILL_OVERLAP_POLICY
+        )
         if violations or span is None:
             raise invalid_fields("INVALID_BACKFILL", violations)
         backfill = BackfillRequest(overlap_policy=policy)

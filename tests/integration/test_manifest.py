@@ -72,9 +72,9 @@ def test_register_once_prints_the_stored_worker(
     stored = http.get(f"/registry/workflows/{kinds[0]}").json()
     assert stored["input_schema"] == body["workflows"][0]["input_schema"]
     assert stored["search_attributes"] == [
-        {"name": "OrderId", "type": "Keyword", "description": "the order's id"}
+        {"name": "OrderId", "type": "Keyword", "description": ""}
     ]
-    assert stored["version"] == "2" and stored["labels"] == {"tier": "gold"}
+    assert stored["version"] == "1" and stored["labels"] == {"team": "orders"}
     assert http.get(f"/registry/workers/{body['worker_id']}").status_code == 200
     http.delete(f"/registry/workers/{body['worker_id']}").raise_for_status()
 

@@ -324,6 +324,34 @@ def test_pause_unpause_trigger_backfill_list_delete(http: httpx.Client, kind: st
     error(http.get(f"/schedules/{schedule_id}"), 404, 5, "SCHEDULE_NOT_FOUND")
 
 
+def test_a_backfill_without_a_policy_runs_every_action_of_its_range(
+    http: httpx.Client, kind: str
+) -> None:
+    """A daily schedule with `skip` backfilled over three days runs three actions, though each
+    run outlasts the others' start: a backfill that names no overlap policy runs them all
+    (allow_all) instead of inheriting the schedule's, which would skip two of three."""
+    schedule_id = unique("backfill")
+    created = create(
+        http,
+        schedule_id,
+        workflow_type=kind,
+        input={**GOOD_INPUT, "hold_seconds": 20},
+        spec={"cron_expressions": ["0 3 * * *"]},
+        overlap_policy="skip",
+    )
+    assert created.status_code == 200, created.text
+    backfill = {"start_at": "2026-11-20T00:00:00Z", "end_at": "2026-11-23T00:00:00Z"}
+    assert http.post(f"/schedules/{schedule_id}/backfill", json=backfill).status_code == 200
+
+    def actions() -> int:
+        return int(describe(http, schedule_id)["action_count"])
+
+    wait_until(lambda: actions() >= 3, 30, "three backfilled actions")
+    time.sleep(1)  # a fourth would be a bug too
+    assert actions() == 3
+    assert http.delete(f"/schedules/{schedule_id}").status_code == 200
+
+
 def test_the_guardian_reports_schedules_a_schema_change_breaks(
     http: httpx.Client, kind: str
 ) -> None:

@@ -63,6 +63,29 @@ def test_an_error_reads_as_code_reason_message_and_one_line_per_field() -> None:
     assert failure.code.value[0] == code_pb2.INVALID_ARGUMENT
 
 
+def test_an_error_names_each_bad_field_once() -> None:
+    """The registry's message quotes the first violation (`field: description (and N more)`):
+    the lines below it add only what the message does not already say."""
+    summary = "input/order_id: is required"
+    failure = RegistryCallError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        summary,
+        "INVALID_START",
+        [FieldViolation("input/order_id", "is required")],
+    )
+    assert failure.describe() == f"INVALID_ARGUMENT (INVALID_START): {summary}"
+    several = RegistryCallError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{summary} (and 1 more)",
+        "INVALID_START",
+        [FieldViolation("input/order_id", "is required"), FieldViolation("input/x", "no")],
+    )
+    assert several.describe().splitlines() == [
+        f"INVALID_ARGUMENT (INVALID_START): {summary} (and 1 more)",
+        "  input/x: no",
+    ]
+
+
 def test_an_error_without_details_keeps_code_and_message() -> None:
     plain = grpc.aio.AioRpcError(
         grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details="down"

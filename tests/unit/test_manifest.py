@@ -48,19 +48,19 @@ def test_the_sample_manifest_loads() -> None:
     request = load_manifest(SAMPLE, {})
     assert request.worker_id == "orders-worker-1"
     assert (request.task_queue, request.environment, request.ttl_seconds) == ("orders", "dev", 30)
-    assert dict(request.labels) == {"team": "orders", "region": "eu"}
-    order, refund = request.workflows
-    assert (order.workflow_type, order.version) == ("order.v1", "2")
+    assert dict(request.labels) == {"region": "eu"}
+    order, report = request.workflows
+    assert (order.workflow_type, order.version) == ("order.v1", "1")
     assert [(a.name, a.type) for a in order.search_attributes] == [("OrderId", "Keyword")]
     assert [w.field for w in order.schedule_input_warnings] == ["order_id"]
-    assert dict(order.labels) == {"tier": "gold"}
+    assert dict(order.labels) == {"team": "orders"}
     validate = compile_schema(struct_to_dict(order.input_schema))
-    assert validate({"order_id": "o-1", "items": [{"sku": "a", "quantity": 1}]}) == []
-    assert [v.field for v in validate({"order_id": "", "items": [{"sku": "a"}]})] == [
-        "input/items/0/quantity",
+    assert validate({"order_id": "o-1", "amount_cents": 100}) == []
+    assert [v.field for v in validate({"order_id": 1})] == [
+        "input/amount_cents",
         "input/order_id",
     ]
-    assert refund.workflow_type == "order.refund.v1" and not refund.HasField("input_schema")
+    assert report.workflow_type == "order.report.v1"
     assert validate_worker_registration(registration_from_proto(request)) == []
 
 
@@ -211,7 +211,7 @@ def test_dry_run_prints_the_request(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["register", "--manifest", str(SAMPLE), "--dry-run"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["task_queue"] == "orders"
-    assert body["workflows"][0]["input_schema"]["required"] == ["order_id", "items"]
+    assert body["workflows"][0]["input_schema"]["required"] == ["order_id", "amount_cents"]
 
 
 def test_a_bad_manifest_exits_2_with_the_problems(
@@ -238,3 +238,50 @@ def test_an_unreachable_registry_exits_1_with_the_error(
     argv = ["register", "--manifest", str(path), "--once", "--address", address, "--wait", "0"]
     assert main(argv) == EXIT_REFUSED
     assert "temporal-registry register: UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_the_manifest_with_mistakes_names_each_one() -> None:
+    """examples/manifest/with-mistakes.yaml, which docs/workers.md checks with --dry-run."""
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(SAMPLE.parent / "with-mistakes.yaml", {})
+    assert [key for key, _ in raised.value.problems] == [
+        "ttl_seconds",
+        "workflows[0].input_shema",
+        "workflows[0].input_schema/properties/order_id/$ref",
+        "workflows[1].search_attributes[0].type",
+    ]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Problems of every check in one report: an unset variable, the format (a bad value, an
+    unknown key), an input schema the registry refuses and its structural rules, with no
+    problem made up for the keys left out along the way."""
+    body = minimal(
+        worker_id="${POD_NAME}",
+        ttl_seconds=1,
+        workflows=[
+            {
+                "workflow_type": "order.v1",
+                "input_shema": {"type": "object"},
+                "input_schema": {"properties": {"x": {"$ref": "http://e/x"}}},
+            },
+            {
+                "workflow_type": "order.report.v1",
+                "search_attributes": [{"name": "A", "type": "keyword"}],
+            },
+            {"labels": {"-x": "y"}},
+        ],
+    )
+    found = problems(tmp_path, body)
+    assert list(found) == [
+        "worker_id",
+        "ttl_seconds",
+        "workflows[0].input_shema",
+        "workflows[2].workflow_type",
+        "workflows[0].input_schema/properties/x/$ref",
+        "workflows[1].search_attributes[0].type",
+        'workflows[2].labels["-x"]',
+    ]
+    assert found["worker_id"].startswith("${POD_NAME} is not set")
+    assert found["workflows[0].input_shema"] == "unknown key"
+    assert "did you mean 'Keyword'?" in found["workflows[1].search_attributes[0].type"]

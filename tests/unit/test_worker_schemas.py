@@ -344,3 +344,23 @@ def test_importing_the_helper_stays_light_for_the_workflow_sandbox() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_what_the_docs_import_from_registry_worker_is_there() -> None:
+    """docs/workers.md has workers import the registry settings, the keeper's timings and
+    its refusal from registry.worker; they load on first use (the module stays light)."""
+    import registry.worker as helper
+    from registry.client import ClientSettings
+    from registry.worker_registration import (
+        KeeperPolicy,
+        RegistrationKeeper,
+        RegistrationRefused,
+    )
+
+    assert helper.ClientSettings is ClientSettings
+    assert helper.KeeperPolicy is KeeperPolicy
+    assert helper.RegistrationKeeper is RegistrationKeeper
+    assert helper.RegistrationRefused is RegistrationRefused
+    assert set(helper.__all__) >= {"ClientSettings", "KeeperPolicy", "RegistrationRefused"}
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = helper.Nothing  # type: ignore[attr-defined]

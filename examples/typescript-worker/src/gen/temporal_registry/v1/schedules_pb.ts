@@ -969,7 +969,8 @@ export type BackfillScheduleRequest = Message<"temporal_registry.v1.BackfillSche
   endAt: string;
 
   /**
-   * Overlap policy for the backfilled actions; default: the schedule's.
+   * Overlap policy for the backfilled actions; default: allow_all (every
+   * action of the range runs, whatever the schedule's own policy).
    *
    * @generated from field: string overlap_policy = 4;
    */
