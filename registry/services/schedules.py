@@ -36,8 +36,8 @@ from registry.errors import FieldViolation, RegistryError, invalid_fields
 from registry.pagination import page_size_of
 from registry.runtime import RegistryRuntime
 from registry.schedule_spec import (
-    MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
     BACKFILL_OVERLAP_POLICY,
+    MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
     BuiltSpec,
     SpecRequest,
     backfill_range,
