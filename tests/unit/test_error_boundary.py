@@ -25,6 +25,7 @@ from temporal_registry.v1 import (
 )
 
 from registry.auth import Authenticator
+from registry.config import AuthConfig
 from registry.decoding import MAX_JSON_DEPTH, may_hold_non_finite_numbers
 from registry.errors import (
     MAX_MESSAGE_CHARS,
@@ -249,7 +250,9 @@ def test_the_health_service_refuses_garbage_too() -> None:
 
 
 def test_auth_comes_before_decoding_problems() -> None:
-    authenticator = Authenticator({"admin": ["an-admin-token-0123456789"]})
+    authenticator = Authenticator(
+        AuthConfig.model_validate({"admin_tokens": ["an-admin-token-0123456789"]}).principals()
+    )
     code, _, _ = call_raw("RegistryService/GetWorker", b"\xff", authenticator=authenticator)
     assert code == grpc.StatusCode.UNAUTHENTICATED
     good = (("authorization", "Bearer an-admin-token-0123456789"),)
