@@ -47,6 +47,13 @@ R = TypeVar("R")
 # too many in flight (another replica's burst), or the run closed under it (continue-as-new).
 _RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED)
 _MAX_BACKOFF_SECONDS = 1.0
+# Failures Temporal itself gives an update (source "Server"), by failure type:
+# - delivered in a workflow task the worker completed without processing it (a task raced
+#   by a sticky-queue timeout or a run handing over): never accepted, so the same update id
+#   may be sent again;
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
+# - accepted, then the run closed before it completed: it may or may not have been applied.
+_INTERRUPTED_UPDATES = frozenset({"AcceptedUpdateCompletedWorkflow"})
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,8 @@ class RegistryWorkflowClient:
                 )
                 return result
             except WorkflowUpdateFailedError as error:
-                raise _refusal(error.cause) from None
+                if not _unprocessed(error.cause):
+                    raise _refusal(error.cause) from None
             except RPCError as error:
                 if error.status not in _RETRYABLE:
                     raise _unreachable(self.workflow_id, error.status.name) from error
@@ -210,11 +218,27 @@ def _unreachable(workflow_id: str, cause: str) -> RegistryError:
     )
 
 
+def _unprocessed(cause: BaseException | None) -> bool:
+    """Whether Temporal rejected the update because no worker processed it (retry it)."""
+    return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE
+
+
 def _refusal(cause: BaseException | None) -> RegistryError:
-    """The RegistryError for an update the workflow refused (see registry.workflow)."""
+    """The RegistryError for an update the workflow refused (see registry.workflow), or that
+    Temporal failed on its own (UNAVAILABLE: a transient condition, never the caller's)."""
     if not isinstance(cause, ApplicationError):
         return RegistryError(
             grpc.StatusCode.INTERNAL, "REGISTRY_INTERNAL", "the registry workflow failed the write"
+        )
+    if cause.type in _INTERRUPTED_UPDATES:
+        return unavailable(
+            "REGISTRY_WRITE_INTERRUPTED",
+            f"the registry workflow's run closed during this write ({cause.message}); it may "
+            "or may not have been applied: retry it",
+        )
+    if cause.type not in grpc.StatusCode.__members__:  # not one of the workflow's refusals
+        return unavailable(
+            "REGISTRY_WRITE_FAILED", f"Temporal failed this write: {cause.message}; retry it"
         )
     details: Any = cause.details[0] if cause.details else {}
     if not isinstance(details, dict):
