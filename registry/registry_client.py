@@ -3,7 +3,12 @@ bounded, queued updates, read its snapshot, describe its current run.
 
 Every Temporal failure is turned into a RegistryError here, so callers see one error model:
 a write the workflow refuses keeps the code, reason and field violations its validator gave;
-a registry workflow Temporal cannot reach is UNAVAILABLE."""
+a registry workflow Temporal cannot reach is UNAVAILABLE.
+
+A registry workflow Temporal does not know at all (NOT_FOUND: no execution with its id, or
+no namespace: a Temporal that came back without its database) is *lost*: `lost` is set, and
+the runtime provisions it again as a fresh start would. One that exists but is closed (an
+operator terminated it) is not lost: it is reported, never silently replaced."""
 
 from __future__ import annotations
 
@@ -75,6 +80,7 @@ class RegistryWorkflowClient:
         # Temporal fails updates beyond 10 in flight per workflow: the rest wait here.
         self._in_flight = asyncio.Semaphore(settings.max_concurrent_updates)
         self.queued_updates = 0
+        self.lost = asyncio.Event()  # Temporal has no such workflow (see the module docstring)
 
     @property
     def workflow_id(self) -> str:
@@ -83,12 +89,31 @@ class RegistryWorkflowClient:
     @contextlib.contextmanager
     def _answering(self) -> Iterator[None]:
         """A registry workflow that Temporal cannot reach or answer for is
-        UNAVAILABLE to the caller, whichever read failed."""
+        UNAVAILABLE to the caller, whichever read failed; one it does not know is lost."""
         try:
             yield
         except (RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError) as error:
+            if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+                raise self._lose() from error
             cause = error.status.name if isinstance(error, RPCError) else type(error).__name__
             raise _unreachable(self.workflow_id, cause) from error
+
+    def _lose(self) -> RegistryError:
+        """Note that Temporal does not know the registry workflow; the error for the caller."""
+        self.lost.set()
+        return unavailable(
+            "REGISTRY_WORKFLOW_UNAVAILABLE",
+            f"registry workflow {self.workflow_id} does not exist in namespace "
+            f"{self._client.namespace} (did Temporal lose its state?); starting it again",
+        )
+
+    async def _not_found(self) -> RegistryError | None:
+        """After NOT_FOUND on an update: the error to answer, or None to retry (the run was
+        closed by a continue-as-new, and the next one is open)."""
+        run = await self.describe_run()  # raises the lost error when there is no workflow
+        if run.running:
+            return None
+        return closed(self.workflow_id, run)
 
     def _handle(self) -> WorkflowHandle[RegistryWorkflow, None]:
         return self._client.get_workflow_handle_for(RegistryWorkflow.run, self.workflow_id)
@@ -143,6 +168,10 @@ class RegistryWorkflowClient:
             except RPCError as error:
                 if error.status not in _RETRYABLE:
                     raise _unreachable(self.workflow_id, error.status.name) from error
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    answer = await self._not_found()
+                    if answer is not None:
+                        raise answer from error
             except WorkflowUpdateRPCTimeoutOrCancelledError:
                 pass  # not yet accepted in time: same update id, so a retry cannot apply it twice
             await asyncio.sleep(backoff * (0.5 + random.random()))
@@ -209,6 +238,15 @@ class RegistryWorkflowClient:
             history_length=info.history_length,
             history_size_bytes=info.history_size_bytes,
         )
+
+
+def closed(workflow_id: str, run: RunInfo) -> RegistryError:
+    """UNAVAILABLE for a registry workflow whose current run is closed."""
+    return unavailable(
+        "REGISTRY_WORKFLOW_CLOSED",
+        f"registry workflow {workflow_id} is {run.status}",
+        run_id=run.run_id,
+    )
 
 
 def _unreachable(workflow_id: str, cause: str) -> RegistryError:

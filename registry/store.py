@@ -40,6 +40,7 @@ from registry.pagination import parse_label_selector
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeAdmin
 from registry.starter import WorkflowStarter
+from registry.state_log import StateLog
 from registry.temporal_schedules import TemporalSchedules
 from registry.views import (
     LivenessInputs,
@@ -209,13 +210,15 @@ class RegistryStore:
             )
 
     async def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        state = StateLog(log, f"registry background step {step.__name__}")
         while True:
             try:
                 await step()
+                state.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("registry background step %s failed", step.__name__, exc_info=True)
+            except Exception as error:
+                state.failed(error)  # one line when it starts failing, not one per step
             await asyncio.sleep(seconds)
 
     async def refresh(self) -> None:
