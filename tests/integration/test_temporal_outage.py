@@ -31,7 +31,18 @@ from temporal_registry.v1 import (
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from integration.stack import Envoy, Registry, TemporalDevServer, authorized, wait_until
+from integration.stack import (
+    LOOPBACK,
+    Envoy,
+    Process,
+    Registry,
+    TemporalDevServer,
+    authorized,
+    free_port,
+    port_accepts,
+    wait_until,
+)
+from registry.devstack import temporal_dev_server_command
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +217,70 @@ def test_a_closed_registry_workflow_is_reported_and_not_replaced(workdir: Path) 
 
         assert asyncio.run(current_run()) == (run_id, "TERMINATED")
         assert not stubs.ready()
+
+
+class ShortLivedConnections(TemporalDevServer):
+    """A dev server that closes every client connection after 3 s (GOAWAY), and forcibly 1 s
+    later: Temporal's frontend does so at 5 min (+/- 10 %) and 70 s by default."""
+
+    def start(self) -> ShortLivedConnections:
+        argv = temporal_dev_server_command(
+            host=LOOPBACK,
+            port=self.port,
+            ui_port=free_port(),
+            http_port=free_port(),
+            metrics_port=free_port(),
+            db_file=self.workdir / "temporal.db",
+            headless=True,
+        )
+        argv += [
+            "--dynamic-config-value",
+            'frontend.keepAliveMaxConnectionAge="3s"',
+            "--dynamic-config-value",
+            'frontend.keepAliveMaxConnectionAgeGrace="1s"',
+        ]
+        self.process = Process("temporal", argv, self.workdir / "temporal.log").start()
+        wait_until(lambda: port_accepts(self.port), 60, "temporal dev server", self.process.popen)
+        return self
+
+
+def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Path) -> None:
+    """Temporal closes a connection that outlived its maximum age once its grace period ends,
+    cancelling what is in flight on it then: long polls are, on the embedded worker's
+    connection. Calls made for clients (here a registration, which lists the namespace's
+    search attributes) go through a connection of their own, so none is cancelled."""
+    home = workdir / unique("goaway")
+    home.mkdir()
+    temporal = ShortLivedConnections(home).start()
+    registry = Registry(home, temporal.address).start()
+    try:
+        with grpc.insecure_channel(registry.grpc_target) as channel:
+            stubs = Stubs(channel)
+            wait_until(stubs.ready, 60, "registry ready", registry.process.popen)  # type: ignore[union-attr]
+            failures = []
+            deadline = time.monotonic() + 15  # three forced closes
+            registrations = 0
+            while time.monotonic() < deadline:
+                request = registry_pb2.RegisterWorkerRequest(
+                    worker_id=unique("steady"),
+                    task_queue="goaway-q",
+                    workflows=[
+                        resources_pb2.Workflow(
+                            workflow_type="goaway.v1",
+                            search_attributes=[
+                                resources_pb2.SearchAttribute(name="OrderId", type="Keyword")
+                            ],
+                        )
+                    ],
+                )
+                try:
+                    stubs.registry.RegisterWorker(request, timeout=30)
+                except grpc.RpcError as error:
+                    failures.append(error.details())  # type: ignore[attr-defined]
+                registrations += 1
+                time.sleep(0.05)
+    finally:
+        registry.stop()
+        temporal.stop()
+    assert registrations > 50
+    assert failures == []
