@@ -115,7 +115,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         run_timeout = _timeout(request, "run_timeout", violations)
         if violations:
             raise invalid_fields("INVALID_START", violations)
-        task_queue = store.task_queue_for(stored, request.label_selector)
+        task_queue = await store.task_queue_for(stored, request.label_selector)
 
         if request.workflow_id:
             workflow_id = request.workflow_id

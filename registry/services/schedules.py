@@ -69,7 +69,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         schedules = store.schedules
         violations = _schedule_id_violations(request.schedule_id)
         spec_request = _spec_request(request, list(request.fire_offsets_seconds))
-        action, built, warnings = self._action(
+        action, built, warnings = await self._action(
             store, request, spec_request, violations, task_queue=None
         )
         policies = _policies(request, violations)
@@ -113,7 +113,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             else (current.schedule.action.start_workflow.task_queue.name)
         )
         spec_request = _spec_request(request, [])
-        action, built, _ = self._action(
+        action, built, _ = await self._action(
             store, request, spec_request, violations, task_queue=keep_queue
         )
         policies = _policies(request, violations)
@@ -134,7 +134,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
             raise _conflict(request.schedule_id)
         return self._message(store, request.schedule_id, updated)
 
-    def _action(
+    async def _action(
         self,
         store: RegistryStore,
         request: schedules_pb2.CreateScheduleRequest | schedules_pb2.UpdateScheduleRequest,
@@ -165,7 +165,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
                 FieldViolation("remaining_actions", "must be 0 or more", "out_of_range")
             )
         if task_queue is None and not violations:
-            task_queue = store.task_queue_for(stored, request.label_selector)
+            task_queue = await store.task_queue_for(stored, request.label_selector)
         converter = store.temporal.data_converter.payload_converter
         start = NewWorkflowExecutionInfo(
             workflow_id=request.workflow_id or request.schedule_id,

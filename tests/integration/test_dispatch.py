@@ -5,6 +5,7 @@ workflow ids with concurrent claims, resets and skip-forward, and the 0.1.x /run
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,13 @@ from temporal_registry.v1 import (
 from temporalio.client import Client
 
 from integration.conftest import ECHO_QUEUE
-from integration.stack import Registry, TemporalDevServer, authorized, wait_until
+from integration.stack import (
+    Registry,
+    TemporalDevServer,
+    authorized,
+    start_echo_worker,
+    wait_until,
+)
 from integration.test_registry_api import ERROR_INFO, error, unique, violation_fields
 from integration.test_registry_durability import own_registry_settings, running
 
@@ -205,6 +212,38 @@ def test_no_healthy_worker_is_unavailable_with_the_reasons(echo: None, http: htt
         "NO_HEALTHY_WORKER",
     )
     assert "no registered workers" in details[ERROR_INFO]["metadata"]["reasons"]
+
+
+def test_a_worker_polling_just_after_it_registered_is_started_on_at_once(
+    http: httpx.Client, workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """The registration reads its queue's pollers at once, before the worker polls; a start
+    (or a read of health) that then finds no poller reads the queue again instead of
+    refusing until the next periodic read (liveness.poller_refresh_seconds, 15 s)."""
+    kind, queue = unique("order"), unique("fresh-q")
+    body = {
+        "worker_id": unique("fresh"),
+        "task_queue": queue,
+        "workflows": [{"workflow_type": kind}],
+    }
+    http.post("/registry/workers", json=body).raise_for_status()
+    start = {"input": {"order_id": "o-fresh"}}
+    details = error(http.post(f"/workflows/{kind}/start", json=start), 503, 14, "NO_HEALTHY_WORKER")
+    assert "no pollers" in details[ERROR_INFO]["metadata"]["reasons"]
+    worker = start_echo_worker(workdir, temporal.address, queue)
+    try:
+        began = time.monotonic()
+        response = http.post(f"/workflows/{kind}/start", json=start)
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - began < 5
+        assert result(temporal, response.json()["workflow_id"]) == {"order_id": "o-fresh"}
+        workflow = http.get(f"/registry/workflows/{kind}").json()
+        assert (workflow["healthy"], workflow["health_reasons"]) == (
+            True,
+            ["registered", "1 active poller"],
+        )
+    finally:
+        worker.stop()
 
 
 # --- idempotency ----------------------------------------------------------------------------
