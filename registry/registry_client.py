@@ -3,7 +3,12 @@ bounded, queued updates, read its snapshot, describe its current run.
 
 Every Temporal failure is turned into a RegistryError here, so callers see one error model:
 a write the workflow refuses keeps the code, reason and field violations its validator gave;
-a registry workflow Temporal cannot reach is UNAVAILABLE."""
+a registry workflow Temporal cannot reach is UNAVAILABLE.
+
+A registry workflow Temporal does not know at all (NOT_FOUND: no execution with its id, or
+no namespace: a Temporal that came back without its database) is *lost*: `lost` is set, and
+the runtime provisions it again as a fresh start would. One that exists but is closed (an
+operator terminated it) is not lost: it is reported, never silently replaced."""
 
 from __future__ import annotations
 
@@ -47,6 +52,13 @@ R = TypeVar("R")
 # too many in flight (another replica's burst), or the run closed under it (continue-as-new).
 _RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED)
 _MAX_BACKOFF_SECONDS = 1.0
+# Failures Temporal itself gives an update (source "Server"), by failure type:
+# - delivered in a workflow task the worker completed without processing it (a task raced
+#   by a sticky-queue timeout or a run handing over): never accepted, so the same update id
+#   may be sent again;
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
+# - accepted, then the run closed before it completed: it may or may not have been applied.
+_INTERRUPTED_UPDATES = frozenset({"AcceptedUpdateCompletedWorkflow"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class RegistryWorkflowClient:
         # Temporal fails updates beyond 10 in flight per workflow: the rest wait here.
         self._in_flight = asyncio.Semaphore(settings.max_concurrent_updates)
         self.queued_updates = 0
+        self.lost = asyncio.Event()  # Temporal has no such workflow (see the module docstring)
 
     @property
     def workflow_id(self) -> str:
@@ -76,12 +89,31 @@ class RegistryWorkflowClient:
     @contextlib.contextmanager
     def _answering(self) -> Iterator[None]:
         """A registry workflow that Temporal cannot reach or answer for is
-        UNAVAILABLE to the caller, whichever read failed."""
+        UNAVAILABLE to the caller, whichever read failed; one it does not know is lost."""
         try:
             yield
         except (RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError) as error:
+            if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+                raise self._lose() from error
             cause = error.status.name if isinstance(error, RPCError) else type(error).__name__
             raise _unreachable(self.workflow_id, cause) from error
+
+    def _lose(self) -> RegistryError:
+        """Note that Temporal does not know the registry workflow; the error for the caller."""
+        self.lost.set()
+        return unavailable(
+            "REGISTRY_WORKFLOW_UNAVAILABLE",
+            f"registry workflow {self.workflow_id} does not exist in namespace "
+            f"{self._client.namespace} (did Temporal lose its state?); starting it again",
+        )
+
+    async def _not_found(self) -> RegistryError | None:
+        """After NOT_FOUND on an update: the error to answer, or None to retry (the run was
+        closed by a continue-as-new, and the next one is open)."""
+        run = await self.describe_run()  # raises the lost error when there is no workflow
+        if run.running:
+            return None
+        return closed(self.workflow_id, run)
 
     def _handle(self) -> WorkflowHandle[RegistryWorkflow, None]:
         return self._client.get_workflow_handle_for(RegistryWorkflow.run, self.workflow_id)
@@ -131,10 +163,15 @@ class RegistryWorkflowClient:
                 )
                 return result
             except WorkflowUpdateFailedError as error:
-                raise _refusal(error.cause) from None
+                if not _unprocessed(error.cause):
+                    raise _refusal(error.cause) from None
             except RPCError as error:
                 if error.status not in _RETRYABLE:
                     raise _unreachable(self.workflow_id, error.status.name) from error
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    answer = await self._not_found()
+                    if answer is not None:
+                        raise answer from error
             except WorkflowUpdateRPCTimeoutOrCancelledError:
                 pass  # not yet accepted in time: same update id, so a retry cannot apply it twice
             await asyncio.sleep(backoff * (0.5 + random.random()))
@@ -203,6 +240,15 @@ class RegistryWorkflowClient:
         )
 
 
+def closed(workflow_id: str, run: RunInfo) -> RegistryError:
+    """UNAVAILABLE for a registry workflow whose current run is closed."""
+    return unavailable(
+        "REGISTRY_WORKFLOW_CLOSED",
+        f"registry workflow {workflow_id} is {run.status}",
+        run_id=run.run_id,
+    )
+
+
 def _unreachable(workflow_id: str, cause: str) -> RegistryError:
     return unavailable(
         "REGISTRY_WORKFLOW_UNAVAILABLE",
@@ -210,11 +256,27 @@ def _unreachable(workflow_id: str, cause: str) -> RegistryError:
     )
 
 
+def _unprocessed(cause: BaseException | None) -> bool:
+    """Whether Temporal rejected the update because no worker processed it (retry it)."""
+    return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE
+
+
 def _refusal(cause: BaseException | None) -> RegistryError:
-    """The RegistryError for an update the workflow refused (see registry.workflow)."""
+    """The RegistryError for an update the workflow refused (see registry.workflow), or that
+    Temporal failed on its own (UNAVAILABLE: a transient condition, never the caller's)."""
     if not isinstance(cause, ApplicationError):
         return RegistryError(
             grpc.StatusCode.INTERNAL, "REGISTRY_INTERNAL", "the registry workflow failed the write"
+        )
+    if cause.type in _INTERRUPTED_UPDATES:
+        return unavailable(
+            "REGISTRY_WRITE_INTERRUPTED",
+            f"the registry workflow's run closed during this write ({cause.message}); it may "
+            "or may not have been applied: retry it",
+        )
+    if cause.type not in grpc.StatusCode.__members__:  # not one of the workflow's refusals
+        return unavailable(
+            "REGISTRY_WRITE_FAILED", f"Temporal failed this write: {cause.message}; retry it"
         )
     details: Any = cause.details[0] if cause.details else {}
     if not isinstance(details, dict):

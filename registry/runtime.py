@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from registry.interruptible import Interrupted, run_until
 from registry.provisioning_workflow import ProvisionSearchAttributes
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeActivities
+from registry.state_log import StateLog
 from registry.store import RegistryStore
 from registry.temporal_connection import connect, ensure_namespace
 from registry.workflow import RegistryWorkflow
@@ -56,6 +58,7 @@ class RegistryRuntime:
         self._registry: RegistryStore | None = None
         self._not_ready = NotReady("TEMPORAL_CONNECTING", "connecting to Temporal")
         self._task: asyncio.Task[None] | None = None
+        self._state = StateLog(log, "registry not ready")
         self.ready = asyncio.Event()
 
     def start(self) -> None:
@@ -90,33 +93,42 @@ class RegistryRuntime:
         return self._registry
 
     async def _supervise(self) -> None:
-        """Connect, provision, run the worker; on failure report why and retry."""
+        """Connect, provision, run the worker; on failure report why and retry. A registry
+        workflow Temporal lost (it came back without its state) is provisioned again, as a
+        fresh start would."""
         temporal = self._config.temporal
         while True:
             try:
                 self._not_ready = NotReady(
                     "TEMPORAL_UNAVAILABLE", f"cannot reach Temporal at {temporal.address}"
                 )
-                client = await connect(temporal, self._temporal_interceptors)
+                # Two connections: the worker's rides out a short outage as the SDK intends;
+                # the one calls for clients go through gives up fast (FAIL_FAST_SECONDS).
+                worker_client = await connect(temporal, self._temporal_interceptors)
+                client = await connect(temporal, self._temporal_interceptors, fail_fast=True)
                 self._not_ready = NotReady(
                     "NAMESPACE_UNAVAILABLE", f"cannot provision namespace {temporal.namespace}"
                 )
                 await ensure_namespace(
                     client, temporal.namespace, temporal.namespace_retention_days
                 )
-                await self._run_worker(client)
+                await self._run_worker(worker_client, client)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("registry runtime failed (%s); retrying", self._not_ready.reason)
+            except Exception as error:
+                self._state.failed(error)
             await self._set_ready(False)
             await asyncio.sleep(self._retry_seconds)
 
-    async def _run_worker(self, client: Client) -> None:
+    async def _run_worker(self, worker_client: Client, client: Client) -> None:
+        """Run the embedded worker and serve through a store until the worker stops (or
+        fails), or Temporal turns out to have lost the registry workflow."""
         settings = self._config.registry
-        search_attributes = SearchAttributeActivities(client, self._config.temporal.namespace)
+        search_attributes = SearchAttributeActivities(
+            worker_client, self._config.temporal.namespace
+        )
         worker = Worker(
-            client,
+            worker_client,
             task_queue=settings.task_queue,
             workflows=[RegistryWorkflow, ProvisionSearchAttributes],
             activities=[search_attributes.add, search_attributes.remove],
@@ -127,6 +139,7 @@ class RegistryRuntime:
         )
         worker_run = asyncio.create_task(worker.run(), name="registry-worker")
         background: asyncio.Task[None] | None = None
+        lost: asyncio.Task[bool] | None = None
         try:
             registry = RegistryWorkflowClient(client, settings)
             self._not_ready = NotReady(
@@ -143,21 +156,35 @@ class RegistryRuntime:
             store = RegistryStore(registry, client, self._config)
             await _while_running(worker_run, store.start(), settings.update_timeout_seconds)
             background = asyncio.create_task(store.run(), name="registry-store")
+            lost = asyncio.create_task(registry.lost.wait(), name="registry-lost")
             self._registry = store
             await self._set_ready(True)
+            self._state.ok()
             log.info(
                 "registry ready: workflow %s on task queue %s",
                 settings.workflow_id,
                 settings.task_queue,
             )
-            await worker_run  # returns only when the worker stops or fails
-            self._not_ready = NotReady(
-                "REGISTRY_WORKER_STOPPED", "the embedded registry worker stopped"
-            )
+            await asyncio.wait({worker_run, background, lost}, return_when=FIRST_COMPLETED)
+            if lost.done():
+                self._not_ready = NotReady(
+                    "REGISTRY_WORKFLOW_UNAVAILABLE",
+                    f"registry workflow {settings.workflow_id} no longer exists in namespace "
+                    f"{self._config.temporal.namespace}; starting it again",
+                )
+                log.warning("%s (did Temporal lose its state?)", self._not_ready.message)
+            else:
+                self._not_ready = NotReady(
+                    "REGISTRY_WORKER_STOPPED", "the embedded registry worker stopped"
+                )
+            await self._set_ready(False)
+            if worker_run.done():
+                worker_run.result()  # raises the worker's failure, if it failed
         finally:
-            if background is not None:
-                background.cancel()
-                await asyncio.gather(background, return_exceptions=True)
+            for task in (background, lost):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             if not worker_run.done():
                 await _shut_down(worker, WORKER_SHUTDOWN_SECONDS)
 

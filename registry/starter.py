@@ -1,12 +1,31 @@
-"""Starting a workflow in Temporal: one StartWorkflowExecution call, built by hand so the
-registry controls the request id (Temporal's own idempotency key), the id policies, memo,
-search attributes and timeouts, and Temporal's refusals become clear RegistryErrors."""
+"""Starting a workflow in Temporal: StartWorkflowExecution built by hand, so the registry
+controls the request id, the id policies, memo, search attributes and timeouts, and
+Temporal's refusals become clear RegistryErrors.
+
+Idempotent starts (a client `request_id`) and `started`
+-------------------------------------------------------
+Temporal deduplicates a start whose request id started the id's current run, but answers
+the duplicate exactly like the original (`started: true`), so it cannot tell a client which
+of several attempts with one request id started the run. The registry therefore gives each
+attempt its own Temporal request id, `registry-start:<attempt nonce>:<request_id>`, and
+first asks for a run only where no execution holds the id (conflict policy FAIL, reuse
+policy REJECT_DUPLICATE). In one call:
+
+- the attempt that creates the run is answered `started: true`;
+- any other attempt meets the run (open or closed) in an ALREADY_EXISTS whose details carry
+  the start request id of the run holding the id: when it carries the same client request
+  id, the attempt answers that run with `started: false`, whichever replica made it;
+- when another request's execution holds the id, the caller's id policies decide, in a
+  second call (TERMINATE_EXISTING then uses the fixed attempt `same`, so that Temporal's own
+  deduplication keeps concurrent retries from terminating each other's run).
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import grpc
 from temporalio.api.common.v1 import Memo, Payloads, WorkflowExecution, WorkflowType
@@ -30,6 +49,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from registry.dispatch import TypedSearchAttribute
 from registry.errors import RegistryError, unavailable
 
+_FAIL: Final = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+_TERMINATE: Final = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+_REJECT: Final = WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+ATTEMPT_PREFIX: Final = "registry-start:"
+# The attempt of a start that leaves the choice between attempts to Temporal's deduplication.
+SAME_ATTEMPT: Final = "same"
+
 _KEYS: dict[str, Any] = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Text": SearchAttributeKey.for_text,
@@ -49,7 +75,7 @@ class StartPlan:
     workflow_id: str
     task_queue: str
     input: Any
-    request_id: str
+    request_id: str  # the client's idempotency key; "" for none
     search_attributes: list[TypedSearchAttribute] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
     conflict_policy: WorkflowIdConflictPolicy.ValueType = (
@@ -65,7 +91,32 @@ class StartPlan:
 @dataclass(frozen=True)
 class Started:
     run_id: str
-    started: bool  # False: an existing run was answered (USE_EXISTING)
+    started: bool  # False: an existing run was answered (a retry, or USE_EXISTING)
+    task_queue: str = ""  # where the run was started, when not the plan's queue
+
+
+@dataclass(frozen=True)
+class _Conflict:
+    """An ALREADY_EXISTS: the run holding the id, and the request id that started it."""
+
+    run_id: str
+    start_request_id: str
+    error: RPCError
+
+
+def temporal_request_id(request_id: str, attempt: str) -> str:
+    """The request id Temporal gets for one attempt at a start with a client request id."""
+    return f"{ATTEMPT_PREFIX}{attempt}:{request_id}"
+
+
+def client_request_id(start_request_id: str) -> str:
+    """The client request id a Temporal start request id carries (itself when it is not one
+    of the registry's: a run an earlier registry version started with the bare request id)."""
+    if start_request_id.startswith(ATTEMPT_PREFIX):
+        _, sep, request_id = start_request_id[len(ATTEMPT_PREFIX) :].partition(":")
+        if sep:
+            return request_id
+    return start_request_id
 
 
 class WorkflowStarter:
@@ -75,6 +126,98 @@ class WorkflowStarter:
         self._timeout = timeout
 
     async def start(self, plan: StartPlan) -> Started:
+        """Start the plan's run under its id policies; with a request id, a retry answers the
+        run an earlier attempt started (see the module docstring)."""
+        if not plan.request_id:
+            outcome = await self._attempt(
+                plan, str(uuid.uuid4()), plan.conflict_policy, plan.reuse_policy
+            )
+            if isinstance(outcome, _Conflict):
+                raise _start_refused(outcome.error, plan)
+            return outcome
+        first = await self._start_new(plan)
+        if not isinstance(first, _Conflict):
+            return first
+        if (plan.conflict_policy, plan.reuse_policy) == (_FAIL, _REJECT):
+            raise _start_refused(first.error, plan)
+        # Another request's execution holds the id: the caller's policies decide.
+        attempt = SAME_ATTEMPT if plan.conflict_policy == _TERMINATE else uuid.uuid4().hex
+        outcome = await self._attempt(
+            plan,
+            temporal_request_id(plan.request_id, attempt),
+            plan.conflict_policy,
+            plan.reuse_policy,
+        )
+        if isinstance(outcome, _Conflict):
+            return await self._retried(plan, outcome)
+        return outcome
+
+    async def start_new(self, plan: StartPlan) -> Started | None:
+        """Start the plan's run only if no execution of another request (open or closed, within
+        retention) has its id: None when one has. A retry of the request that started the
+        execution answers it, with started=False."""
+        outcome = await self._start_new(plan)
+        return None if isinstance(outcome, _Conflict) else outcome
+
+    async def _start_new(self, plan: StartPlan) -> Started | _Conflict:
+        request_id = (
+            temporal_request_id(plan.request_id, uuid.uuid4().hex)
+            if plan.request_id
+            else str(uuid.uuid4())
+        )
+        outcome = await self._attempt(plan, request_id, _FAIL, _REJECT)
+        if isinstance(outcome, _Conflict) and _ours(plan, outcome):
+            return await self._retried(plan, outcome)
+        return outcome
+
+    async def _retried(self, plan: StartPlan, conflict: _Conflict) -> Started:
+        """The answer to a retry: the run its request started, or the refusal of a run that
+        another request started."""
+        if not _ours(plan, conflict):
+            raise _start_refused(conflict.error, plan)
+        return Started(conflict.run_id, False, await self._task_queue_of(plan, conflict.run_id))
+
+    async def _task_queue_of(self, plan: StartPlan, run_id: str) -> str:
+        """The queue a run was started on (the retry may have picked another one now)."""
+        try:
+            description = await self.client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=self._namespace,
+                    execution=WorkflowExecution(workflow_id=plan.workflow_id, run_id=run_id),
+                ),
+                timeout=self._timeout,
+            )
+        except RPCError:
+            return plan.task_queue  # e.g. deleted since: the answer still names the run
+        return description.execution_config.task_queue.name or plan.task_queue
+
+    async def _attempt(
+        self,
+        plan: StartPlan,
+        request_id: str,
+        conflict_policy: WorkflowIdConflictPolicy.ValueType,
+        reuse_policy: WorkflowIdReusePolicy.ValueType,
+    ) -> Started | _Conflict:
+        """One StartWorkflowExecution; ALREADY_EXISTS is returned, any other refusal raised."""
+        try:
+            response = await self.client.workflow_service.start_workflow_execution(
+                self._request(plan, request_id, conflict_policy, reuse_policy),
+                timeout=self._timeout,
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.ALREADY_EXISTS:
+                raise _start_refused(error, plan) from error
+            running = _already_started(error)
+            return _Conflict(running.run_id, running.start_request_id, error)
+        return Started(response.run_id, response.started)
+
+    def _request(
+        self,
+        plan: StartPlan,
+        request_id: str,
+        conflict_policy: WorkflowIdConflictPolicy.ValueType,
+        reuse_policy: WorkflowIdReusePolicy.ValueType,
+    ) -> StartWorkflowExecutionRequest:
         converter = self.client.data_converter.payload_converter
         request = StartWorkflowExecutionRequest(
             namespace=self._namespace,
@@ -83,9 +226,9 @@ class WorkflowStarter:
             task_queue=TaskQueue(name=plan.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
             input=Payloads(payloads=converter.to_payloads([plan.input])),
             identity=self.client.identity,
-            request_id=plan.request_id,
-            workflow_id_conflict_policy=plan.conflict_policy,
-            workflow_id_reuse_policy=plan.reuse_policy,
+            request_id=request_id,
+            workflow_id_conflict_policy=conflict_policy,
+            workflow_id_reuse_policy=reuse_policy,
         )
         if plan.memo:
             request.memo.CopyFrom(
@@ -96,13 +239,7 @@ class WorkflowStarter:
             request.workflow_execution_timeout.FromTimedelta(plan.execution_timeout)
         if plan.run_timeout is not None:
             request.workflow_run_timeout.FromTimedelta(plan.run_timeout)
-        try:
-            response = await self.client.workflow_service.start_workflow_execution(
-                request, timeout=self._timeout
-            )
-        except RPCError as error:
-            raise _start_refused(error, plan) from error
-        return Started(response.run_id, response.started)
+        return request
 
     async def exists(self, workflow_id: str) -> bool:
         """Whether Temporal knows an execution (open or closed, within retention) with this id."""
@@ -129,11 +266,24 @@ def encode_typed_search_attributes(
         encode_search_attributes(TypedSearchAttributes(pairs), target)
 
 
+def _ours(plan: StartPlan, conflict: _Conflict) -> bool:
+    """Whether the run holding the id was started by this plan's request id."""
+    return bool(plan.request_id) and client_request_id(conflict.start_request_id) == (
+        plan.request_id
+    )
+
+
+def _already_started(error: RPCError) -> WorkflowExecutionAlreadyStartedFailure:
+    running = WorkflowExecutionAlreadyStartedFailure()
+    for detail in error.grpc_status.details:
+        if detail.Unpack(running):
+            break
+    return running
+
+
 def _start_refused(error: RPCError, plan: StartPlan | None) -> RegistryError:
     if error.status == RPCStatusCode.ALREADY_EXISTS and plan is not None:
-        running = WorkflowExecutionAlreadyStartedFailure()
-        status = error.grpc_status
-        run_id = next((running.run_id for detail in status.details if detail.Unpack(running)), "")
+        run_id = _already_started(error).run_id
         return RegistryError(
             grpc.StatusCode.ALREADY_EXISTS,
             "WORKFLOW_ALREADY_RUNNING",

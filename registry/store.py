@@ -8,7 +8,12 @@
 - Heartbeats only touch memory. Every `liveness.flush_interval_seconds` one update renews the
   leases that would otherwise expire before the next flush (registry.liveness), then workers
   long past their lease are expired unless self-preservation holds.
-- Task queue pollers are read from Temporal (DescribeTaskQueue) in the background too.
+- Task queue pollers are read from Temporal (DescribeTaskQueue) in the background too, and
+  at once for the queue of a worker that registers. A start (or a read of a type's health)
+  that finds a registered worker's queue without a recent poller reads that queue again
+  before refusing: a worker that registered a moment ago is usually polling by then. Those
+  reads are shared and spaced per queue (`_POLLER_READ_SPACING`), so a flood of them cannot
+  flood Temporal.
 """
 
 from __future__ import annotations
@@ -16,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -33,7 +37,16 @@ from registry.catalog_copy import CatalogCopy
 from registry.config import Config
 from registry.dispatch import choose_task_queue
 from registry.errors import RegistryError, worker_not_found, workflow_not_found
-from registry.liveness import ExpiryDecision, Lease, Poller, expired_workers, renewals_due
+from registry.fresh_reads import FreshReads
+from registry.liveness import (
+    ExpiryDecision,
+    Lease,
+    Poller,
+    expired_workers,
+    lease_valid,
+    poller_health,
+    renewals_due,
+)
 from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
 from registry.model import (
     Catalog,
@@ -47,6 +60,7 @@ from registry.pagination import parse_label_selector
 from registry.registry_client import RegistryWorkflowClient
 from registry.search_attributes import SearchAttributeAdmin
 from registry.starter import WorkflowStarter
+from registry.state_log import StateLog
 from registry.temporal_schedules import TemporalSchedules
 from registry.views import (
     LivenessInputs,
@@ -70,6 +84,11 @@ _DESCRIBE_CONCURRENCY = 8
 _MIN_REFRESH_SPACING = 0.05
 # How long a gap in the write results may stay open before a snapshot fills it.
 _GAP_GRACE_SECONDS = 0.2
+# DescribeTaskQueue of one queue starts at most this often (starts and reads that find no
+# recent poller ask for one).
+_POLLER_READ_SPACING = 1.0
+# How long a start or a read waits for those before answering with the view it has.
+_POLLER_READ_WAIT = 2.0
 
 
 class RegistryStore:
@@ -81,8 +100,9 @@ class RegistryStore:
         self.snapshot = RegistrySnapshot()
         self._gap_check: asyncio.Task[None] | None = None
         self._refreshed_at = 0.0  # time.monotonic() of the last refresh
-        self._refreshing: asyncio.Task[None] | None = None
-        self._refresh_started = -math.inf  # time.monotonic() when _refreshing began
+        self._snapshot_reads: FreshReads[None] = FreshReads(_MIN_REFRESH_SPACING)
+        self._poller_reads: FreshReads[str] = FreshReads(_POLLER_READ_SPACING)
+        self._describe_limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
         self._spawned: set[asyncio.Task[Any]] = set()
         self._heartbeats: dict[str, float] = {}
         self._pollers: dict[str, list[Poller]] | None = None
@@ -147,11 +167,57 @@ class RegistryStore:
         workers = workers_by_type(self.catalog.workers.values()).get(stored.spec.workflow_type, [])
         return workflow_view(stored, workers, inputs or self.liveness_inputs())
 
-    def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
-        """The task queue a run of the type would start on now (see choose_task_queue)."""
+    async def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
+        """The task queue a run of the type would start on now (see choose_task_queue). Before
+        refusing for want of a poller, the queues of its workers are read again."""
+        selector = parse_label_selector(label_selector)
+        # A queue never read (new, or Temporal did not answer) would be judged on leases alone.
+        await self.refresh_stale_pollers([stored.spec.workflow_type], unread_only=True)
         inputs = self.liveness_inputs()
-        view = self.view_of(stored, inputs)
-        return choose_task_queue(view, parse_label_selector(label_selector), inputs)
+        try:
+            return choose_task_queue(self.view_of(stored, inputs), selector, inputs)
+        except RegistryError:
+            if not await self.refresh_stale_pollers([stored.spec.workflow_type]):
+                raise
+        inputs = self.liveness_inputs()
+        return choose_task_queue(self.view_of(stored, inputs), selector, inputs)
+
+    async def refresh_stale_pollers(
+        self, workflow_types: Iterable[str], *, unread_only: bool = False
+    ) -> bool:
+        """Read again the queues where a worker of these types holds a valid lease but no
+        poller was seen recently (or, unread_only, where none was read at all), so what a
+        caller is told about health is current (a worker that registered a moment ago starts
+        polling just after). Waits at most _POLLER_READ_WAIT. False when no queue needed it."""
+        inputs = self.liveness_inputs()
+        wanted = set(workflow_types)
+        read = inputs.pollers or {}
+        queues = {
+            worker.task_queue
+            for worker in self.catalog.workers.values()
+            if wanted.intersection(worker.workflows)
+            and lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now)
+            and (
+                worker.task_queue not in read
+                if unread_only
+                else not self._recently_polled(worker.task_queue, inputs)
+            )
+        }
+        if not queues:
+            return False
+        reads = asyncio.gather(*(self._read_pollers(queue) for queue in sorted(queues)))
+        try:
+            await asyncio.wait_for(asyncio.shield(reads), _POLLER_READ_WAIT)
+        except TimeoutError:
+            log.debug("poller reads of %s still running; answering with the view at hand", queues)
+        return True
+
+    @staticmethod
+    def _recently_polled(queue: str, inputs: LivenessInputs) -> bool:
+        pollers = (inputs.pollers or {}).get(queue)
+        return (
+            pollers is not None and poller_health(pollers, inputs.now, inputs.poller_max_age).fresh
+        )
 
     @property
     def snapshot_age_seconds(self) -> float:
@@ -165,6 +231,9 @@ class RegistryStore:
         """Write through the registry workflow and apply the result here at once."""
         change = await self.workflow.execute(update, arg)
         self._apply(change)
+        # A registering worker's queue is read at once: it may be polling already.
+        if update is RegistryWorkflow.register_worker:
+            self._spawn(self._refresh_pollers(sorted({w.task_queue for w in change.workers})))
         return change
 
     def _apply(self, change: CatalogChange) -> None:
@@ -209,6 +278,8 @@ class RegistryStore:
             for task in self._spawned:
                 task.cancel()
             await asyncio.gather(*self._spawned, return_exceptions=True)
+            self._snapshot_reads.cancel()
+            self._poller_reads.cancel()
 
     async def _run_loops(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -221,34 +292,22 @@ class RegistryStore:
             )
 
     async def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        state = StateLog(log, f"registry background step {step.__name__}")
         while True:
             try:
                 await step()
+                state.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("registry background step %s failed", step.__name__, exc_info=True)
+            except Exception as error:
+                state.failed(error)  # one line when it starts failing, not one per step
             await asyncio.sleep(seconds)
 
     async def refresh(self) -> None:
         """Bring this copy up to date with a query that starts after this call. Concurrent
         callers share one query, and queries start at most every _MIN_REFRESH_SPACING
         seconds, so a flood of reads that miss can't flood Temporal."""
-        called = time.monotonic()
-        while True:
-            task = self._refreshing
-            if task is not None and self._refresh_started >= called:
-                await asyncio.shield(task)
-                return
-            if task is not None and not task.done():
-                await asyncio.wait([task])  # too old for this caller: a new one follows
-                continue
-            delay = self._refresh_started + _MIN_REFRESH_SPACING - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-                continue
-            self._refresh_started = time.monotonic()
-            self._refreshing = asyncio.create_task(self._query_snapshot())
+        await self._snapshot_reads.read(None, self._query_snapshot)
 
     async def _query_snapshot(self) -> None:
         snapshot = await self.workflow.snapshot(self._copy.complete_revision)
@@ -322,39 +381,39 @@ class RegistryStore:
                 {w.task_queue for w in self.catalog.workers.values()}
                 | {w.spec.task_queue for w in self.catalog.workflows.values() if w.spec.task_queue}
             )
-        limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+        await asyncio.gather(*(self._read_pollers(queue) for queue in queues))
 
-        async def describe(queue: str) -> tuple[str, list[Poller] | None]:
-            async with limit:
-                try:
-                    response = await self.temporal.workflow_service.describe_task_queue(
-                        DescribeTaskQueueRequest(
-                            namespace=self._config.temporal.namespace,
-                            task_queue=TaskQueue(
-                                name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
-                            ),
-                            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                        ),
-                        timeout=self._rpc_timeout,
-                    )
-                except Exception:
-                    log.debug("cannot describe task queue %s", queue, exc_info=True)
-                    return queue, None
-            return queue, [
-                Poller(
-                    p.identity,
-                    p.last_access_time.ToSeconds() if p.HasField("last_access_time") else 0.0,
+    async def _read_pollers(self, queue: str) -> None:
+        """A read of the queue's pollers that starts after this call (shared and spaced)."""
+        await self._poller_reads.read(queue, lambda: self._describe_pollers(queue))
+
+    async def _describe_pollers(self, queue: str) -> None:
+        async with self._describe_limit:
+            try:
+                response = await self.temporal.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=self._config.temporal.namespace,
+                        task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                    ),
+                    timeout=self._rpc_timeout,
                 )
-                for p in response.pollers
-            ]
-
-        results = await asyncio.gather(*(describe(queue) for queue in queues))
-        pollers = dict(self._pollers or {})
-        for queue, found in results:
-            if found is None:
-                pollers.pop(queue, None)  # unknown, rather than stale
+            except Exception:
+                log.debug("cannot describe task queue %s", queue, exc_info=True)
+                found = None  # unknown, rather than stale
             else:
-                pollers[queue] = found
+                found = [
+                    Poller(
+                        p.identity,
+                        p.last_access_time.ToSeconds() if p.HasField("last_access_time") else 0.0,
+                    )
+                    for p in response.pollers
+                ]
+        pollers = dict(self._pollers or {})
+        if found is None:
+            pollers.pop(queue, None)
+        else:
+            pollers[queue] = found
         self._pollers = pollers
 
 

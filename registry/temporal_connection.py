@@ -15,17 +15,28 @@ from temporalio.api.workflowservice.v1 import (
     RegisterNamespaceRequest,
 )
 from temporalio.client import Client, Interceptor
-from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from registry.config import TemporalConfig
 
 log = logging.getLogger("registry.temporal")
 
+# How long a call on behalf of a client keeps retrying while Temporal does not answer (the
+# SDK's default, 10 s, left /ready and every write hanging that long once Temporal was gone).
+FAIL_FAST_SECONDS = 1.5
+FAIL_FAST_RETRIES = RetryConfig(max_elapsed_time_millis=int(FAIL_FAST_SECONDS * 1000))
 
-async def connect(config: TemporalConfig, interceptors: Sequence[Interceptor] = ()) -> Client:
+
+async def connect(
+    config: TemporalConfig, interceptors: Sequence[Interceptor] = (), *, fail_fast: bool = False
+) -> Client:
     """Open a client on the configured namespace. Certificate files are read off
     the event loop. Interceptors that are also worker interceptors (tracing) apply to
-    the workers built on the client too."""
+    the workers built on the client too.
+
+    fail_fast: calls give up retrying an unreachable Temporal after FAIL_FAST_SECONDS, for
+    the calls made on behalf of a client, who should hear at once that Temporal is gone (the
+    embedded worker keeps the SDK's patience, so it rides out a short outage)."""
     return await Client.connect(
         config.address,
         namespace=config.namespace,
@@ -35,6 +46,7 @@ async def connect(config: TemporalConfig, interceptors: Sequence[Interceptor] = 
         # schedules), visible in Temporal's history and UI.
         identity=f"temporal-registry@{socket.gethostname()}:{os.getpid()}",
         interceptors=interceptors,
+        retry_config=FAIL_FAST_RETRIES if fail_fast else None,
     )
 
 

@@ -2,15 +2,16 @@
 
 A start is in-memory work (the catalogue copy, the compiled input schema, the choice of
 queue) plus one StartWorkflowExecution. A start with a `name` also claims a slug counter,
-which is one registry update; a start with a `request_id` derives its workflow id from it
-and passes it to Temporal as the request id, so a retry answers the first run.
+which is one registry update; a start with a `request_id` derives its workflow id from it,
+so a retry meets the first run, which answers it with started=false (registry.starter).
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
@@ -33,11 +34,12 @@ from registry.model import SlugClaim, SlugReset
 from registry.pagination import paginate, query_fingerprint
 from registry.runtime import RegistryRuntime
 from registry.slugs import SlugError, slug_workflow_id, slugify
-from registry.starter import StartPlan, WorkflowStarter
+from registry.starter import Started, StartPlan, WorkflowStarter
 from registry.store import RegistryStore
 from registry.workflow import RegistryWorkflow
 
 Context = grpc.aio.ServicerContext[Any, Any]
+T = TypeVar("T")
 
 # A claimed counter whose id exists (after a reset, an eviction, or a start made elsewhere)
 # is skipped: probe ids ahead, doubling the step, then claim past the first free one.
@@ -59,7 +61,12 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         plan, warnings = await self._plan(store, request)
         if request.validate_only:
             return _response(plan, "", started=False, warnings=warnings)
-        started = await store.starter.start(plan)
+        if request.name:
+            plan, started = await self._start_named(store, plan, _slug(request.name, "name"))
+        else:
+            started = await store.starter.start(plan)
+        if started.task_queue:
+            plan = replace(plan, task_queue=started.task_queue)
         return _response(plan, started.run_id, started=started.started, warnings=warnings)
 
     async def Run(
@@ -111,19 +118,15 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         run_timeout = _timeout(request, "run_timeout", violations)
         if violations:
             raise invalid_fields("INVALID_START", violations)
-        task_queue = store.task_queue_for(stored, request.label_selector)
+        task_queue = await store.task_queue_for(stored, request.label_selector)
 
         if request.workflow_id:
             workflow_id = request.workflow_id
         elif request.name:
+            # The id the next claim would give: a start claims it with the start itself.
             slug = _slug(request.name, "name")
-            if request.validate_only:  # the id the next claim would give, without claiming
-                known = store.catalog.slugs.get(slug)
-                workflow_id = slug_workflow_id(slug, (known.counter if known else 0) + 1)
-            else:
-                workflow_id = slug_workflow_id(
-                    slug, await self._claim(store, slug, request.request_id)
-                )
+            known = store.catalog.slugs.get(slug)
+            workflow_id = slug_workflow_id(slug, (known.counter if known else 0) + 1)
         else:
             workflow_id = default_workflow_id(request.workflow_type, request.request_id)
         plan = StartPlan(
@@ -131,7 +134,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             workflow_id=workflow_id,
             task_queue=task_queue,
             input=workflow_input,
-            request_id=request.request_id or str(uuid.uuid4()),
+            request_id=request.request_id,
             search_attributes=attributes,
             memo=memo,
             conflict_policy=_conflict_policy(request.id_conflict_policy),
@@ -189,6 +192,36 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         """Claim the slug's next counter whose workflow id no execution has (a retry with
         the same request id gets its first counter back, even though that id now exists)."""
         starter = store.starter
+
+        async def free(counter: int, retried: bool) -> int | None:
+            taken = not retried and await starter.exists(slug_workflow_id(slug, counter))
+            return None if taken else counter
+
+        return await self._claim_free(store, slug, request_id, free)
+
+    async def _start_named(
+        self, store: RegistryStore, plan: StartPlan, slug: str
+    ) -> tuple[StartPlan, Started]:
+        """Claim the slug's next counter and start the run under its id, with the start itself
+        as the check that no other request's execution has the id (a retry with the same
+        request id gets its counter back, and the run it started answers it)."""
+
+        async def start(counter: int, retried: bool) -> tuple[StartPlan, Started] | None:
+            named = replace(plan, workflow_id=slug_workflow_id(slug, counter))
+            started = await store.starter.start_new(named)
+            return None if started is None else (named, started)
+
+        return await self._claim_free(store, slug, plan.request_id, start)
+
+    async def _claim_free(
+        self,
+        store: RegistryStore,
+        slug: str,
+        request_id: str,
+        take: Callable[[int, bool], Awaitable[T | None]],
+    ) -> T:
+        """Claim counters of the slug until `take(counter, retried)` accepts one (retried: the
+        request id claimed it before); past a refused one, skip ahead to the first free id."""
         at_least = 0
         for _ in range(_MAX_CLAIM_ATTEMPTS):
             change = await store.write(
@@ -201,9 +234,10 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
                     max_slugs=self._config.dispatch.max_slug_counters,
                 ),
             )
-            if change.no_op or not await starter.exists(slug_workflow_id(slug, change.counter)):
-                return change.counter
-            at_least = await self._first_free(starter, slug, change.counter)
+            taken = await take(change.counter, change.no_op)
+            if taken is not None:
+                return taken
+            at_least = await self._first_free(store.starter, slug, change.counter)
         raise RegistryError(
             grpc.StatusCode.ABORTED,
             "SLUG_CONTENDED",

@@ -170,7 +170,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
                 FieldViolation("remaining_actions", "must be 0 or more", "out_of_range")
             )
         if task_queue is None and not violations:
-            task_queue = store.task_queue_for(stored, request.label_selector)
+            task_queue = await store.task_queue_for(stored, request.label_selector)
         converter = store.temporal.data_converter.payload_converter
         start = NewWorkflowExecutionInfo(
             workflow_id=request.workflow_id or request.schedule_id,

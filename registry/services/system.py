@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
-from registry.errors import unavailable
+from registry.registry_client import closed
 from registry.runtime import RegistryRuntime
 
 
@@ -30,11 +30,7 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
         registry = store.workflow
         run, _ = await asyncio.gather(registry.describe_run(), store.refresh())
         if not run.running:
-            raise unavailable(
-                "REGISTRY_WORKFLOW_CLOSED",
-                f"registry workflow {registry.workflow_id} is {run.status}",
-                run_id=run.run_id,
-            )
+            raise closed(registry.workflow_id, run)
         return system_pb2.GetReadinessResponse(
             status="ready", registry_workflow_id=registry.workflow_id, registry_run_id=run.run_id
         )

@@ -5,6 +5,7 @@ workflow ids with concurrent claims, resets and skip-forward, and the 0.1.x /run
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,13 @@ from temporal_registry.v1 import (
 from temporalio.client import Client
 
 from integration.conftest import ECHO_QUEUE
-from integration.stack import Registry, TemporalDevServer, authorized
+from integration.stack import (
+    Registry,
+    TemporalDevServer,
+    authorized,
+    start_echo_worker,
+    wait_until,
+)
 from integration.test_registry_api import ERROR_INFO, error, unique, violation_fields
 from integration.test_registry_durability import own_registry_settings, running
 
@@ -207,7 +214,162 @@ def test_no_healthy_worker_is_unavailable_with_the_reasons(echo: None, http: htt
     assert "no registered workers" in details[ERROR_INFO]["metadata"]["reasons"]
 
 
+def test_a_worker_polling_just_after_it_registered_is_started_on_at_once(
+    http: httpx.Client, workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """The registration reads its queue's pollers at once, before the worker polls; a start
+    (or a read of health) that then finds no poller reads the queue again instead of
+    refusing until the next periodic read (liveness.poller_refresh_seconds, 15 s)."""
+    kind, queue = unique("order"), unique("fresh-q")
+    body = {
+        "worker_id": unique("fresh"),
+        "task_queue": queue,
+        "workflows": [{"workflow_type": kind}],
+    }
+    http.post("/registry/workers", json=body).raise_for_status()
+    start = {"input": {"order_id": "o-fresh"}}
+    details = error(http.post(f"/workflows/{kind}/start", json=start), 503, 14, "NO_HEALTHY_WORKER")
+    assert "no pollers" in details[ERROR_INFO]["metadata"]["reasons"]
+    worker = start_echo_worker(workdir, temporal.address, queue)
+    try:
+        began = time.monotonic()
+        response = http.post(f"/workflows/{kind}/start", json=start)
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - began < 5
+        assert result(temporal, response.json()["workflow_id"]) == {"order_id": "o-fresh"}
+        workflow = http.get(f"/registry/workflows/{kind}").json()
+        assert (workflow["healthy"], workflow["health_reasons"]) == (
+            True,
+            ["registered", "1 active poller"],
+        )
+    finally:
+        worker.stop()
+
+
 # --- idempotency ----------------------------------------------------------------------------
+
+
+def start_body(how: str, **extra: Any) -> dict[str, Any]:
+    """A start with a request id, its workflow id derived from it, from a name, or given."""
+    body: dict[str, Any] = {"input": {"order_id": "once"}, "request_id": unique("req"), **extra}
+    if how == "name":
+        body["name"] = unique("Once Only")
+    elif how == "workflow_id":
+        body["workflow_id"] = unique("given")
+    return body
+
+
+@pytest.mark.parametrize("how", ["derived", "name", "workflow_id"])
+def test_one_request_id_makes_one_run_and_only_the_attempt_that_started_it_says_started(
+    how: str, echo: None, http: httpx.Client, temporal: TemporalDevServer
+) -> None:
+    kind = unique("order")
+    register_echo(http, kind)
+    body = start_body(how)
+    body["input"]["hold_seconds"] = 2  # still running while the concurrent attempts land
+
+    def start(_: int) -> dict[str, Any]:
+        response = http.post(f"/workflows/{kind}/start", json=body)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    with ThreadPoolExecutor(25) as pool:
+        answers = list(pool.map(start, range(50)))
+    assert len({(a["workflow_id"], a["run_id"]) for a in answers}) == 1, answers
+    assert [a["started"] for a in answers].count(True) == 1
+    first = next(a for a in answers if a["started"])
+    if how == "name":
+        assert first["workflow_id"].endswith("-r1")
+
+    later = start(0)  # still running
+    assert (later["workflow_id"], later["run_id"], later["started"]) == (
+        first["workflow_id"],
+        first["run_id"],
+        False,
+    )
+    assert later["task_queue"] == ECHO_QUEUE
+    assert result(temporal, first["workflow_id"], first["run_id"])["order_id"] == "once"
+    after = start(0)  # the run completed: the same run answers, nothing new starts
+    assert (after["workflow_id"], after["run_id"], after["started"]) == (
+        first["workflow_id"],
+        first["run_id"],
+        False,
+    )
+
+
+def test_a_request_id_retried_through_two_replicas_at_once_starts_once(
+    echo: None, http: httpx.Client, workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """Half the attempts through the session's registry, half through a second replica of the
+    same registry workflow: one run, one `started: true`."""
+    kind = unique("order")
+    register_echo(http, kind)
+    body = start_body("derived")
+    body["input"]["hold_seconds"] = 2
+    request = dispatch_pb2.StartWorkflowRequest(workflow_type=kind, request_id=body["request_id"])
+    request.input.struct_value.update(body["input"])
+    other = Registry(workdir, temporal.address)
+    with running(other), grpc.insecure_channel(other.grpc_target) as plain:
+        stub = dispatch_pb2_grpc.DispatchServiceStub(authorized(plain))
+        wait_until(
+            lambda: stub.StartWorkflow(
+                dispatch_pb2.StartWorkflowRequest(
+                    workflow_type=kind, input=request.input, validate_only=True
+                ),
+                timeout=10,
+            ),
+            30,
+            "the second replica sees the type",
+        )
+
+        def start(i: int) -> tuple[str, str, bool]:
+            if i % 2:
+                answer = http.post(f"/workflows/{kind}/start", json=body).json()
+                return answer["workflow_id"], answer["run_id"], answer["started"]
+            response = stub.StartWorkflow(request, timeout=30)
+            return response.workflow_id, response.run_id, response.started
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(start, range(40)))
+    assert len({(workflow_id, run_id) for workflow_id, run_id, _ in answers}) == 1
+    assert [started for *_, started in answers].count(True) == 1
+
+
+def test_a_given_workflow_id_used_by_another_request_follows_the_id_policies(
+    echo: None, http: httpx.Client, temporal: TemporalDevServer
+) -> None:
+    kind = unique("order")
+    register_echo(http, kind)
+    given = unique("shared")
+    held = {"input": {"order_id": "a", "hold_seconds": 30}, "workflow_id": given}
+    first = http.post(f"/workflows/{kind}/start", json={**held, "request_id": unique("a")})
+    assert first.json()["started"] is True
+    # Another request id on the running id: FAIL (the default), or USE_EXISTING.
+    other = {**held, "request_id": unique("b")}
+    error(http.post(f"/workflows/{kind}/start", json=other), 409, 6, "WORKFLOW_ALREADY_RUNNING")
+    joined = http.post(
+        f"/workflows/{kind}/start",
+        json={**other, "id_conflict_policy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"},
+    ).json()
+    assert (joined["run_id"], joined["started"]) == (first.json()["run_id"], False)
+    # TERMINATE_EXISTING replaces it, once: its retry answers the new run.
+    replacing = {
+        **other,
+        "request_id": unique("c"),
+        "id_conflict_policy": "WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING",
+    }
+    replaced = http.post(f"/workflows/{kind}/start", json=replacing).json()
+    assert replaced["started"] is True and replaced["run_id"] != first.json()["run_id"]
+    again = http.post(f"/workflows/{kind}/start", json=replacing).json()
+    assert (again["run_id"], again["started"]) == (replaced["run_id"], False)
+    # A closed run of another request: ALLOW_DUPLICATE (the default) starts a new run.
+    done = {"input": {"order_id": "d"}, "workflow_id": unique("reused")}
+    closed = http.post(f"/workflows/{kind}/start", json={**done, "request_id": unique("d")})
+    result(temporal, done["workflow_id"], closed.json()["run_id"])
+    reused = http.post(f"/workflows/{kind}/start", json={**done, "request_id": unique("e")})
+    assert reused.json()["started"] is True
+    assert reused.json()["run_id"] != closed.json()["run_id"]
 
 
 def test_a_retried_request_id_answers_the_first_run_even_after_a_registry_restart(
@@ -240,17 +402,24 @@ def test_a_retried_request_id_answers_the_first_run_even_after_a_registry_restar
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
         original = stub.StartWorkflow(request, timeout=10)
         original_named = stub.StartWorkflow(named, timeout=10)
-        assert stub.StartWorkflow(request, timeout=10).run_id == original.run_id
+        assert original.started and original_named.started
+        retried = stub.StartWorkflow(request, timeout=10)
+        assert (retried.run_id, retried.started) == (original.run_id, False)
     second = Registry(workdir, temporal.address, overrides=overrides)
     with running(second), grpc.insecure_channel(second.grpc_target) as plain:
         channel = authorized(plain)
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
         again = stub.StartWorkflow(request, timeout=10)
         again_named = stub.StartWorkflow(named, timeout=10)
-    assert (again.workflow_id, again.run_id) == (original.workflow_id, original.run_id)
-    assert (again_named.workflow_id, again_named.run_id) == (
+    assert (again.workflow_id, again.run_id, again.started) == (
+        original.workflow_id,
+        original.run_id,
+        False,
+    )
+    assert (again_named.workflow_id, again_named.run_id, again_named.started) == (
         original_named.workflow_id,
         original_named.run_id,
+        False,
     )
     assert original_named.workflow_id.endswith("-r1")
 
