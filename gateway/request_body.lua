@@ -82,10 +82,12 @@ for name, fields in pairs(SCHEMA.messages) do
 end
 
 -- SCHEMA.routes, compiled: {method, pattern, template, rpc, prefix, root}. A variable
--- ({name} or {name=*}) matches one path segment, as in the transcoder.
+-- ({name} or {name=*}) matches one path segment, an empty one too, as in the transcoder
+-- (`/workflows//start` reaches StartWorkflow with an empty type, which the registry refuses
+-- naming the field).
 local ROUTES = {}
 for _, r in ipairs(SCHEMA.routes) do
-  local pattern = "^" .. gsub(gsub(r[2], "[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"), "{[^}]*}", "[^/]+") .. "$"
+  local pattern = "^" .. gsub(gsub(r[2], "[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"), "{[^}]*}", "[^/]*") .. "$"
   ROUTES[#ROUTES + 1] = {method = r[1], pattern = pattern, template = r[2], rpc = r[3], prefix = r[4], root = r[5]}
 end
 
