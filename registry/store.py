@@ -182,6 +182,14 @@ class RegistryStore:
         inputs = self.liveness_inputs()
         return choose_task_queue(self.view_of(stored, inputs), selector, inputs)
 
+    async def refresh_for_read(self, workflow_types: Iterable[str]) -> None:
+        """Before a read shows health: wait (bounded) for queues never read yet, whose health
+        is unknown, and refresh queues without a recent poller in the background. A read never
+        waits for the spacing of repeated reads: a type nothing polls answers at once."""
+        types = list(workflow_types)
+        await self.refresh_stale_pollers(types, unread_only=True)
+        self._spawn(self.refresh_stale_pollers(types))
+
     async def refresh_stale_pollers(
         self, workflow_types: Iterable[str], *, unread_only: bool = False
     ) -> bool:

@@ -225,7 +225,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             if labels_match(catalog.workflows[name].spec.labels, selector)
             and (enabled is None or catalog.workflows[name].enabled == enabled)
         ]
-        await store.refresh_stale_pollers(s.spec.workflow_type for s in matching)
+        await store.refresh_for_read(s.spec.workflow_type for s in matching)
         inputs = store.liveness_inputs()
         workers = workers_by_type(catalog.workers.values())
 
@@ -260,7 +260,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         stored = store.catalog.workflows.get(request.workflow_type)
         if stored is None:
             raise workflow_not_found(request.workflow_type)
-        await store.refresh_stale_pollers([stored.spec.workflow_type])
+        await store.refresh_for_read([stored.spec.workflow_type])
         return self._view_message(store, stored)
 
     async def CreateWorkflow(

@@ -299,35 +299,47 @@ def test_one_request_id_makes_one_run_and_only_the_attempt_that_started_it_says_
 
 
 def test_a_request_id_retried_through_two_replicas_at_once_starts_once(
-    echo: None, http: httpx.Client, workdir: Path, temporal: TemporalDevServer
+    echo: None, workdir: Path, temporal: TemporalDevServer
 ) -> None:
-    """Half the attempts through the session's registry, half through a second replica of the
-    same registry workflow: one run, one `started: true`."""
+    """Half the attempts through one replica, half through another replica of the same
+    registry workflow (the test's own, so the session registry's status is left alone): one
+    run, one `started: true`."""
     kind = unique("order")
-    register_echo(http, kind)
     body = start_body("derived")
     body["input"]["hold_seconds"] = 2
     request = dispatch_pb2.StartWorkflowRequest(workflow_type=kind, request_id=body["request_id"])
     request.input.struct_value.update(body["input"])
-    other = Registry(workdir, temporal.address)
-    with running(other), grpc.insecure_channel(other.grpc_target) as plain:
-        stub = dispatch_pb2_grpc.DispatchServiceStub(authorized(plain))
-        wait_until(
-            lambda: stub.StartWorkflow(
-                dispatch_pb2.StartWorkflowRequest(
-                    workflow_type=kind, input=request.input, validate_only=True
-                ),
-                timeout=10,
+    overrides = own_registry_settings()
+    first, second = (Registry(workdir, temporal.address, overrides=overrides) for _ in range(2))
+    with (
+        running(first) as registry_stub,
+        running(second),
+        grpc.insecure_channel(first.grpc_target) as one,
+        grpc.insecure_channel(second.grpc_target) as two,
+    ):
+        registry_stub.RegisterWorker(
+            registry_pb2.RegisterWorkerRequest(
+                worker_id=unique("echo"),
+                task_queue=ECHO_QUEUE,
+                workflows=[resources_pb2.Workflow(workflow_type=kind)],
             ),
-            30,
-            "the second replica sees the type",
+            timeout=30,
         )
+        stubs = [dispatch_pb2_grpc.DispatchServiceStub(authorized(c)) for c in (one, two)]
+        for stub in stubs:
+            wait_until(
+                lambda stub=stub: stub.StartWorkflow(
+                    dispatch_pb2.StartWorkflowRequest(
+                        workflow_type=kind, input=request.input, validate_only=True
+                    ),
+                    timeout=10,
+                ),
+                30,
+                "each replica sees the type and its pollers",
+            )
 
         def start(i: int) -> tuple[str, str, bool]:
-            if i % 2:
-                answer = http.post(f"/workflows/{kind}/start", json=body).json()
-                return answer["workflow_id"], answer["run_id"], answer["started"]
-            response = stub.StartWorkflow(request, timeout=30)
+            response = stubs[i % 2].StartWorkflow(request, timeout=30)
             return response.workflow_id, response.run_id, response.started
 
         with ThreadPoolExecutor(20) as pool:
