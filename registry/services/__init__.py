@@ -1,1 +1,0 @@
-"""gRPC servicers: one module per service of proto/temporal_registry/v1."""
