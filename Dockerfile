@@ -12,7 +12,7 @@
 #            binaries of `temporal-registry up` run in their own containers here).
 #   runtime  the same Python base image plus that venv, run as an unprivileged user.
 #
-# Configuration comes from the environment variables read by registry/default_config.yaml
+# Configuration comes from the environment variables read by registry/server/default_config.yaml
 # (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, REGISTRY_GRPC_PORT, LOG_LEVEL, ...), or from a file
 # mounted into the container and passed with `serve -f /path/config.yaml`.
 

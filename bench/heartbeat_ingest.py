@@ -51,8 +51,8 @@ from benchlib import (
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 from temporalio.client import Client
 
-from registry.config import LivenessConfig, RegistrySettings
-from registry.liveness import EVENTS_PER_UPDATE, history_events_per_1000_heartbeats
+from registry.liveness.rules import EVENTS_PER_UPDATE, history_events_per_1000_heartbeats
+from registry.server.config import LivenessConfig, RegistrySettings
 
 WORKFLOW_TYPES = 20  # workers are spread over this many workflow types / task queues
 REGISTER_CONCURRENCY = 16

@@ -29,8 +29,8 @@ from typing import Any
 from benchlib import LatencySummary
 from jsonschema import Draft202012Validator
 
-from registry.schemas import compile_schema
-from registry.validation import default_pool, validate_input
+from registry.server.validation import default_pool, validate_input
+from registry.shared.schemas import compile_schema
 
 TARGET_MS = 0.5
 ITEM = {

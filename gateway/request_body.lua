@@ -4,7 +4,7 @@
 -- string> value) it even emits a corrupt protobuf message. This filter refuses both, naming
 -- the field, with a google.rpc.Status JSON (ErrorInfo + BadRequest) built here.
 --
--- registry/gateway.py renders it into the Envoy config, after a generated table
+-- registry/devstack/gateway.py renders it into the Envoy config, after a generated table
 --   local SCHEMA = {messages = {...}, routes = {...}}
 -- made from the descriptor set Envoy loads: for each request message, its fields (proto name,
 -- json_name, kind), and for each google.api.http rule, its method, path template, gRPC method

@@ -26,22 +26,22 @@ from temporal_registry.v1 import (
     system_pb2_grpc,
 )
 
-from registry.auth import Authenticator
-from registry.config import Config
-from registry.gateway import UPSTREAM_MAX_METADATA_BYTES
-from registry.http_server import start_http_server
-from registry.interceptors import RequestInterceptor
-from registry.metrics import RegistryCollector
-from registry.ports import ensure_ports_free
+from registry.catalog.metrics import RegistryCollector
+from registry.catalog.service import RegistryService
+from registry.devstack.gateway import UPSTREAM_MAX_METADATA_BYTES
+from registry.devstack.ports import ensure_ports_free
+from registry.dispatch.service import DispatchService
 from registry.runtime import RegistryRuntime
-from registry.services.dispatch import DispatchService
-from registry.services.registry import RegistryService
-from registry.services.schedules import ScheduleService
-from registry.services.search_attributes import SearchAttributeService
-from registry.services.system import SystemService
-from registry.tracing import Tracing, setup_tracing
+from registry.schedules.service import ScheduleService
+from registry.search_attributes.service import SearchAttributeService
+from registry.server.auth import Authenticator
+from registry.server.config import Config
+from registry.server.http_listener import start_http_server
+from registry.server.interceptors import RequestInterceptor
+from registry.server.tracing import Tracing, setup_tracing
+from registry.system.service import SystemService
 
-log = logging.getLogger("registry.server")
+log = logging.getLogger("registry.app")
 
 SERVICE_NAMES = (
     system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,

@@ -18,10 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-from registry.config import Config, ConfigError, load_config
-from registry.logs import configure_logging
-from registry.ports import PortInUseError
-from registry.tracing import TracingUnavailable
+from registry.devstack.ports import PortInUseError
+from registry.server.config import Config, ConfigError, load_config
+from registry.server.logs import configure_logging
+from registry.server.tracing import TracingUnavailable
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules whose add_commands(subparsers) adds commands that run against a registry; each
 # command sets `handler` (args -> exit code) and needs no server configuration.
-CLIENT_COMMAND_MODULES = ("registry.client_commands", "registry.manifest")
+CLIENT_COMMAND_MODULES = ("registry.client.commands", "registry.client.manifest")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     env: dict[str, str] | None = None
     if args.command == "up":
-        from registry.devstack import dev_token_env  # the dev stack imports the whole server
+        from registry.devstack.stack import dev_token_env  # the dev stack imports the whole server
 
         env = dev_token_env(os.environ)
     elif args.command == "render-envoy":  # Envoy's config holds no tokens: auth is moot here
@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run_service(command: str, config: Config) -> int:
     try:
         if command == "up":
-            from registry.devstack import run_dev_stack
+            from registry.devstack.stack import run_dev_stack
 
             asyncio.run(run_dev_stack(config))
         else:
-            from registry.server import serve
+            from registry.app import serve
 
             asyncio.run(serve(config))
     except TracingUnavailable as error:  # the configuration asks for what isn't installed
@@ -116,7 +116,7 @@ def _run_service(command: str, config: Config) -> int:
 
 
 def _render_envoy(args: argparse.Namespace, config: Config) -> int:
-    from registry.gateway import compose_layout, layout_for, render_envoy_config
+    from registry.devstack.gateway import compose_layout, layout_for, render_envoy_config
 
     rendered = render_envoy_config(compose_layout() if args.defaults else layout_for(config))
     if args.check is not None:

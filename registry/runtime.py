@@ -15,16 +15,16 @@ from typing import TypeVar
 from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
 
-from registry.config import Config
-from registry.errors import unavailable
-from registry.interruptible import Interrupted, run_until
-from registry.provisioning_workflow import ProvisionSearchAttributes
-from registry.registry_client import RegistryWorkflowClient
-from registry.search_attributes import SearchAttributeActivities
-from registry.state_log import StateLog
-from registry.store import RegistryStore
-from registry.temporal_connection import connect, ensure_namespace
-from registry.workflow import RegistryWorkflow
+from registry.catalog.store import RegistryStore
+from registry.catalog.temporal import RegistryWorkflowClient
+from registry.catalog.workflow import RegistryWorkflow
+from registry.search_attributes.temporal import SearchAttributeActivities
+from registry.search_attributes.workflow import ProvisionSearchAttributes
+from registry.server.config import Config
+from registry.server.errors import unavailable
+from registry.server.state_log import StateLog
+from registry.server.temporal_connection import connect, ensure_namespace
+from registry.shared.interruptible import Interrupted, run_until
 
 log = logging.getLogger("registry.runtime")
 T = TypeVar("T")

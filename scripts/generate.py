@@ -23,7 +23,7 @@ from pathlib import Path
 import google.api
 from grpc_tools import protoc
 
-from registry.openapi import openapi_document
+from registry.server.openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = {

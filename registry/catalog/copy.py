@@ -9,8 +9,8 @@ read-your-writes for this process; `has_gap` says a snapshot is needed.
 
 from __future__ import annotations
 
-from registry.catalog import apply_change
-from registry.model import Catalog, CatalogChange
+from registry.catalog.rules import apply_change
+from registry.shared.model import Catalog, CatalogChange
 
 
 class CatalogCopy:

@@ -15,10 +15,10 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from registry.views import worker_view
+from registry.liveness.views import worker_view
 
 if TYPE_CHECKING:
-    from registry.store import RegistryStore
+    from registry.catalog.store import RegistryStore
 
 HEARTBEATS = Counter(
     "temporal_registry_heartbeats_total",

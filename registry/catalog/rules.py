@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Final
 
-from registry.model import (
+from registry.server.principals import is_principal_name
+from registry.shared.model import (
     SOURCE_OPERATOR,
     SOURCE_WORKER,
     Catalog,
@@ -41,9 +42,8 @@ from registry.model import (
     WorkflowWrite,
     violations_summary,
 )
-from registry.principals import is_principal_name
-from registry.slugs import MAX_SLUG_LENGTH, is_slug
-from registry.specs import (
+from registry.shared.slugs import MAX_SLUG_LENGTH, is_slug
+from registry.shared.specs import (
     MAX_IDENTIFIER_LENGTH,
     effective_ttl,
     is_finite_number,

@@ -16,16 +16,16 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.auth import Principal, check_registration_allowed, current_principal
-from registry.catalog import Rejection, check_handover, check_worker_owner, plan_put_workflow
-from registry.config import Config
-from registry.convert import (
-    WorkflowMessages,
-    registration_from_proto,
-    spec_from_proto,
-    worker_to_proto,
-)
-from registry.errors import (
+from registry.catalog.rules import Rejection, check_handover, check_worker_owner, plan_put_workflow
+from registry.catalog.store import RegistryStore
+from registry.catalog.workflow import RegistryWorkflow
+from registry.liveness.views import WorkflowView, worker_view, workers_by_type, workflow_view
+from registry.runtime import RegistryRuntime
+from registry.schedules.guardian import revalidate_schedules
+from registry.search_attributes.rules import Declaration
+from registry.server.auth import Principal, check_registration_allowed, current_principal
+from registry.server.config import Config
+from registry.server.errors import (
     FieldViolation,
     RegistryError,
     invalid_argument,
@@ -34,7 +34,19 @@ from registry.errors import (
     worker_not_found,
     workflow_not_found,
 )
-from registry.model import (
+from registry.server.pagination import (
+    labels_match,
+    paginate,
+    parse_label_selector,
+    query_fingerprint,
+)
+from registry.shared.messages import (
+    WorkflowMessages,
+    registration_from_proto,
+    spec_from_proto,
+    worker_to_proto,
+)
+from registry.shared.model import (
     Handover,
     StoredWorker,
     StoredWorkflow,
@@ -45,15 +57,8 @@ from registry.model import (
     WorkflowToggle,
     WorkflowWrite,
 )
-from registry.pagination import labels_match, paginate, parse_label_selector, query_fingerprint
-from registry.runtime import RegistryRuntime
-from registry.schedule_guardian import revalidate_schedules
-from registry.schemas import check_meta_schema
-from registry.search_attribute_rules import Declaration
-from registry.specs import validate_worker_registration, validate_workflow_spec
-from registry.store import RegistryStore
-from registry.views import WorkflowView, worker_view, workers_by_type, workflow_view
-from registry.workflow import RegistryWorkflow
+from registry.shared.schemas import check_meta_schema
+from registry.shared.specs import validate_worker_registration, validate_workflow_spec
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

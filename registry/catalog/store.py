@@ -33,12 +33,18 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.workflow import UpdateMethodMultiParam
 
-from registry.catalog_copy import CatalogCopy
-from registry.config import Config
-from registry.dispatch import choose_task_queue
-from registry.errors import RegistryError, worker_not_found, workflow_not_found
-from registry.fresh_reads import FreshReads
-from registry.liveness import (
+from registry.catalog.copy import CatalogCopy
+from registry.catalog.metrics import (
+    HEARTBEATS,
+    LEASE_RENEWAL_FLUSHES,
+    LEASES_RENEWED,
+    WORKERS_EXPIRED,
+)
+from registry.catalog.temporal import RegistryWorkflowClient
+from registry.catalog.workflow import RegistrySnapshot, RegistryWorkflow
+from registry.dispatch.rules import choose_task_queue
+from registry.dispatch.temporal import WorkflowStarter
+from registry.liveness.rules import (
     ExpiryDecision,
     Lease,
     Poller,
@@ -47,22 +53,7 @@ from registry.liveness import (
     poller_health,
     renewals_due,
 )
-from registry.metrics import HEARTBEATS, LEASE_RENEWAL_FLUSHES, LEASES_RENEWED, WORKERS_EXPIRED
-from registry.model import (
-    Catalog,
-    CatalogChange,
-    LeaseRenewals,
-    StoredWorker,
-    StoredWorkflow,
-    WorkerExpiry,
-)
-from registry.pagination import parse_label_selector
-from registry.registry_client import RegistryWorkflowClient
-from registry.search_attributes import SearchAttributeAdmin
-from registry.starter import WorkflowStarter
-from registry.state_log import StateLog
-from registry.temporal_schedules import TemporalSchedules
-from registry.views import (
+from registry.liveness.views import (
     LivenessInputs,
     WorkerView,
     WorkflowView,
@@ -71,9 +62,23 @@ from registry.views import (
     workers_by_type,
     workflow_view,
 )
-from registry.workflow import RegistrySnapshot, RegistryWorkflow
+from registry.schedules.temporal import TemporalSchedules
+from registry.search_attributes.temporal import SearchAttributeAdmin
+from registry.server.config import Config
+from registry.server.errors import RegistryError, worker_not_found, workflow_not_found
+from registry.server.fresh_reads import FreshReads
+from registry.server.pagination import parse_label_selector
+from registry.server.state_log import StateLog
+from registry.shared.model import (
+    Catalog,
+    CatalogChange,
+    LeaseRenewals,
+    StoredWorker,
+    StoredWorkflow,
+    WorkerExpiry,
+)
 
-log = logging.getLogger("registry.store")
+log = logging.getLogger("registry.catalog.store")
 
 A = TypeVar("A")
 T = TypeVar("T")

@@ -40,10 +40,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from registry.config import RegistrySettings
-from registry.errors import FieldViolation, RegistryError, refused, unavailable
-from registry.metrics import REGISTRY_WRITES
-from registry.workflow import RegistrySnapshot, RegistryState, RegistryWorkflow, ServiceStart
+from registry.catalog.metrics import REGISTRY_WRITES
+from registry.catalog.workflow import (
+    RegistrySnapshot,
+    RegistryState,
+    RegistryWorkflow,
+    ServiceStart,
+)
+from registry.server.config import RegistrySettings
+from registry.server.errors import FieldViolation, RegistryError, refused, unavailable
 
 A = TypeVar("A")
 R = TypeVar("R")

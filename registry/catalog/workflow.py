@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from registry.catalog import (
+from registry.catalog.rules import (
     Rejection,
     SizeLedger,
     apply_change,
@@ -35,7 +35,7 @@ from registry.catalog import (
     plan_toggle_workflow,
     plan_unregister_worker,
 )
-from registry.model import (
+from registry.shared.model import (
     Catalog,
     CatalogChange,
     Handover,

@@ -39,7 +39,7 @@ from temporal_registry.v1 import (
     search_attributes_pb2_grpc,
 )
 
-from registry.client import ClientSettings, RegistryCallError, open_channel
+from registry.client.connection import ClientSettings, RegistryCallError, open_channel
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2

@@ -22,7 +22,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from registry.model import FieldViolation
+from registry.shared.model import FieldViolation
 
 DEFAULT_ADDRESS = "127.0.0.1:8080"
 _TRUE = ("1", "true", "yes", "on")

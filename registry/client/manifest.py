@@ -46,15 +46,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
-from registry.client import ClientSettings, open_channel
-from registry.interpolate import MissingVariableError, interpolate
-from registry.interruptible import Interrupted, run_until
-from registry.worker_registration import (
+from registry.client.connection import ClientSettings, open_channel
+from registry.client.registration import (
     RegistrationError,
     RegistrationKeeper,
     RegistrationRefused,
     register_worker,
 )
+from registry.shared.interpolate import MissingVariableError, interpolate
+from registry.shared.interruptible import Interrupted, run_until
 
 EXIT_OK: Final = 0
 EXIT_REFUSED: Final = 1
@@ -287,7 +287,7 @@ def _input_schemas(
 ) -> list[dict[str, Any] | None]:
     """Each workflow's input schema, inline or read from its file; what the registry would
     refuse in them (checked with the registry's own rules) is added to problems."""
-    from registry.schemas import check_schema
+    from registry.shared.schemas import check_schema
 
     schemas: list[dict[str, Any] | None] = []
     for i, workflow in enumerate(manifest.workflows):
@@ -345,8 +345,8 @@ def _request(
 
 def _registration_problems(request: registry_pb2.RegisterWorkerRequest) -> list[tuple[str, str]]:
     """The registry's structural rules (identifiers, labels, search attributes, ...)."""
-    from registry.convert import registration_from_proto
-    from registry.specs import validate_worker_registration
+    from registry.shared.messages import registration_from_proto
+    from registry.shared.specs import validate_worker_registration
 
     violations = validate_worker_registration(registration_from_proto(request))
     return [(v.field, v.description) for v in violations]

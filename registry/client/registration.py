@@ -25,7 +25,7 @@ from typing import Final
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.client import ClientSettings, RegistryCallError, open_channel
+from registry.client.connection import ClientSettings, RegistryCallError, open_channel
 
 log = logging.getLogger(__name__)
 

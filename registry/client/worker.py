@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from temporal_registry.v1 import registry_pb2, resources_pb2
     from temporalio.client import WorkflowHistory
 
-    from registry.client import ClientSettings
-    from registry.worker_registration import (
+    from registry.client.connection import ClientSettings
+    from registry.client.registration import (
         KeeperPolicy,
         RegistrationKeeper,
         RegistrationRefused,
@@ -78,10 +78,10 @@ __all__ = [
 # Importable from here, loaded on first use: they need grpc and the contract, which a
 # workflow module importing this one inside the sandbox must not pay for.
 _LAZY: Final = {
-    "ClientSettings": "registry.client",
-    "KeeperPolicy": "registry.worker_registration",
-    "RegistrationKeeper": "registry.worker_registration",
-    "RegistrationRefused": "registry.worker_registration",
+    "ClientSettings": "registry.client.connection",
+    "KeeperPolicy": "registry.client.registration",
+    "RegistrationKeeper": "registry.client.registration",
+    "RegistrationRefused": "registry.client.registration",
 }
 
 
@@ -266,7 +266,7 @@ def _input_type(cls: type) -> Any:
 
 def _check(schema: Mapping[str, Any], workflow_type: str) -> dict[str, Any]:
     """`schema` as a plain dict, if the registry would accept it."""
-    from registry.schemas import check_schema
+    from registry.shared.schemas import check_schema
 
     plain = dict(schema)
     violations = check_schema(plain)
@@ -399,8 +399,8 @@ async def registered(
     Yields the RegistrationKeeper (None for a worker with no named workflow). Raises
     RegistrationRefused at entry when the registry refuses and fail_on_refusal is set;
     an unreachable registry is retried in the background. Unregisters on exit."""
-    from registry.client import ClientSettings
-    from registry.worker_registration import (
+    from registry.client.connection import ClientSettings
+    from registry.client.registration import (
         KeeperPolicy,
         RegistrationKeeper,
         RegistrationRefused,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from registry.auth import SCOPES
-from registry.binaries import venv_binary
-from registry.child_processes import (
+from registry.app import serve
+from registry.devstack.binaries import venv_binary
+from registry.devstack.child_processes import (
     RunningProcess,
     clear_record,
     die_with_parent,
@@ -31,13 +31,13 @@ from registry.child_processes import (
     this_process,
     write_record,
 )
-from registry.config import Config
-from registry.gateway import envoy_command, layout_for, render_envoy_config
-from registry.interruptible import Interrupted, run_until
-from registry.ports import ensure_ports_free
-from registry.server import serve
+from registry.devstack.gateway import envoy_command, layout_for, render_envoy_config
+from registry.devstack.ports import ensure_ports_free
+from registry.server.auth import SCOPES
+from registry.server.config import Config
+from registry.shared.interruptible import Interrupted, run_until
 
-log = logging.getLogger("registry.devstack")
+log = logging.getLogger("registry.devstack.stack")
 
 
 class LeftoverStackError(RuntimeError):

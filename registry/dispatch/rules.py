@@ -17,15 +17,20 @@ from typing import Any, Final
 
 import grpc
 
-from registry.errors import FieldViolation, RegistryError, unavailable
-from registry.liveness import poller_health
-from registry.model import InputWarningSpec, SearchAttributeSpec, StoredWorkflow
-from registry.pagination import labels_match
-from registry.schemas import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, InvalidSchemaError, compile_schema
-from registry.slugs import SlugError, slugify
-from registry.specs import is_finite_number, validate_json_value
-from registry.validation import validate_input
-from registry.views import LivenessInputs, WorkflowView
+from registry.liveness.rules import poller_health
+from registry.liveness.views import LivenessInputs, WorkflowView
+from registry.server.errors import FieldViolation, RegistryError, unavailable
+from registry.server.pagination import labels_match
+from registry.server.validation import validate_input
+from registry.shared.model import InputWarningSpec, SearchAttributeSpec, StoredWorkflow
+from registry.shared.schemas import (
+    MAX_INPUT_BYTES,
+    MAX_INPUT_DEPTH,
+    InvalidSchemaError,
+    compile_schema,
+)
+from registry.shared.slugs import SlugError, slugify
+from registry.shared.specs import is_finite_number, validate_json_value
 
 MAX_WORKFLOW_ID_LENGTH: Final = 1000
 MAX_REQUEST_ID_LENGTH: Final = 200

@@ -17,9 +17,9 @@ import grpc
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 
-from registry.config import Config
-from registry.convert import value_to_python, warning_messages
-from registry.dispatch import (
+from registry.catalog.store import RegistryStore
+from registry.catalog.workflow import RegistryWorkflow
+from registry.dispatch.rules import (
     agent_violations,
     chain_violations,
     check_payload,
@@ -29,14 +29,14 @@ from registry.dispatch import (
     workflow_id_violations,
     workspace_violations,
 )
-from registry.errors import FieldViolation, RegistryError, invalid_fields
-from registry.model import SlugClaim, SlugReset
-from registry.pagination import paginate, query_fingerprint
+from registry.dispatch.temporal import Started, StartPlan, WorkflowStarter
 from registry.runtime import RegistryRuntime
-from registry.slugs import SlugError, slug_workflow_id, slugify
-from registry.starter import Started, StartPlan, WorkflowStarter
-from registry.store import RegistryStore
-from registry.workflow import RegistryWorkflow
+from registry.server.config import Config
+from registry.server.errors import FieldViolation, RegistryError, invalid_fields
+from registry.server.pagination import paginate, query_fingerprint
+from registry.shared.messages import value_to_python, warning_messages
+from registry.shared.model import SlugClaim, SlugReset
+from registry.shared.slugs import SlugError, slug_workflow_id, slugify
 
 Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")

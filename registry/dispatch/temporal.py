@@ -46,8 +46,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.converter import encode_search_attributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from registry.dispatch import TypedSearchAttribute
-from registry.errors import RegistryError, unavailable
+from registry.dispatch.rules import TypedSearchAttribute
+from registry.server.errors import RegistryError, unavailable
 
 _FAIL: Final = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 _TERMINATE: Final = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from registry.liveness import (
+from registry.liveness.rules import (
     Lease,
     Poller,
     PollerHealth,
@@ -20,7 +20,7 @@ from registry.liveness import (
     poller_health,
     workflow_health,
 )
-from registry.model import StoredWorker, StoredWorkflow
+from registry.shared.model import StoredWorker, StoredWorkflow
 
 
 @dataclass(frozen=True)

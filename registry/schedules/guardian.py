@@ -13,10 +13,10 @@ from typing import Final
 
 from temporalio.api.schedule.v1 import SchedulePatch
 
-from registry.dispatch import input_violations
-from registry.errors import RegistryError
-from registry.model import Catalog, violations_summary
-from registry.temporal_schedules import TemporalSchedules
+from registry.dispatch.rules import input_violations
+from registry.schedules.temporal import TemporalSchedules
+from registry.server.errors import RegistryError
+from registry.shared.model import Catalog, violations_summary
 
 log = logging.getLogger("registry.schedules")
 

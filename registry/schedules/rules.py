@@ -22,7 +22,7 @@ from temporalio.api.schedule.v1 import IntervalSpec as TemporalInterval
 from temporalio.api.schedule.v1 import Range, StructuredCalendarSpec
 from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
 
-from registry.errors import FieldViolation
+from registry.server.errors import FieldViolation
 
 T = TypeVar("T")
 

@@ -29,13 +29,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
-from registry.config import Config
-from registry.convert import value_to_python, warning_messages
-from registry.dispatch import check_payload, input_violations, workflow_id_violations
-from registry.errors import FieldViolation, RegistryError, invalid_fields
-from registry.pagination import page_size_of
+from registry.catalog.store import RegistryStore
+from registry.dispatch.rules import check_payload, input_violations, workflow_id_violations
+from registry.dispatch.temporal import encode_typed_search_attributes
 from registry.runtime import RegistryRuntime
-from registry.schedule_spec import (
+from registry.schedules.rules import (
     BACKFILL_OVERLAP_POLICY,
     MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
     BuiltSpec,
@@ -48,8 +46,10 @@ from registry.schedule_spec import (
     render_spec,
     rfc3339,
 )
-from registry.starter import encode_typed_search_attributes
-from registry.store import RegistryStore
+from registry.server.config import Config
+from registry.server.errors import FieldViolation, RegistryError, invalid_fields
+from registry.server.pagination import page_size_of
+from registry.shared.messages import value_to_python, warning_messages
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

@@ -25,7 +25,13 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from registry.errors import FieldViolation, RegistryError, invalid_fields, not_found, unavailable
+from registry.server.errors import (
+    FieldViolation,
+    RegistryError,
+    invalid_fields,
+    not_found,
+    unavailable,
+)
 
 MEMO_KEY: Final = "temporal_registry"
 

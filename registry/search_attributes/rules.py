@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from registry.model import FieldViolation
+from registry.shared.model import FieldViolation
 
 # Slots per type of Temporal's SQL visibility (measured on the dev server: adding one more
 # fails with "cannot have more than N search attribute of type T").

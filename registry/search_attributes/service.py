@@ -9,9 +9,9 @@ import grpc
 from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporal_registry.v1 import search_attributes_pb2_grpc
 
-from registry.auth import ADMIN, require
 from registry.runtime import RegistryRuntime
-from registry.search_attributes import declared_attributes
+from registry.search_attributes.temporal import declared_attributes
+from registry.server.auth import ADMIN, require
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

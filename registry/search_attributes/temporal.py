@@ -21,16 +21,16 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
-from registry.errors import FieldViolation, RegistryError, invalid_fields, unavailable
-from registry.model import Catalog
-from registry.provisioning_workflow import AttributeChange, ProvisionSearchAttributes
-from registry.search_attribute_rules import (
+from registry.search_attributes.rules import (
     SQL_SLOTS,
     TEMPORAL_TYPE_NAMES,
     Declaration,
     budget_problems,
     plan_provisioning,
 )
+from registry.search_attributes.workflow import AttributeChange, ProvisionSearchAttributes
+from registry.server.errors import FieldViolation, RegistryError, invalid_fields, unavailable
+from registry.shared.model import Catalog
 
 _INDEXED_TYPES = {
     ours: IndexedValueType.Value(theirs) for theirs, ours in TEMPORAL_TYPE_NAMES.items()

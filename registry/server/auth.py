@@ -22,14 +22,14 @@ from typing import Final
 
 import grpc
 
-from registry.errors import FieldViolation, RegistryError
-from registry.model import WorkerRegistration
-from registry.principals import ADMIN as ADMIN
-from registry.principals import ANONYMOUS
-from registry.principals import CLIENT as CLIENT
-from registry.principals import SCOPES as SCOPES
-from registry.principals import WORKER as WORKER
-from registry.principals import Principal as Principal
+from registry.server.errors import FieldViolation, RegistryError
+from registry.server.principals import ADMIN as ADMIN
+from registry.server.principals import ANONYMOUS
+from registry.server.principals import CLIENT as CLIENT
+from registry.server.principals import SCOPES as SCOPES
+from registry.server.principals import WORKER as WORKER
+from registry.server.principals import Principal as Principal
+from registry.shared.model import WorkerRegistration
 
 PUBLIC: Final = ""  # no token needed
 _BEARER: Final = "bearer"

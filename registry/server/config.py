@@ -33,8 +33,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from registry.interpolate import MissingVariableError, interpolate
-from registry.principals import (
+from registry.server.principals import (
     ADMIN,
     CLIENT,
     MAX_PATTERN_LENGTH,
@@ -44,6 +43,7 @@ from registry.principals import (
     Principal,
     derived_name,
 )
+from registry.shared.interpolate import MissingVariableError, interpolate
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 

@@ -37,9 +37,9 @@ from typing import Any, Final
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from registry.model import FieldViolation
-from registry.schemas import MAX_INPUT_DEPTH
-from registry.specs import MAX_INPUT_SCHEMA_DEPTH, json_pointer
+from registry.shared.model import FieldViolation
+from registry.shared.schemas import MAX_INPUT_DEPTH
+from registry.shared.specs import MAX_INPUT_SCHEMA_DEPTH, json_pointer
 
 MAX_JSON_DEPTH: Final = min(MAX_INPUT_DEPTH, MAX_INPUT_SCHEMA_DEPTH)
 MAX_VIOLATIONS: Final = 100

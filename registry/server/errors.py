@@ -15,8 +15,8 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from registry.model import FieldViolation as FieldViolation  # re-exported for handlers
-from registry.model import violations_summary
+from registry.shared.model import FieldViolation as FieldViolation  # re-exported for handlers
+from registry.shared.model import violations_summary
 
 ERROR_DOMAIN = "temporal-registry"
 # A status travels in the call's trailers (`grpc-message`, and `grpc-status-details-bin` in

@@ -14,8 +14,8 @@ from aiohttp.typedefs import Handler
 from openapi_ui_bundles.swagger_ui import static_path
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from registry.auth import Authenticator
-from registry.errors import RegistryError
+from registry.server.auth import Authenticator
+from registry.server.errors import RegistryError
 
 NOT_FOUND = 5  # google.rpc.Code.NOT_FOUND
 

@@ -30,15 +30,15 @@ from google.protobuf.message import DecodeError
 from grpc.aio import ServerInterceptor
 from prometheus_client import Counter, Histogram
 
-from registry.auth import Authenticator, current_principal
-from registry.decoding import (
+from registry.server.auth import Authenticator, current_principal
+from registry.server.decoding import (
     NON_FINITE,
     field_violations,
     may_hold_non_finite_numbers,
     wire_violations,
 )
-from registry.errors import FieldViolation, RegistryError, internal_error, malformed_request
-from registry.logs import request_id_var
+from registry.server.errors import FieldViolation, RegistryError, internal_error, malformed_request
+from registry.server.logs import request_id_var
 
 log = logging.getLogger("registry.rpc")
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
-from registry.auth import PUBLIC, required_scope
+from registry.server.auth import PUBLIC, required_scope
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 PACKAGE_PREFIX: Final = "temporal_registry."

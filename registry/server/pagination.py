@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from registry.errors import FieldViolation, RegistryError, invalid_argument
+from registry.server.errors import FieldViolation, RegistryError, invalid_argument
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ import logging
 
 from temporalio.service import RPCError
 
-from registry.errors import RegistryError
+from registry.server.errors import RegistryError
 
 
 def summary(error: BaseException) -> str:

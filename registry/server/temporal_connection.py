@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, Interceptor
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
-from registry.config import TemporalConfig
+from registry.server.config import TemporalConfig
 
 log = logging.getLogger("registry.temporal")
 

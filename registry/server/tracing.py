@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from registry.config import TracingConfig
+from registry.server.config import TracingConfig
 
 
 class TracingUnavailable(RuntimeError):

@@ -32,16 +32,16 @@ from typing import Any, Final
 
 import grpc
 
-from registry.errors import RegistryError
-from registry.model import FieldViolation
-from registry.schemas import InputValidator, InvalidSchemaError, check_input
-from registry.validation_worker import HEADER, frame
+from registry.server.errors import RegistryError
+from registry.server.validation_worker import HEADER, frame
+from registry.shared.model import FieldViolation
+from registry.shared.schemas import InputValidator, InvalidSchemaError, check_input
 
 INLINE_COST_LIMIT: Final = 10_000_000  # schema bytes (expanded) x input bytes: ~3 ms worst
 VALIDATION_TIMEOUT_SECONDS: Final = 1.0
 POOL_SIZE: Final = 2
 STARTUP_TIMEOUT_SECONDS: Final = 30.0
-_SOURCE_ROOT: Final = str(Path(__file__).resolve().parents[1])
+_SOURCE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 
 
 async def validate_input(
@@ -150,7 +150,7 @@ class _Process:
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, path]))}
         self._popen = subprocess.Popen(
-            [sys.executable, "-m", "registry.validation_worker", str(os.getpid())],
+            [sys.executable, "-m", "registry.server.validation_worker", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -52,7 +52,7 @@ def main() -> None:
     import json
     from functools import lru_cache
 
-    from registry.schemas import InputValidator, InvalidSchemaError
+    from registry.shared.schemas import InputValidator, InvalidSchemaError
 
     @lru_cache(maxsize=64)
     def validator(canonical: str) -> InputValidator:

@@ -9,15 +9,15 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
-from registry.dispatch import input_warnings
-from registry.model import (
+from registry.dispatch.rules import input_warnings
+from registry.liveness.views import WorkerView, WorkflowView
+from registry.shared.model import (
     InputWarningSpec,
     SearchAttributeSpec,
     StoredWorkflow,
     WorkerRegistration,
     WorkflowSpec,
 )
-from registry.views import WorkerView, WorkflowView
 
 _MAX_EXACT_FLOAT_INT = 2**53
 

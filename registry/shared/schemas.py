@@ -34,8 +34,8 @@ import jsonschema_rs
 from referencing import Registry
 from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
-from registry.model import FieldViolation
-from registry.specs import json_pointer, measure_json_value, validate_input_schema
+from registry.shared.model import FieldViolation
+from registry.shared.specs import json_pointer, measure_json_value, validate_input_schema
 
 MAX_REPORTED_VIOLATIONS: Final = 50
 MAX_INPUT_DEPTH: Final = 32  # what protobuf carries (registry.decoding); the engine recurses

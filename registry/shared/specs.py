@@ -22,7 +22,7 @@ from dataclasses import fields, is_dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final, TypeAlias
 
-from registry.model import (
+from registry.shared.model import (
     FieldViolation,
     InputWarningSpec,
     SearchAttributeSpec,

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
-from registry.registry_client import closed
+from registry.catalog.temporal import closed
 from registry.runtime import RegistryRuntime
 
 

@@ -45,7 +45,7 @@ from temporal_registry.v1 import (
 )
 from unit.test_decoding import ld, nested_array, nested_object, tag, varint
 
-from registry.decoding import MAX_JSON_DEPTH
+from registry.server.decoding import MAX_JSON_DEPTH
 
 API_MODULES = (system_pb2, registry_pb2, dispatch_pb2, schedules_pb2, search_attributes_pb2)
 FD = FieldDescriptor

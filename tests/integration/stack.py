@@ -20,9 +20,14 @@ import grpc
 import httpx
 import yaml
 
-from registry.devstack import temporal_dev_server_command
-from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, transcoded_services
-from registry.ports import free_port as free_port  # re-exported for the tests
+from registry.devstack.gateway import (
+    GatewayLayout,
+    envoy_command,
+    render_envoy_config,
+    transcoded_services,
+)
+from registry.devstack.ports import free_port as free_port  # re-exported for the tests
+from registry.devstack.stack import temporal_dev_server_command
 
 REPO = Path(__file__).resolve().parents[2]
 # The tokens every test registry accepts (auth is on by default, as in production).

@@ -34,8 +34,8 @@ from integration.stack import (
     wait_until,
 )
 from integration.test_registry_durability import own_registry_settings
-from registry.auth import ADMIN, CLIENT, METHOD_SCOPES, PUBLIC, WORKER, required_scope
-from registry.config import MIN_TOKEN_LENGTH
+from registry.server.auth import ADMIN, CLIENT, METHOD_SCOPES, PUBLIC, WORKER, required_scope
+from registry.server.config import MIN_TOKEN_LENGTH
 
 pytestmark = pytest.mark.integration
 

@@ -38,7 +38,7 @@ from temporal_registry.v1 import (
 )
 
 from integration.stack import Envoy, UpstreamPorts, free_port
-from registry.gateway import envoy_command
+from registry.devstack.gateway import envoy_command
 
 pytestmark = pytest.mark.integration
 

@@ -46,7 +46,12 @@ from integration.stack import (
     wait_until,
 )
 from integration.test_registry_durability import own_registry_settings, running
-from registry.gateway import GatewayLayout, envoy_command, render_envoy_config, transcoded_services
+from registry.devstack.gateway import (
+    GatewayLayout,
+    envoy_command,
+    render_envoy_config,
+    transcoded_services,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from integration.hostile import (
     rpcs,
 )
 from integration.stack import ADMIN_HEADERS, ADMIN_TOKEN, own_stack, start_echo_worker
-from registry.decoding import MAX_JSON_DEPTH
+from registry.server.decoding import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,7 @@ from integration.stack import (
     wait_ready,
 )
 from integration.test_registry_durability import own_registry_settings
-from registry.principals import derived_name
+from registry.server.principals import derived_name
 
 pytestmark = pytest.mark.integration
 

@@ -22,10 +22,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from integration.stack import ADMIN_HEADERS, CLIENT_TOKEN, WORKER_TOKEN, Envoy, TemporalDevServer
-from registry.client import ClientSettings
-from registry.ports import free_port
-from registry.worker import RegistryPlugin, json_schema_for, registered, registry_metadata
-from registry.worker_registration import KeeperPolicy, RegistrationRefused
+from registry.client.connection import ClientSettings
+from registry.client.registration import KeeperPolicy, RegistrationRefused
+from registry.client.worker import RegistryPlugin, json_schema_for, registered, registry_metadata
+from registry.devstack.ports import free_port
 
 pytestmark = pytest.mark.integration
 

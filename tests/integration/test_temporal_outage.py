@@ -42,7 +42,7 @@ from integration.stack import (
     port_accepts,
     wait_until,
 )
-from registry.devstack import temporal_dev_server_command
+from registry.devstack.stack import temporal_dev_server_command
 
 pytestmark = pytest.mark.integration
 

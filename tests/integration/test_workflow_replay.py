@@ -6,7 +6,7 @@ Two sources of history:
   chain is replayed with the workflow code as it is now;
 - recorded histories in tests/fixtures/registry-histories/, written by an earlier version
   (set RECORD_REGISTRY_HISTORIES=1 to rewrite them from the live run). A change to
-  registry/workflow.py that breaks them would break the registry workflow of a running
+  registry/catalog/workflow.py that breaks them would break the registry workflow of a running
   deployment during a rolling upgrade: put new behaviour behind `workflow.patched`.
 """
 
@@ -31,8 +31,8 @@ from temporalio.worker import Replayer
 
 from integration.stack import WORKER_TOKEN, Registry, TemporalDevServer, authorized
 from integration.test_registry_durability import own_registry_settings, register, running
-from registry.provisioning_workflow import ProvisionSearchAttributes
-from registry.workflow import RegistryWorkflow
+from registry.catalog.workflow import RegistryWorkflow
+from registry.search_attributes.workflow import ProvisionSearchAttributes
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from registry.auth import (
+from registry.devstack.stack import dev_token_env
+from registry.server.auth import (
     ADMIN,
     CLIENT,
     PUBLIC,
@@ -25,11 +26,16 @@ from registry.auth import (
     require,
     required_scope,
 )
-from registry.config import AuthConfig, ConfigError, load_config
-from registry.devstack import dev_token_env
-from registry.errors import RegistryError
-from registry.model import WorkerRegistration, WorkflowSpec
-from registry.principals import ANONYMOUS, Principal, derived_name, is_principal_name, matches
+from registry.server.config import AuthConfig, ConfigError, load_config
+from registry.server.errors import RegistryError
+from registry.server.principals import (
+    ANONYMOUS,
+    Principal,
+    derived_name,
+    is_principal_name,
+    matches,
+)
+from registry.shared.model import WorkerRegistration, WorkflowSpec
 
 TOKENS = {WORKER: ["w" * 20], CLIENT: ["c" * 20, "c2" * 10], ADMIN: ["a" * 20]}
 auth = Authenticator(

@@ -1,4 +1,4 @@
-"""registry.catalog: the rules of every registry write, as pure functions over a Catalog.
+"""registry.catalog.rules: the rules of every registry write, as pure functions over a Catalog.
 
 Plans never mutate the catalogue and never raise anything but Rejection, whatever Python
 values a JSON payload turns into; apply_change and the size ledger must stay in step.
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from registry import catalog as catalog_module
-from registry.catalog import (
+from registry.catalog import rules as catalog_module
+from registry.catalog.rules import (
     MAX_BATCH,
     MAX_COUNTER,
     MAX_DISABLED_REASON_LENGTH,
@@ -40,7 +40,7 @@ from registry.catalog import (
     plan_toggle_workflow,
     plan_unregister_worker,
 )
-from registry.model import (
+from registry.shared.model import (
     SOURCE_OPERATOR,
     SOURCE_WORKER,
     Catalog,
@@ -63,7 +63,7 @@ from registry.model import (
     WorkflowToggle,
     WorkflowWrite,
 )
-from registry.specs import DEFAULT_TTL_SECONDS
+from registry.shared.specs import DEFAULT_TTL_SECONDS
 
 NOW = 1_800_000_000.0
 ORDERS = "orders.process.v1"
@@ -131,10 +131,10 @@ def test_catalog_imports_only_the_standard_library_and_sandbox_safe_modules() ->
     outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
     assert outside <= {
         "__future__",
-        "registry.model",
-        "registry.principals",
-        "registry.slugs",
-        "registry.specs",
+        "registry.shared.model",
+        "registry.server.principals",
+        "registry.shared.slugs",
+        "registry.shared.specs",
     }
     assert not {name.split(".")[0] for name in imported} & {"time", "os", "random", "datetime"}
 

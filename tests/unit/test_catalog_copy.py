@@ -3,8 +3,8 @@ order they arrive in, gaps detected, snapshots merged with newer local writes.""
 
 from __future__ import annotations
 
-from registry.catalog_copy import CatalogCopy
-from registry.model import Catalog, CatalogChange, StoredWorker
+from registry.catalog.copy import CatalogCopy
+from registry.shared.model import Catalog, CatalogChange, StoredWorker
 
 
 def worker(worker_id: str, lease: float = 100.0) -> StoredWorker:

@@ -12,8 +12,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from temporal_registry.v1 import schedules_pb2
 
-from registry.client import DEFAULT_ADDRESS, ClientSettings, RegistryCallError
-from registry.client_commands import (
+from registry.client.commands import (
     UsageError,
     calendar_text,
     key_values,
@@ -22,7 +21,8 @@ from registry.client_commands import (
     request_from_body,
     whole_numbers,
 )
-from registry.model import FieldViolation
+from registry.client.connection import DEFAULT_ADDRESS, ClientSettings, RegistryCallError
+from registry.shared.model import FieldViolation
 
 
 def test_settings_come_from_the_environment_and_arguments_win() -> None:

@@ -1,4 +1,4 @@
-"""registry.config: defaults, merging, interpolation, validation and error messages."""
+"""registry.server.config: defaults, merging, interpolation, validation and error messages."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from registry.config import DEFAULT_CONFIG_PATH, AuthConfig, Config, ConfigError, load_config
+from registry.server.config import DEFAULT_CONFIG_PATH, AuthConfig, Config, ConfigError, load_config
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}")
 

@@ -1,4 +1,4 @@
-"""registry.convert: between temporal_registry.v1 messages and the registry's data model."""
+"""registry.shared.messages: between temporal_registry.v1 messages and the registry's data model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pytest
 from google.protobuf import struct_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
-from registry import convert
-from registry.convert import (
+from registry.liveness.rules import Lease
+from registry.liveness.views import WorkerView, WorkflowView
+from registry.shared import messages as convert
+from registry.shared.messages import (
     WorkflowMessages,
     registration_from_proto,
     spec_from_proto,
@@ -18,8 +20,7 @@ from registry.convert import (
     value_to_python,
     worker_to_proto,
 )
-from registry.liveness import Lease
-from registry.model import (
+from registry.shared.model import (
     SOURCE_OPERATOR,
     InputWarningSpec,
     SearchAttributeSpec,
@@ -28,7 +29,6 @@ from registry.model import (
     WorkerRegistration,
     WorkflowSpec,
 )
-from registry.views import WorkerView, WorkflowView
 
 NOW = 1_800_000_000.0
 SCHEMA: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""registry.decoding: where a request's protobuf bytes go wrong, and the rules every decoded
+"""registry.server.decoding: where a request's protobuf bytes go wrong, and the rules every decoded
 request obeys. The walk must name the field upb refused, for every kind of refusal, and never
 raise or recurse on hostile bytes."""
 
@@ -22,8 +22,8 @@ from temporal_registry.v1 import (
     system_pb2,
 )
 
-from registry import decoding
-from registry.decoding import (
+from registry.server import decoding
+from registry.server.decoding import (
     BAD_UTF8,
     MALFORMED,
     MAX_JSON_DEPTH,
@@ -33,8 +33,8 @@ from registry.decoding import (
     too_deep,
     wire_violations,
 )
-from registry.schemas import MAX_INPUT_DEPTH
-from registry.specs import MAX_INPUT_SCHEMA_DEPTH, validate_json_value
+from registry.shared.schemas import MAX_INPUT_DEPTH
+from registry.shared.specs import MAX_INPUT_SCHEMA_DEPTH, validate_json_value
 
 API_FILES = (
     dispatch_pb2,

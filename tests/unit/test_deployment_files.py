@@ -3,9 +3,9 @@
 docker-compose.yml, Dockerfile and .dockerignore cannot be exercised here (no container
 engine), so they are checked statically against what the code says:
 
-- compose_layout() (registry/gateway.py), from which gateway/envoy.yaml is rendered: Envoy's
+- compose_layout() (registry/devstack/gateway.py), from which gateway/envoy.yaml is rendered: Envoy's
   port, the registry's service name and ports, the descriptor's path inside the container;
-- registry/default_config.yaml: the only environment variables the registry reads;
+- registry/server/default_config.yaml: the only environment variables the registry reads;
 - pyproject.toml: what the wheel built in the image is made of.
 
 - gateway/envoy.yaml is the current rendering of the template for that layout, and its
@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 import yaml
 
-from registry.binaries import venv_binary
-from registry.config import RegistrySettings, ServerConfig
-from registry.gateway import compose_layout, render_envoy_config
+from registry.devstack.binaries import venv_binary
+from registry.devstack.gateway import compose_layout, render_envoy_config
+from registry.server.config import RegistrySettings, ServerConfig
 
 COMPOSE_LAYOUT = compose_layout()
 
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-DEFAULT_CONFIG = REPO / "registry" / "default_config.yaml"
+DEFAULT_CONFIG = REPO / "registry" / "server" / "default_config.yaml"
 ENVOY_CONFIG = REPO / "gateway" / "envoy.yaml"
 DESCRIPTOR = REPO / "gen" / "descriptor.binpb"
 ENVOY_CONFIG_IN_CONTAINER = "/etc/envoy/envoy.yaml"
@@ -333,7 +333,7 @@ def test_registry_env_vars_are_ones_the_config_reads() -> None:
     assert {"REGISTRY_HOST", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"} <= known
     env = environment(services()["registry"])
     unknown = sorted(set(env) - known)
-    assert not unknown, f"registry/default_config.yaml does not read {unknown}"
+    assert not unknown, f"registry/server/default_config.yaml does not read {unknown}"
     assert env["REGISTRY_HOST"] == "0.0.0.0", "the registry must listen on all interfaces"
     assert env["TEMPORAL_NAMESPACE"] == "default"
 

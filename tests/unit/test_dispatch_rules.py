@@ -1,4 +1,4 @@
-"""registry.dispatch: the rules of starting a workflow through the registry, as plain
+"""registry.dispatch.rules: the rules of starting a workflow through the registry, as plain
 functions (which task queue, which workflow id, which search attributes, which /run
 request). The liveness rules and views they build on are tested in test_liveness.py and
 test_views.py; these tests check how dispatch uses them."""
@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from registry.dispatch import (
+from registry.dispatch.rules import (
     MAX_REQUEST_ID_LENGTH,
     MAX_WORKFLOW_ID_LENGTH,
     TypedSearchAttribute,
@@ -27,17 +27,17 @@ from registry.dispatch import (
     workflow_id_violations,
     workspace_violations,
 )
-from registry.errors import RegistryError
-from registry.liveness import Poller
-from registry.model import (
+from registry.liveness.rules import Poller
+from registry.liveness.views import LivenessInputs, WorkflowView, workflow_view
+from registry.server.errors import RegistryError
+from registry.shared.model import (
     FieldViolation,
     SearchAttributeSpec,
     StoredWorker,
     StoredWorkflow,
     WorkflowSpec,
 )
-from registry.schemas import MAX_INPUT_DEPTH
-from registry.views import LivenessInputs, WorkflowView, workflow_view
+from registry.shared.schemas import MAX_INPUT_DEPTH
 
 NOW = 1_800_000_000.0
 ORDERS = "orders.process.v1"

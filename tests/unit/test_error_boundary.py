@@ -24,17 +24,17 @@ from temporal_registry.v1 import (
     system_pb2_grpc,
 )
 
-from registry.auth import Authenticator
-from registry.config import AuthConfig
-from registry.decoding import MAX_JSON_DEPTH, may_hold_non_finite_numbers
-from registry.errors import (
+from registry.server.auth import Authenticator
+from registry.server.config import AuthConfig
+from registry.server.decoding import MAX_JSON_DEPTH, may_hold_non_finite_numbers
+from registry.server.errors import (
     MAX_MESSAGE_CHARS,
     MAX_STATUS_BYTES,
     FieldViolation,
     RegistryError,
     invalid_argument,
 )
-from registry.interceptors import RequestInterceptor
+from registry.server.interceptors import RequestInterceptor
 from unit.test_decoding import ld, nested_object
 
 

@@ -19,9 +19,9 @@ import yaml
 from google.protobuf import json_format
 from integration.doc_commands import command_blocks
 
-from registry.manifest import load_manifest
-from registry.schemas import compile_schema
-from registry.worker import registration_request
+from registry.client.manifest import load_manifest
+from registry.client.worker import registration_request
+from registry.shared.schemas import compile_schema
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = REPO / "examples" / "python-worker" / "worker.py"

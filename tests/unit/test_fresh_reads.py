@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from registry.fresh_reads import FreshReads
+from registry.server.fresh_reads import FreshReads
 
 
 class Counter:

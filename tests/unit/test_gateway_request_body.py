@@ -1,5 +1,5 @@
 """The request-body check of the HTTP/JSON routes (gateway/request_body.lua), run in LuaJIT
-(lupa) with the rules registry/gateway.py generates from the real descriptor set, as Envoy
+(lupa) with the rules registry/devstack/gateway.py generates from the real descriptor set, as Envoy
 runs it; and the generated rules themselves."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from lupa.luajit21 import LuaRuntime
 
-from registry.gateway import (
+from registry.devstack.gateway import (
     DEFAULT_DESCRIPTOR,
     BodyRoute,
     _check_template,

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from registry.interruptible import Interrupted, run_until
 from registry.runtime import _while_running
+from registry.shared.interruptible import Interrupted, run_until
 
 
 async def forever() -> None:

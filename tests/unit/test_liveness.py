@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import liveness
-from registry.liveness import (
+from registry.liveness import rules as liveness
+from registry.liveness.rules import (
     EVENTS_PER_UPDATE,
     Lease,
     Poller,

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from registry.logs import JsonFormatter, TextFormatter, configure_logging, request_id_var, rfc3339
+from registry.server.logs import (
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+    request_id_var,
+    rfc3339,
+)
 
 
 @pytest.fixture

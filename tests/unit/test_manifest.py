@@ -1,4 +1,4 @@
-"""registry.manifest: the sample manifest loads; every kind of mistake is reported by key
+"""registry.client.manifest: the sample manifest loads; every kind of mistake is reported by key
 and file (YAML, unknown/missing keys, types, variables, schema files, the registry's own
 rules); `temporal-registry register` exit codes for a bad manifest, a dry run and an
 unreachable registry."""
@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from registry.cli import main
-from registry.convert import registration_from_proto, struct_to_dict
-from registry.manifest import EXIT_BAD_MANIFEST, EXIT_REFUSED, ManifestError, load_manifest
-from registry.ports import free_port
-from registry.schemas import compile_schema
-from registry.specs import validate_worker_registration
+from registry.client.manifest import EXIT_BAD_MANIFEST, EXIT_REFUSED, ManifestError, load_manifest
+from registry.devstack.ports import free_port
+from registry.shared.messages import registration_from_proto, struct_to_dict
+from registry.shared.schemas import compile_schema
+from registry.shared.specs import validate_worker_registration
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "manifest" / "worker.yaml"

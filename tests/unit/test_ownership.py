@@ -14,7 +14,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
-from registry.catalog import (
+from registry.catalog.rules import (
     Rejection,
     apply_change,
     check_worker_owner,
@@ -24,7 +24,7 @@ from registry.catalog import (
     plan_toggle_workflow,
     plan_unregister_worker,
 )
-from registry.model import (
+from registry.shared.model import (
     Catalog,
     CatalogChange,
     StoredWorker,

@@ -10,8 +10,8 @@ import re
 import grpc
 import pytest
 
-from registry.errors import FieldViolation, RegistryError
-from registry.pagination import (
+from registry.server.errors import FieldViolation, RegistryError
+from registry.server.pagination import (
     decode_page_token,
     encode_page_token,
     labels_match,

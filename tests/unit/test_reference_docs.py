@@ -13,8 +13,8 @@ from types import ModuleType
 import pytest
 import yaml
 
-from registry.auth import METHOD_SCOPES
-from registry.config import DEFAULT_CONFIG_PATH, AuthConfig, Config, load_config
+from registry.server.auth import METHOD_SCOPES
+from registry.server.config import DEFAULT_CONFIG_PATH, AuthConfig, Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = REPO / "docs" / "operations.md"

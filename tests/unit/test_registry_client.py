@@ -12,10 +12,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from registry.config import RegistrySettings
-from registry.errors import RegistryError
-from registry.registry_client import UNPROCESSED_UPDATE, RegistryWorkflowClient
-from registry.workflow import RegistryWorkflow
+from registry.catalog.temporal import UNPROCESSED_UPDATE, RegistryWorkflowClient
+from registry.catalog.workflow import RegistryWorkflow
+from registry.server.config import RegistrySettings
+from registry.server.errors import RegistryError
 
 
 def server_failure(kind: str, message: str) -> WorkflowUpdateFailedError:

@@ -1,4 +1,4 @@
-"""registry.schedule_spec: schedule requests checked and turned into Temporal's ScheduleSpec.
+"""registry.schedules.rules: schedule requests checked and turned into Temporal's ScheduleSpec.
 
 Every problem is a FieldViolation on the field the client sent, never an exception; one-off
 offsets are pinned to exact UTC seconds; render_spec reads Temporal's structured calendars
@@ -18,8 +18,7 @@ from temporalio.api.schedule.v1 import IntervalSpec as TemporalInterval
 from temporalio.api.schedule.v1 import Range, StructuredCalendarSpec
 from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
 
-from registry.errors import FieldViolation
-from registry.schedule_spec import (
+from registry.schedules.rules import (
     DEFAULT_INTERVAL_SECONDS,
     MAX_CALENDAR_COMMENT_LENGTH,
     MAX_CALENDAR_FIELD_LENGTH,
@@ -38,6 +37,7 @@ from registry.schedule_spec import (
     render_spec,
     rfc3339,
 )
+from registry.server.errors import FieldViolation
 
 P = ScheduleOverlapPolicy
 NOW = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)  # not on a whole second

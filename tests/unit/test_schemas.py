@@ -1,4 +1,4 @@
-"""registry.schemas: checking registered JSON Schemas and validating inputs against them.
+"""registry.shared.schemas: checking registered JSON Schemas and validating inputs against them.
 
 Formats: jsonschema is installed with its `format-nongpl` extra, so date-time, time, uri,
 hostname, duration, json-pointer and the rest are enforced as well as the formats that need
@@ -17,9 +17,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
-from registry import schemas
-from registry.model import FieldViolation
-from registry.schemas import (
+from registry.shared import schemas
+from registry.shared.model import FieldViolation
+from registry.shared.schemas import (
     MAX_DESCRIPTION_LENGTH,
     MAX_INPUT_DEPTH,
     MAX_REPORTED_VIOLATIONS,
@@ -29,7 +29,7 @@ from registry.schemas import (
     check_schema,
     compile_schema,
 )
-from registry.specs import MAX_INPUT_SCHEMA_DEPTH
+from registry.shared.specs import MAX_INPUT_SCHEMA_DEPTH
 
 ENFORCED_FORMATS = {
     "date": "2024-02-30",

@@ -1,4 +1,4 @@
-"""registry.search_attribute_rules: what a registration needs from the namespace, what
+"""registry.search_attributes.rules: what a registration needs from the namespace, what
 conflicts and whether the SQL visibility slots suffice; and declared_attributes, the
 catalogue's view of every declared search attribute.
 """
@@ -8,22 +8,22 @@ from __future__ import annotations
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 
-from registry.model import (
-    Catalog,
-    FieldViolation,
-    SearchAttributeSpec,
-    StoredWorkflow,
-    WorkflowSpec,
-)
-from registry.search_attribute_rules import (
+from registry.search_attributes.rules import (
     SQL_SLOTS,
     TEMPORAL_TYPE_NAMES,
     Declaration,
     budget_problems,
     plan_provisioning,
 )
-from registry.search_attributes import declared_attributes
-from registry.specs import SEARCH_ATTRIBUTE_TYPES
+from registry.search_attributes.temporal import declared_attributes
+from registry.shared.model import (
+    Catalog,
+    FieldViolation,
+    SearchAttributeSpec,
+    StoredWorkflow,
+    WorkflowSpec,
+)
+from registry.shared.specs import SEARCH_ATTRIBUTE_TYPES
 
 SYSTEM = {"WorkflowId": "Keyword", "StartTime": "Datetime", "ExecutionStatus": "Keyword"}
 

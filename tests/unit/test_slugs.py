@@ -1,4 +1,4 @@
-"""registry.slugs: a name's slug and the `<slug>-r<N>` workflow ids built from it."""
+"""registry.shared.slugs: a name's slug and the `<slug>-r<N>` workflow ids built from it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import slugs as slugs_module
-from registry.slugs import (
+from registry.shared import slugs as slugs_module
+from registry.shared.slugs import (
     MAX_NAME_LENGTH,
     MAX_SLUG_LENGTH,
     SlugError,

@@ -1,4 +1,4 @@
-"""registry.specs: structural validation of workflow specs and worker registrations.
+"""registry.shared.specs: structural validation of workflow specs and worker registrations.
 
 Everything here must hold for hostile input: wrong types anywhere, huge or deeply nested
 values, non-JSON values. The functions report violations; they never raise.
@@ -19,15 +19,15 @@ import pytest
 from temporalio import workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from registry import specs
-from registry.model import (
+from registry.shared import specs
+from registry.shared.model import (
     FieldViolation,
     InputWarningSpec,
     SearchAttributeSpec,
     WorkerRegistration,
     WorkflowSpec,
 )
-from registry.specs import (
+from registry.shared.specs import (
     MAX_INPUT_SCHEMA_BYTES,
     MAX_INPUT_SCHEMA_DEPTH,
     MAX_VIOLATIONS,
@@ -823,7 +823,7 @@ def test_specs_imports_only_sandbox_safe_modules() -> None:
     }
     allowed = {"__future__", "json", "json.encoder", "math", "re", "collections.abc"}
     allowed |= {"dataclasses", "typing"}
-    assert imported <= allowed | {"registry.model"}
+    assert imported <= allowed | {"registry.shared.model"}
 
 
 # Run at import, so importing this module inside the sandbox runs the code under its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.starter import SAME_ATTEMPT, client_request_id, temporal_request_id
+from registry.dispatch.temporal import SAME_ATTEMPT, client_request_id, temporal_request_id
 
 
 @pytest.mark.parametrize(

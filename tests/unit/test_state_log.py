@@ -8,8 +8,8 @@ import grpc
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from registry.errors import RegistryError
-from registry.state_log import StateLog, summary
+from registry.server.errors import RegistryError
+from registry.server.state_log import StateLog, summary
 
 
 def test_a_condition_is_logged_when_it_starts_changes_and_ends(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from temporalio.service import TLSConfig
 
-from registry.config import load_config
-from registry.temporal_connection import tls_options
+from registry.server.config import load_config
+from registry.server.temporal_connection import tls_options
 
 # Auth fails closed without a token; tests about other keys give it one.
 TOKEN = "test-admin-token-0123456789"

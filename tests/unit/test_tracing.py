@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from registry.config import TracingConfig
-from registry.tracing import TracingUnavailable, setup_tracing
+from registry.server.config import TracingConfig
+from registry.server.tracing import TracingUnavailable, setup_tracing
 
 
 def test_off_by_default() -> None:

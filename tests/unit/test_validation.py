@@ -1,4 +1,4 @@
-"""registry.validation: inline only when the static bound is small, else a validation process
+"""registry.server.validation: inline only when the static bound is small, else a validation process
 with a time limit; the event loop keeps running meanwhile. These tests start real processes."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 import pytest
 
-from registry.errors import RegistryError
-from registry.schemas import compile_schema
-from registry.validation import INLINE_COST_LIMIT, ValidationPool, validate_input
+from registry.server.errors import RegistryError
+from registry.server.validation import INLINE_COST_LIMIT, ValidationPool, validate_input
+from registry.shared.schemas import compile_schema
 
 ORDER = {
     "type": "object",

@@ -1,4 +1,4 @@
-"""registry.views: the catalogue as this process sees it now, composed from stored leases,
+"""registry.liveness.views: the catalogue as this process sees it now, composed from stored leases,
 local heartbeats and task queue pollers. The liveness rules themselves are tested in
 test_liveness.py; these tests check how views feed them."""
 
@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from registry.liveness import Lease, Poller
-from registry.model import StoredWorker, StoredWorkflow, WorkflowSpec
-from registry.views import (
+from registry.liveness.rules import Lease, Poller
+from registry.liveness.views import (
     LivenessInputs,
     WorkerView,
     effective_lease,
@@ -19,6 +18,7 @@ from registry.views import (
     workers_by_type,
     workflow_view,
 )
+from registry.shared.model import StoredWorker, StoredWorkflow, WorkflowSpec
 
 NOW = 1_800_000_000.0
 ORDERS = "orders.process.v1"

@@ -1,4 +1,4 @@
-"""registry.worker_registration: the keeping policy (heartbeat interval, backoff, which
+"""registry.client.registration: the keeping policy (heartbeat interval, backoff, which
 failures are retried) as plain functions, and the RegistrationKeeper against an in-process
 gRPC RegistryService that answers with the registry's real error boundary (rich statuses)."""
 
@@ -16,17 +16,8 @@ import grpc
 import pytest
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.client import ClientSettings
-from registry.errors import (
-    FieldViolation,
-    RegistryError,
-    invalid_fields,
-    unavailable,
-    worker_not_found,
-)
-from registry.interceptors import RequestInterceptor
-from registry.ports import free_port
-from registry.worker_registration import (
+from registry.client.connection import ClientSettings
+from registry.client.registration import (
     RETRYABLE_CODES,
     KeeperPolicy,
     RegistrationError,
@@ -38,6 +29,15 @@ from registry.worker_registration import (
     is_retryable,
     register_worker,
 )
+from registry.devstack.ports import free_port
+from registry.server.errors import (
+    FieldViolation,
+    RegistryError,
+    invalid_fields,
+    unavailable,
+    worker_not_found,
+)
+from registry.server.interceptors import RequestInterceptor
 
 FAST = KeeperPolicy(
     interval_fraction=0.01,  # ttl 5 s -> a heartbeat every 0.05 s
@@ -289,7 +289,7 @@ def test_transient_failures_are_retried_and_never_end_the_loop(
             await keeper.stop()
         assert fake.count("RegisterWorker") == 3  # first refused, then ok, then after the refusal
 
-    with caplog.at_level(logging.INFO, logger="registry.worker_registration"):
+    with caplog.at_level(logging.INFO, logger="registry.client.registration"):
         asyncio.run(scenario())
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "REGISTRY_WORKFLOW_UNAVAILABLE" in messages and "PERMISSION_DENIED" in messages

@@ -1,4 +1,4 @@
-"""registry.worker: input schemas generated from `@workflow.run` type hints (every kind of
+"""registry.client.worker: input schemas generated from `@workflow.run` type hints (every kind of
 type, each checked with the registry's own check_schema and used to validate inputs the way
 the registry does), workflow metadata from `@registry_metadata` and arguments, and the
 RegisterWorkerRequest the helper sends."""
@@ -22,10 +22,7 @@ from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributeKey
 from typing_extensions import TypedDict
 
-from registry.convert import registration_from_proto, struct_to_dict
-from registry.schemas import check_schema, compile_schema
-from registry.specs import validate_worker_registration
-from registry.worker import (
+from registry.client.worker import (
     InputSchemaError,
     WorkflowMetadata,
     default_worker_id,
@@ -36,6 +33,9 @@ from registry.worker import (
     workflow_spec,
     workflow_type_name,
 )
+from registry.shared.messages import registration_from_proto, struct_to_dict
+from registry.shared.schemas import check_schema, compile_schema
+from registry.shared.specs import validate_worker_registration
 
 
 class Priority(enum.Enum):
@@ -338,7 +338,12 @@ def test_importing_the_helper_stays_light_for_the_workflow_sandbox() -> None:
     """Workflow modules import registry.worker (for registry_metadata), and Temporal's sandbox
     re-imports them for every run: beyond temporalio (which the sandbox passes through), the
     module loads none of the registry's client, contract or schema code."""
-    heavy = ("jsonschema", "temporal_registry", "registry.client", "registry.schemas")
+    heavy = (
+        "jsonschema",
+        "temporal_registry",
+        "registry.client.connection",
+        "registry.shared.schemas",
+    )
     code = f"import sys, registry.worker; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
@@ -349,9 +354,9 @@ def test_importing_the_helper_stays_light_for_the_workflow_sandbox() -> None:
 def test_what_the_docs_import_from_registry_worker_is_there() -> None:
     """docs/workers.md has workers import the registry settings, the keeper's timings and
     its refusal from registry.worker; they load on first use (the module stays light)."""
-    import registry.worker as helper
-    from registry.client import ClientSettings
-    from registry.worker_registration import (
+    import registry.client.worker as helper
+    from registry.client.connection import ClientSettings
+    from registry.client.registration import (
         KeeperPolicy,
         RegistrationKeeper,
         RegistrationRefused,
