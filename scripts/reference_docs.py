@@ -5,8 +5,9 @@
   from the pydantic models in registry/server/config.py; the environment variable each default
   reads comes from registry/server/default_config.yaml.
 - docs/operations.md, between `<!-- generated: NAME -->` and `<!-- end generated: NAME -->`:
-  `auth-scopes` (every RPC with its HTTP routes and the scope registry/server/auth.py requires) and
-  `metrics` (every Prometheus metric of registry/catalog/metrics.py and registry/server/interceptors.py).
+  `auth-scopes` (every RPC with its HTTP routes and the scope registry/server/auth.py
+  requires) and `metrics` (every Prometheus metric of registry/catalog/metrics.py and
+  registry/server/interceptors.py).
 
     python scripts/reference_docs.py            # write the files
     python scripts/reference_docs.py --check    # exit 1 when a file is stale
@@ -190,9 +191,10 @@ def configuration_markdown() -> str:
         "",
         "The registry reads one YAML file (`temporal-registry serve -f config.yaml`), merged key",
         "by key over the built-in defaults in",
-        "[`registry/server/default_config.yaml`](../registry/server/default_config.yaml), so a file only",
-        "needs the keys it changes. Without a file, the built-in defaults apply, and each of",
-        "them reads the environment variable named below: a container is configured with",
+        "[`registry/server/default_config.yaml`](../registry/server/default_config.yaml),",
+        "so a file only needs the keys it changes. Without a file, the built-in defaults",
+        "apply, and each of them reads the environment variable named below: a container is",
+        "configured with",
         "environment variables alone (see [operations.md](operations.md)).",
         "",
         "Any string value, in the defaults or in your file, may use the environment:",
@@ -335,8 +337,8 @@ def _doc(metric: Metric, labels: tuple[str, ...]) -> MetricDoc:
 
 def registry_metrics() -> list[MetricDoc]:
     """Every metric of the registry's own: the counters and histograms defined in
-    registry/catalog/metrics.py and registry/server/interceptors.py, and the gauges RegistryCollector
-    reads at scrape time (metrics.STORE_GAUGES)."""
+    registry/catalog/metrics.py and registry/server/interceptors.py, and the gauges
+    RegistryCollector reads at scrape time (metrics.STORE_GAUGES)."""
     found: list[MetricDoc] = []
     for module in (interceptors, metrics):
         for value in vars(module).values():

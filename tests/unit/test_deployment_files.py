@@ -3,8 +3,8 @@
 docker-compose.yml, Dockerfile and .dockerignore cannot be exercised here (no container
 engine), so they are checked statically against what the code says:
 
-- compose_layout() (registry/devstack/gateway.py), from which gateway/envoy.yaml is rendered: Envoy's
-  port, the registry's service name and ports, the descriptor's path inside the container;
+- compose_layout() (registry/devstack/gateway.py), from which gateway/envoy.yaml is rendered:
+  Envoy's port, the registry's service name and ports, the descriptor's path inside the container;
 - registry/server/default_config.yaml: the only environment variables the registry reads;
 - pyproject.toml: what the wheel built in the image is made of.
 
