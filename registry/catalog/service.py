@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
+from registry.catalog.responses import WorkflowMessages, worker_to_proto
 from registry.catalog.rules import Rejection, check_handover, check_worker_owner, plan_put_workflow
 from registry.catalog.store import RegistryStore
 from registry.catalog.workflow import RegistryWorkflow
@@ -40,12 +41,7 @@ from registry.server.pagination import (
     parse_label_selector,
     query_fingerprint,
 )
-from registry.shared.messages import (
-    WorkflowMessages,
-    registration_from_proto,
-    spec_from_proto,
-    worker_to_proto,
-)
+from registry.shared.messages import registration_from_proto, spec_from_proto
 from registry.shared.model import (
     Handover,
     StoredWorker,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import grpc
+from temporal_registry.v1 import resources_pb2
 
 from registry.liveness.rules import poller_health
 from registry.liveness.views import LivenessInputs, WorkflowView
@@ -285,3 +286,13 @@ def chain_violations(chain_agent_ids: Sequence[str], chain_mode: str) -> list[Fi
     elif chain_agent_ids and not chain_mode:
         out.append(FieldViolation("chain_mode", "is required with a chain", "required"))
     return out
+
+
+def warning_messages(
+    stored: StoredWorkflow, workflow_input: Any
+) -> list[resources_pb2.InputWarning]:
+    """The type's input warnings this input triggers, as messages."""
+    return [
+        resources_pb2.InputWarning(field=w.field, message=w.message)
+        for w in input_warnings(stored, workflow_input)
+    ]

@@ -26,6 +26,7 @@ from registry.dispatch.rules import (
     default_workflow_id,
     memo_violations,
     request_id_violations,
+    warning_messages,
     workflow_id_violations,
     workspace_violations,
 )
@@ -34,7 +35,7 @@ from registry.runtime import RegistryRuntime
 from registry.server.config import Config
 from registry.server.errors import FieldViolation, RegistryError, invalid_fields
 from registry.server.pagination import paginate, query_fingerprint
-from registry.shared.messages import value_to_python, warning_messages
+from registry.shared.messages import value_to_python
 from registry.shared.model import SlugClaim, SlugReset
 from registry.shared.slugs import SlugError, slug_workflow_id, slugify
 

@@ -30,7 +30,12 @@ from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
 from registry.catalog.store import RegistryStore
-from registry.dispatch.rules import check_payload, input_violations, workflow_id_violations
+from registry.dispatch.rules import (
+    check_payload,
+    input_violations,
+    warning_messages,
+    workflow_id_violations,
+)
 from registry.dispatch.temporal import encode_typed_search_attributes
 from registry.runtime import RegistryRuntime
 from registry.schedules.rules import (
@@ -49,7 +54,7 @@ from registry.schedules.rules import (
 from registry.server.config import Config
 from registry.server.errors import FieldViolation, RegistryError, invalid_fields
 from registry.server.pagination import page_size_of
-from registry.shared.messages import value_to_python, warning_messages
+from registry.shared.messages import value_to_python
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

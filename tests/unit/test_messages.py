@@ -1,4 +1,5 @@
-"""registry.shared.messages: between temporal_registry.v1 messages and the registry's data model."""
+"""Between temporal_registry.v1 messages and the registry's data model: requests in
+(registry.shared.messages) and responses out (registry.catalog.responses)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ import pytest
 from google.protobuf import struct_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
+from registry.catalog import responses
+from registry.catalog.responses import WorkflowMessages, stored_workflow_to_proto, worker_to_proto
 from registry.liveness.rules import Lease
 from registry.liveness.views import WorkerView, WorkflowView
-from registry.shared import messages as convert
 from registry.shared.messages import (
-    WorkflowMessages,
     registration_from_proto,
     spec_from_proto,
-    stored_workflow_to_proto,
     struct_to_dict,
     value_to_python,
-    worker_to_proto,
 )
 from registry.shared.model import (
     SOURCE_OPERATOR,
@@ -271,13 +270,13 @@ def test_worker_to_proto_maps_every_field() -> None:
 def built(monkeypatch: pytest.MonkeyPatch) -> list[StoredWorkflow]:
     """Records every StoredWorkflow that WorkflowMessages converts from scratch."""
     built: list[StoredWorkflow] = []
-    original = convert.stored_workflow_to_proto
+    original = responses.stored_workflow_to_proto
 
     def counting(stored: StoredWorkflow) -> resources_pb2.Workflow:
         built.append(stored)
         return original(stored)
 
-    monkeypatch.setattr(convert, "stored_workflow_to_proto", counting)
+    monkeypatch.setattr(responses, "stored_workflow_to_proto", counting)
     return built
 
 

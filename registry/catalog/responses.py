@@ -1,0 +1,103 @@
+"""Responses: the registry's views of workflow types and workers as temporal_registry.v1
+messages, with the slow part (an input schema as a Struct) cached per stored entry."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from temporal_registry.v1 import resources_pb2
+
+from registry.liveness.views import WorkerView, WorkflowView
+from registry.shared.model import StoredWorkflow
+
+
+def worker_to_proto(view: WorkerView) -> resources_pb2.Worker:
+    worker = view.stored
+    return resources_pb2.Worker(
+        worker_id=worker.worker_id,
+        task_queue=worker.task_queue,
+        ttl_seconds=worker.ttl_seconds,
+        last_seen_epoch=view.last_seen_epoch,
+        environment=worker.environment,
+        labels=worker.labels,
+        workflows=worker.workflows,
+        healthy=view.healthy,
+        lease_expires_epoch=view.lease.expires_at,
+        registered_epoch=worker.registered_epoch,
+        principal=worker.principal,
+    )
+
+
+class WorkflowMessages:
+    """Builds Workflow messages. The stored part (the spec, with its input schema as a
+    Struct, which is slow to build) is cached per stored entry; stored entries are replaced,
+    never mutated, so an entry's identity says whether the cache is current."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, _CachedWorkflow] = {}
+
+    def build(self, view: WorkflowView) -> resources_pb2.Workflow:
+        message = resources_pb2.Workflow()
+        self.fill(message, view)
+        return message
+
+    def fill(
+        self, message: resources_pb2.Workflow, view: WorkflowView, *, full: bool = True
+    ) -> None:
+        """Fill an empty message (e.g. `response.workflows.add()`, which saves a copy). Not
+        `full` (the BASIC list view) leaves `input_schema` and `workers` empty."""
+        stored = view.stored
+        cached = self._cache.get(stored.spec.workflow_type)
+        if cached is None or cached.stored is not stored:
+            cached = _CachedWorkflow(stored)
+            self._cache[stored.spec.workflow_type] = cached
+        message.CopyFrom(cached.full if full else cached.basic)
+        if full:
+            message.workers.extend(worker_to_proto(worker) for worker in view.workers)
+        message.healthy = view.healthy
+        message.health_reasons.extend(view.health_reasons)
+
+    def forget_missing(self, present: Collection[str]) -> None:
+        for workflow_type in self._cache.keys() - set(present):
+            del self._cache[workflow_type]
+
+
+class _CachedWorkflow:
+    def __init__(self, stored: StoredWorkflow) -> None:
+        self.stored = stored
+        self.full = stored_workflow_to_proto(stored)
+        self._basic: resources_pb2.Workflow | None = None
+
+    @property
+    def basic(self) -> resources_pb2.Workflow:
+        if self._basic is None:
+            self._basic = resources_pb2.Workflow()
+            self._basic.CopyFrom(self.full)
+            self._basic.ClearField("input_schema")
+        return self._basic
+
+
+def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
+    spec = stored.spec
+    message = resources_pb2.Workflow(
+        workflow_type=spec.workflow_type,
+        version=spec.version,
+        task_queue=spec.task_queue,
+        description=spec.description,
+        schedule_input_warnings=[
+            resources_pb2.InputWarning(field=w.field, message=w.message)
+            for w in spec.schedule_input_warnings
+        ],
+        search_attributes=[
+            resources_pb2.SearchAttribute(name=a.name, type=a.type, description=a.description)
+            for a in spec.search_attributes
+        ],
+        enabled=stored.enabled,
+        labels=spec.labels,
+        disabled_reason=stored.disabled_reason,
+        source=stored.source,
+        update_time_epoch=stored.update_time_epoch,
+        owner=stored.owner,
+    )
+    message.input_schema.update(spec.input_schema)
+    return message
