@@ -28,8 +28,6 @@ from temporal_registry.v1 import (
 
 from registry.catalog.metrics import RegistryCollector
 from registry.catalog.service import RegistryService
-from registry.devstack.gateway import UPSTREAM_MAX_METADATA_BYTES
-from registry.devstack.ports import ensure_ports_free
 from registry.dispatch.service import DispatchService
 from registry.runtime import RegistryRuntime
 from registry.schedules.service import ScheduleService
@@ -38,6 +36,8 @@ from registry.server.auth import Authenticator
 from registry.server.config import Config
 from registry.server.http_listener import start_http_server
 from registry.server.interceptors import RequestInterceptor
+from registry.server.limits import UPSTREAM_MAX_METADATA_BYTES
+from registry.server.ports import ensure_ports_free
 from registry.server.tracing import Tracing, setup_tracing
 from registry.system.service import SystemService
 
@@ -80,18 +80,18 @@ def build_grpc_server(
             ("grpc.absolute_max_metadata_size", UPSTREAM_MAX_METADATA_BYTES),
         ],
     )
-    system_pb2_grpc.add_SystemServiceServicer_to_server(SystemService(runtime), server)
+    system_pb2_grpc.add_SystemServiceServicer_to_server(SystemService(runtime.registry), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(
-        RegistryService(runtime, config), server
+        RegistryService(runtime.registry, config), server
     )
     dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
-        DispatchService(runtime, config), server
+        DispatchService(runtime.registry, config), server
     )
     schedules_pb2_grpc.add_ScheduleServiceServicer_to_server(
-        ScheduleService(runtime, config), server
+        ScheduleService(runtime.registry, config), server
     )
     search_attributes_pb2_grpc.add_SearchAttributeServiceServicer_to_server(
-        SearchAttributeService(runtime), server
+        SearchAttributeService(runtime.registry), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

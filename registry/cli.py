@@ -18,9 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from registry.devstack.ports import PortInUseError
 from registry.server.config import Config, ConfigError, load_config
 from registry.server.logs import configure_logging
+from registry.server.ports import PortInUseError
 from registry.server.tracing import TracingUnavailable
 
 EXIT_CONFIG = 2

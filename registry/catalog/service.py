@@ -18,10 +18,9 @@ from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
 from registry.catalog.responses import WorkflowMessages, worker_to_proto
 from registry.catalog.rules import Rejection, check_handover, check_worker_owner, plan_put_workflow
-from registry.catalog.store import RegistryStore
+from registry.catalog.store import RegistryStore, StoreAccess
 from registry.catalog.workflow import RegistryWorkflow
 from registry.liveness.views import WorkflowView, worker_view, workers_by_type, workflow_view
-from registry.runtime import RegistryRuntime
 from registry.schedules.guardian import revalidate_schedules
 from registry.search_attributes.rules import Declaration
 from registry.server.auth import Principal, check_registration_allowed, current_principal
@@ -62,8 +61,8 @@ _HANDOVER_POLL_SECONDS = 0.1
 
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
-        self._runtime = runtime
+    def __init__(self, store: StoreAccess, config: Config) -> None:
+        self._store = store
         self._config = config
         self._messages = WorkflowMessages()
         # Names an admin may make a workflow type's owner (auth off: any principal name).
@@ -76,7 +75,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def GetRegistryStatus(
         self, request: registry_pb2.GetRegistryStatusRequest, context: Context
     ) -> registry_pb2.GetRegistryStatusResponse:
-        store = self._runtime.registry()
+        store = self._store()
         run, _ = await asyncio.gather(store.workflow.describe_run(), store.refresh())
         snapshot, catalog, inputs = store.snapshot, store.catalog, store.liveness_inputs()
         last_start = snapshot.last_service_start
@@ -105,7 +104,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def ShutdownRegistry(
         self, request: registry_pb2.ShutdownRegistryRequest, context: Context
     ) -> registry_pb2.ShutdownRegistryResponse:
-        store = self._runtime.registry()
+        store = self._store()
         handover = Handover(request.reason or "requested through ShutdownRegistry")
         try:
             check_handover(handover)
@@ -133,7 +132,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def RegisterWorker(
         self, request: registry_pb2.RegisterWorkerRequest, context: Context
     ) -> registry_pb2.RegisterWorkerResponse:
-        store = self._runtime.registry()
+        store = self._store()
         registration = registration_from_proto(request)
         _check_registration(registration)
         principal = current_principal.get()
@@ -156,7 +155,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.HeartbeatResponse:
         if not request.worker_id:
             raise _invalid_field("worker_id", "is required", "required")
-        view = await self._runtime.registry().heartbeat(
+        view = await self._store().heartbeat(
             request.worker_id, _owner_check(current_principal.get())
         )
         return registry_pb2.HeartbeatResponse(
@@ -169,7 +168,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         if not request.worker_id:
             raise _invalid_field("worker_id", "is required", "required")
         principal = current_principal.get()
-        await self._runtime.registry().write(
+        await self._store().write(
             RegistryWorkflow.unregister_worker,
             WorkerRef(request.worker_id, principal.name, principal.admin),
         )
@@ -178,7 +177,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def ListWorkers(
         self, request: registry_pb2.ListWorkersRequest, context: Context
     ) -> registry_pb2.ListWorkersResponse:
-        store = self._runtime.registry()
+        store = self._store()
         workers = sorted(
             (
                 worker
@@ -203,7 +202,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def GetWorker(
         self, request: registry_pb2.GetWorkerRequest, context: Context
     ) -> resources_pb2.Worker:
-        store = self._runtime.registry()
+        store = self._store()
         worker = store.catalog.workers.get(request.worker_id)
         if worker is None:
             raise worker_not_found(request.worker_id)
@@ -214,7 +213,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def ListWorkflows(
         self, request: registry_pb2.ListWorkflowsRequest, context: Context
     ) -> registry_pb2.ListWorkflowsResponse:
-        store = self._runtime.registry()
+        store = self._store()
         catalog = store.catalog
         selector = parse_label_selector(request.label_selector)
         enabled = request.enabled if request.HasField("enabled") else None
@@ -257,7 +256,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def GetWorkflow(
         self, request: registry_pb2.GetWorkflowRequest, context: Context
     ) -> resources_pb2.Workflow:
-        store = self._runtime.registry()
+        store = self._store()
         stored = store.catalog.workflows.get(request.workflow_type)
         if stored is None:
             raise workflow_not_found(request.workflow_type)
@@ -289,7 +288,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def DeleteWorkflow(
         self, request: registry_pb2.DeleteWorkflowRequest, context: Context
     ) -> registry_pb2.DeleteWorkflowResponse:
-        await self._runtime.registry().write(
+        await self._store().write(
             RegistryWorkflow.delete_workflow,
             WorkflowDeletion(request.workflow_type, request.allow_missing),
         )
@@ -328,12 +327,12 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         return self._messages.build(store.view_of(stored))
 
     async def _toggle(self, toggle: WorkflowToggle) -> resources_pb2.Workflow:
-        store = self._runtime.registry()
+        store = self._store()
         change = await store.write(RegistryWorkflow.toggle_workflow, toggle)
         return self._view_message(store, change.workflows[0])
 
     async def _put(self, write: WorkflowWrite, validate_only: bool) -> resources_pb2.Workflow:
-        store = self._runtime.registry()
+        store = self._store()
         _check_spec(write.spec)
         await store.search_attributes.ensure(
             (

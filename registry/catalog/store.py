@@ -96,6 +96,11 @@ _POLLER_READ_SPACING = 1.0
 _POLLER_READ_WAIT = 2.0
 
 
+# How a gRPC service reaches the store: the registry as this process serves it, or a
+# RegistryError UNAVAILABLE saying why it can't yet (RegistryRuntime.registry).
+StoreAccess = Callable[[], "RegistryStore"]
+
+
 class RegistryStore:
     def __init__(self, workflow: RegistryWorkflowClient, temporal: Client, config: Config) -> None:
         self.workflow = workflow

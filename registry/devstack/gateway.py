@@ -19,6 +19,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
 from registry.devstack.binaries import venv_binary
+from registry.server.limits import MAX_REQUEST_HEADERS_KB
 from registry.shared.interpolate import interpolate
 
 if TYPE_CHECKING:
@@ -29,12 +30,6 @@ DEFAULT_TEMPLATE = REPO_ROOT / "gateway" / "envoy.template.yaml"
 DEFAULT_DESCRIPTOR = REPO_ROOT / "gen" / "descriptor.binpb"
 REQUEST_BODY_LUA = REPO_ROOT / "gateway" / "request_body.lua"
 TRANSCODED_PACKAGE_PREFIX = "temporal_registry."
-# Envoy refuses a request whose headers (the URL included) pass this many KiB (HTTP 431).
-MAX_REQUEST_HEADERS_KB: Final = 32
-# What the registry's gRPC server accepts as metadata (registry/app.py): all that Envoy
-# lets through, twice over, since the transcoder forwards the original path again as
-# x-envoy-original-path, plus Envoy's own headers and gRPC's 32 bytes per entry.
-UPSTREAM_MAX_METADATA_BYTES: Final = 2 * MAX_REQUEST_HEADERS_KB * 1024 + 32 * 1024
 
 
 @dataclass(frozen=True)

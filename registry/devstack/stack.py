@@ -32,9 +32,9 @@ from registry.devstack.child_processes import (
     write_record,
 )
 from registry.devstack.gateway import envoy_command, layout_for, render_envoy_config
-from registry.devstack.ports import ensure_ports_free
 from registry.server.auth import SCOPES
 from registry.server.config import Config
+from registry.server.ports import ensure_ports_free
 from registry.shared.interruptible import Interrupted, run_until
 
 log = logging.getLogger("registry.devstack.stack")

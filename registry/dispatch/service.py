@@ -17,7 +17,7 @@ import grpc
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 
-from registry.catalog.store import RegistryStore
+from registry.catalog.store import RegistryStore, StoreAccess
 from registry.catalog.workflow import RegistryWorkflow
 from registry.dispatch.rules import (
     agent_violations,
@@ -31,7 +31,6 @@ from registry.dispatch.rules import (
     workspace_violations,
 )
 from registry.dispatch.temporal import Started, StartPlan, WorkflowStarter
-from registry.runtime import RegistryRuntime
 from registry.server.config import Config
 from registry.server.errors import FieldViolation, RegistryError, invalid_fields
 from registry.server.pagination import paginate, query_fingerprint
@@ -49,8 +48,8 @@ _MAX_CLAIM_ATTEMPTS = 5
 
 
 class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
-    def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
-        self._runtime = runtime
+    def __init__(self, store: StoreAccess, config: Config) -> None:
+        self._store = store
         self._config = config
 
     # --- starts -------------------------------------------------------------------------------
@@ -58,7 +57,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     async def StartWorkflow(
         self, request: dispatch_pb2.StartWorkflowRequest, context: Context
     ) -> dispatch_pb2.StartWorkflowResponse:
-        store = self._runtime.registry()
+        store = self._store()
         plan, warnings = await self._plan(store, request)
         if request.validate_only:
             return _response(plan, "", started=False, warnings=warnings)
@@ -94,7 +93,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
             request_id=request.request_id,
         )
         start.input.struct_value.update(run_input)
-        store = self._runtime.registry()
+        store = self._store()
         declared = _declared(store, start.workflow_type)
         for name in ("agent_id", "agent_acp_provider"):  # as 0.1.x did, where declared
             if name in declared and run_input[name]:
@@ -154,7 +153,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         violations = request_id_violations(request.request_id)
         if violations:
             raise invalid_fields("INVALID_CLAIM", violations)
-        counter = await self._claim(self._runtime.registry(), slug, request.request_id)
+        counter = await self._claim(self._store(), slug, request.request_id)
         return dispatch_pb2.ClaimWorkflowIdResponse(
             slug=slug, counter=counter, workflow_id=slug_workflow_id(slug, counter)
         )
@@ -163,7 +162,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         self, request: dispatch_pb2.ResetWorkflowIdRequest, context: Context
     ) -> dispatch_pb2.ResetWorkflowIdResponse:
         slug = _slug(request.name, "name")
-        change = await self._runtime.registry().write(RegistryWorkflow.reset_slug, SlugReset(slug))
+        change = await self._store().write(RegistryWorkflow.reset_slug, SlugReset(slug))
         return dispatch_pb2.ResetWorkflowIdResponse(
             slug=slug, previous_counter=change.counter, reset_to=0
         )
@@ -171,7 +170,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     async def ListWorkflowIds(
         self, request: dispatch_pb2.ListWorkflowIdsRequest, context: Context
     ) -> dispatch_pb2.ListWorkflowIdsResponse:
-        slugs = self._runtime.registry().catalog.slugs
+        slugs = self._store().catalog.slugs
         page, token = paginate(
             [slugs[name] for name in sorted(slugs)],
             lambda counter: counter.slug,

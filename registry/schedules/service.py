@@ -29,7 +29,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
-from registry.catalog.store import RegistryStore
+from registry.catalog.store import RegistryStore, StoreAccess
 from registry.dispatch.rules import (
     check_payload,
     input_violations,
@@ -37,7 +37,6 @@ from registry.dispatch.rules import (
     workflow_id_violations,
 )
 from registry.dispatch.temporal import encode_typed_search_attributes
-from registry.runtime import RegistryRuntime
 from registry.schedules.rules import (
     BACKFILL_OVERLAP_POLICY,
     MAX_SCHEDULED_WORKFLOW_ID_LENGTH,
@@ -63,8 +62,8 @@ MAX_NOTE_LENGTH = 1000
 
 
 class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
-    def __init__(self, runtime: RegistryRuntime, config: Config) -> None:
-        self._runtime = runtime
+    def __init__(self, store: StoreAccess, config: Config) -> None:
+        self._store = store
         self._config = config
 
     # --- create and update --------------------------------------------------------------------
@@ -72,7 +71,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
     async def CreateSchedule(
         self, request: schedules_pb2.CreateScheduleRequest, context: Context
     ) -> schedules_pb2.CreateScheduleResponse:
-        store = self._runtime.registry()
+        store = self._store()
         schedules = store.schedules
         violations = _schedule_id_violations(request.schedule_id)
         spec_request = _spec_request(request, list(request.fire_offsets_seconds))
@@ -108,7 +107,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         self, request: schedules_pb2.UpdateScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
         _require_schedule_id(request.schedule_id)
-        store = self._runtime.registry()
+        store = self._store()
         schedules = store.schedules
         violations: list[FieldViolation] = []
         token = _conflict_token(request.conflict_token, violations)
@@ -196,7 +195,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         self, request: schedules_pb2.GetScheduleRequest, context: Context
     ) -> schedules_pb2.Schedule:
         _require_schedule_id(request.schedule_id)
-        store = self._runtime.registry()
+        store = self._store()
         described = await store.schedules.describe(request.schedule_id)
         return await self._message(store, request.schedule_id, described)
 
@@ -213,7 +212,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
                 "INVALID_PAGE_TOKEN",
                 [FieldViolation("page_token", "is not a page token from this server", "invalid")],
             ) from None
-        page = await self._runtime.registry().schedules.list_page(size, token)
+        page = await self._store().schedules.list_page(size, token)
         return schedules_pb2.ListSchedulesResponse(
             schedules=[
                 schedules_pb2.ScheduleSummary(
@@ -314,7 +313,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
         if violations:
             raise invalid_fields("INVALID_TRIGGER", violations)
-        await self._runtime.registry().schedules.patch(
+        await self._store().schedules.patch(
             request.schedule_id,
             SchedulePatch(trigger_immediately=TriggerImmediatelyRequest(overlap_policy=policy)),
         )
@@ -334,7 +333,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         backfill = BackfillRequest(overlap_policy=policy)
         backfill.start_time.FromDatetime(span[0])
         backfill.end_time.FromDatetime(span[1])
-        await self._runtime.registry().schedules.patch(
+        await self._store().schedules.patch(
             request.schedule_id, SchedulePatch(backfill_request=[backfill])
         )
         return schedules_pb2.BackfillScheduleResponse()
@@ -343,11 +342,11 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         self, request: schedules_pb2.DeleteScheduleRequest, context: Context
     ) -> schedules_pb2.DeleteScheduleResponse:
         _require_schedule_id(request.schedule_id)
-        await self._runtime.registry().schedules.delete(request.schedule_id)
+        await self._store().schedules.delete(request.schedule_id)
         return schedules_pb2.DeleteScheduleResponse()
 
     async def _patched(self, schedule_id: str, patch: SchedulePatch) -> schedules_pb2.Schedule:
-        store = self._runtime.registry()
+        store = self._store()
         schedules = store.schedules
         await schedules.patch(schedule_id, patch)
         return await self._message(store, schedule_id, await schedules.describe(schedule_id))

@@ -9,7 +9,7 @@ import grpc
 from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporal_registry.v1 import search_attributes_pb2_grpc
 
-from registry.runtime import RegistryRuntime
+from registry.catalog.store import StoreAccess
 from registry.search_attributes.temporal import declared_attributes
 from registry.server.auth import ADMIN, require
 
@@ -17,13 +17,13 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceServicer):
-    def __init__(self, runtime: RegistryRuntime) -> None:
-        self._runtime = runtime
+    def __init__(self, store: StoreAccess) -> None:
+        self._store = store
 
     async def ListDeclaredSearchAttributes(
         self, request: pb.ListDeclaredSearchAttributesRequest, context: Context
     ) -> pb.ListDeclaredSearchAttributesResponse:
-        declared, _ = declared_attributes(self._runtime.registry().catalog)
+        declared, _ = declared_attributes(self._store().catalog)
         return pb.ListDeclaredSearchAttributesResponse(
             search_attributes=[
                 pb.DeclaredSearchAttribute(
@@ -36,7 +36,7 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
     async def ListTemporalSearchAttributes(
         self, request: pb.ListTemporalSearchAttributesRequest, context: Context
     ) -> pb.ListTemporalSearchAttributesResponse:
-        custom, system = await self._runtime.registry().search_attributes.namespace_attributes()
+        custom, system = await self._store().search_attributes.namespace_attributes()
         return pb.ListTemporalSearchAttributesResponse(
             search_attributes=[
                 pb.TemporalSearchAttribute(name=name, type=kind, source=source)
@@ -50,7 +50,7 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
     ) -> pb.ReconcileSearchAttributesResponse:
         if request.mode == "replace":
             require(ADMIN)
-        store = self._runtime.registry()
+        store = self._store()
         return await store.search_attributes.reconcile(
             store.catalog, request.mode, list(request.attributes), request.confirm
         )

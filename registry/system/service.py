@@ -8,13 +8,13 @@ from typing import Any
 import grpc
 from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
+from registry.catalog.store import StoreAccess
 from registry.catalog.temporal import closed
-from registry.runtime import RegistryRuntime
 
 
 class SystemService(system_pb2_grpc.SystemServiceServicer):
-    def __init__(self, runtime: RegistryRuntime) -> None:
-        self._runtime = runtime
+    def __init__(self, store: StoreAccess) -> None:
+        self._store = store
 
     async def GetHealth(
         self, request: system_pb2.GetHealthRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -26,7 +26,7 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
     ) -> system_pb2.GetReadinessResponse:
         """Ready = the registry workflow's current run is open and answers a query.
         (A query alone is not enough: closed runs answer queries too.)"""
-        store = self._runtime.registry()
+        store = self._store()
         registry = store.workflow
         run, _ = await asyncio.gather(registry.describe_run(), store.refresh())
         if not run.running:

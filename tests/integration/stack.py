@@ -26,8 +26,8 @@ from registry.devstack.gateway import (
     render_envoy_config,
     transcoded_services,
 )
-from registry.devstack.ports import free_port as free_port  # re-exported for the tests
 from registry.devstack.stack import temporal_dev_server_command
+from registry.server.ports import free_port as free_port  # re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 # The tokens every test registry accepts (auth is on by default, as in production).

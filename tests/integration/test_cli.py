@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from integration.stack import ADMIN_TOKEN, LOOPBACK, port_accepts, wait_until
-from registry.devstack.ports import free_port
+from registry.server.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 from integration.stack import ADMIN_TOKEN, CLIENT_TOKEN, Envoy, TemporalDevServer
 from integration.test_dispatch import register_echo, result
 from integration.test_registry_api import unique
-from registry.devstack.ports import free_port
+from registry.server.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("echo")]
 

@@ -201,7 +201,7 @@ def test_namespace_is_created_with_configured_retention(
 
 def test_not_ready_has_a_reason_over_grpc_and_http(workdir: Path) -> None:
     """A registry whose Temporal is unreachable is alive but not ready, and says why."""
-    from registry.devstack.ports import free_port
+    from registry.server.ports import free_port
 
     registry = Registry(workdir, f"127.0.0.1:{free_port()}").start()
     envoy = Envoy(workdir, registry).start()

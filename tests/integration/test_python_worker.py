@@ -25,7 +25,7 @@ from integration.stack import ADMIN_HEADERS, CLIENT_TOKEN, WORKER_TOKEN, Envoy, 
 from registry.client.connection import ClientSettings
 from registry.client.registration import KeeperPolicy, RegistrationRefused
 from registry.client.worker import RegistryPlugin, json_schema_for, registered, registry_metadata
-from registry.devstack.ports import free_port
+from registry.server.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import yaml
 
 from registry.cli import main
 from registry.client.manifest import EXIT_BAD_MANIFEST, EXIT_REFUSED, ManifestError, load_manifest
-from registry.devstack.ports import free_port
+from registry.server.ports import free_port
 from registry.shared.messages import registration_from_proto, struct_to_dict
 from registry.shared.schemas import compile_schema
 from registry.shared.specs import validate_worker_registration

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from registry.devstack.ports import PortInUseError, ensure_ports_free, free_port
+from registry.server.ports import PortInUseError, ensure_ports_free, free_port
 
 
 def _leave_time_wait(host: str) -> int:

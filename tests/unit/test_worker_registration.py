@@ -29,7 +29,6 @@ from registry.client.registration import (
     is_retryable,
     register_worker,
 )
-from registry.devstack.ports import free_port
 from registry.server.errors import (
     FieldViolation,
     RegistryError,
@@ -38,6 +37,7 @@ from registry.server.errors import (
     worker_not_found,
 )
 from registry.server.interceptors import RequestInterceptor
+from registry.server.ports import free_port
 
 FAST = KeeperPolicy(
     interval_fraction=0.01,  # ttl 5 s -> a heartbeat every 0.05 s
