@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.worker import Worker
 
-from registry.client.worker import RegistrationRefused, RegistryPlugin, registry_metadata
+from registry.worker import RegistrationRefused, RegistryPlugin, registry_metadata
 
 TASK_QUEUE = "orders"
 

@@ -1,7 +1,7 @@
 """The rules of starting a workflow through the registry, as plain functions: which task
 queue gets the run, which workflow id it gets, whether its search attributes and (for the
-0.1.x /run route) its agent request are acceptable. No I/O: registry.services.dispatch does
-the talking."""
+0.1.x /run route) its agent request are acceptable. No I/O: registry.dispatch.service does
+the talking, registry.dispatch.temporal the starting."""
 
 from __future__ import annotations
 
@@ -11,26 +11,28 @@ import posixpath
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import grpc
-from temporal_registry.v1 import resources_pb2
+from temporal_registry.v1 import dispatch_pb2, resources_pb2
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 
 from registry.liveness.rules import poller_health
 from registry.liveness.views import LivenessInputs, WorkflowView
-from registry.server.errors import FieldViolation, RegistryError, unavailable
+from registry.server.errors import FieldViolation, RegistryError, invalid_fields, unavailable
 from registry.server.pagination import labels_match
 from registry.server.validation import validate_input
-from registry.shared.model import InputWarningSpec, SearchAttributeSpec, StoredWorkflow
+from registry.shared.messages import value_to_python
+from registry.shared.model import InputWarningSpec, SearchAttributeSpec, SlugCounter, StoredWorkflow
 from registry.shared.schemas import (
     MAX_INPUT_BYTES,
     MAX_INPUT_DEPTH,
     InvalidSchemaError,
     compile_schema,
 )
-from registry.shared.slugs import SlugError, slugify
+from registry.shared.slugs import SlugError, slug_workflow_id, slugify
 from registry.shared.specs import is_finite_number, validate_json_value
 
 MAX_WORKFLOW_ID_LENGTH: Final = 1000
@@ -296,3 +298,166 @@ def warning_messages(
         resources_pb2.InputWarning(field=w.field, message=w.message)
         for w in input_warnings(stored, workflow_input)
     ]
+
+
+# --- a start request, parsed -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """Everything one start needs, already validated."""
+
+    workflow_type: str
+    workflow_id: str
+    task_queue: str
+    input: Any
+    request_id: str  # the client's idempotency key; "" for none
+    search_attributes: list[TypedSearchAttribute] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)
+    conflict_policy: WorkflowIdConflictPolicy.ValueType = (
+        WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+    )
+    reuse_policy: WorkflowIdReusePolicy.ValueType = (
+        WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+    )
+    execution_timeout: timedelta | None = None
+    run_timeout: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class ParsedStart:
+    """A StartWorkflow request, checked: the plan of the start but for the task queue (the
+    catalogue's liveness chooses it) and, for a named start, the counter of its slug."""
+
+    plan: StartPlan
+    slug: str  # the slug of `name` ("" for none): the start claims its next counter
+    warnings: list[resources_pb2.InputWarning]
+
+    def with_queue(self, task_queue: str, slugs: Mapping[str, SlugCounter]) -> StartPlan:
+        """The plan on task_queue; a named start gets the id its next claim would give."""
+        plan = replace(self.plan, task_queue=task_queue)
+        if self.slug:
+            known = slugs.get(self.slug)
+            plan = replace(
+                plan, workflow_id=slug_workflow_id(self.slug, (known.counter if known else 0) + 1)
+            )
+        return plan
+
+
+async def parse_start(
+    request: dispatch_pb2.StartWorkflowRequest, stored: StoredWorkflow, reserved_workflow_id: str
+) -> ParsedStart:
+    """Every check of a start request against its (enabled) workflow type, in one answer:
+    INVALID_START with one violation per bad field."""
+    workflow_input = value_to_python(request.input) if request.HasField("input") else {}
+    attributes, violations = await check_payload(
+        stored,
+        workflow_input,
+        {k: value_to_python(v) for k, v in request.search_attributes.items()},
+    )
+    memo = {k: value_to_python(v) for k, v in request.memo.items()}
+    violations = _id_violations(request, reserved_workflow_id) + violations
+    violations += memo_violations(memo)
+    execution_timeout = _timeout(request, "execution_timeout", violations)
+    run_timeout = _timeout(request, "run_timeout", violations)
+    if violations:
+        raise invalid_fields("INVALID_START", violations)
+    slug = slugify(request.name) if request.name else ""
+    plan = StartPlan(
+        workflow_type=request.workflow_type,
+        workflow_id=request.workflow_id
+        or ("" if slug else default_workflow_id(request.workflow_type, request.request_id)),
+        task_queue="",
+        input=workflow_input,
+        request_id=request.request_id,
+        search_attributes=attributes,
+        memo=memo,
+        conflict_policy=_conflict_policy(request.id_conflict_policy),
+        reuse_policy=_reuse_policy(request.id_reuse_policy),
+        execution_timeout=execution_timeout,
+        run_timeout=run_timeout,
+    )
+    return ParsedStart(plan, slug, warning_messages(stored, workflow_input))
+
+
+def parse_slug(name: str, field: str = "name") -> str:
+    """The slug of a name, or INVALID_NAME naming the field."""
+    try:
+        return slugify(name)
+    except SlugError as error:
+        raise invalid_fields(
+            "INVALID_NAME", [FieldViolation(field, str(error), "invalid")]
+        ) from None
+
+
+def run_as_start(
+    request: dispatch_pb2.RunRequest, default_type: str, declared: Mapping[str, SearchAttributeSpec]
+) -> dispatch_pb2.StartWorkflowRequest:
+    """The 0.1.x /run request as the StartWorkflow it stands for: the agent request is the
+    input, and agent_id and agent_acp_provider become search attributes where the type
+    declares them (INVALID_RUN for a bad agent request)."""
+    workspace, violations = workspace_violations(request.workspace)
+    violations = agent_violations("agent_id", request.agent_id, required=True) + violations
+    violations += chain_violations([step.agent_id for step in request.chain], request.chain_mode)
+    if violations:
+        raise invalid_fields("INVALID_RUN", violations)
+    run_input: dict[str, Any] = {
+        "agent_id": request.agent_id,
+        "workspace": workspace,
+        "prompt": request.prompt,
+        "agent_acp_provider": request.agent_acp_provider,
+        "chain": [{"agent_id": s.agent_id, "prompt": s.prompt} for s in request.chain],
+        "chain_mode": request.chain_mode,
+    }
+    start = dispatch_pb2.StartWorkflowRequest(
+        workflow_type=request.workflow_type or default_type,
+        name=request.name,
+        request_id=request.request_id,
+    )
+    start.input.struct_value.update(run_input)
+    for name in ("agent_id", "agent_acp_provider"):  # as 0.1.x did, where declared
+        if name in declared and run_input[name]:
+            start.search_attributes[name].string_value = run_input[name]
+    return start
+
+
+def _id_violations(
+    request: dispatch_pb2.StartWorkflowRequest, reserved: str
+) -> list[FieldViolation]:
+    violations = request_id_violations(request.request_id)
+    if request.workflow_id and request.name:
+        message = "give workflow_id or name, not both"
+        violations.append(FieldViolation("name", message, "exclusive"))
+    if request.workflow_id:
+        violations += workflow_id_violations(request.workflow_id, reserved)
+    if request.name:
+        try:
+            slugify(request.name)
+        except SlugError as error:
+            violations.append(FieldViolation("name", str(error), "invalid"))
+    return violations
+
+
+def _timeout(
+    request: dispatch_pb2.StartWorkflowRequest, field: str, violations: list[FieldViolation]
+) -> timedelta | None:
+    if not request.HasField(field):
+        return None
+    value: timedelta = getattr(request, field).ToTimedelta()
+    if value <= timedelta(0):
+        violations.append(FieldViolation(field, "must be positive", "out_of_range"))
+    return value
+
+
+def _conflict_policy(policy: int) -> WorkflowIdConflictPolicy.ValueType:
+    if policy == dispatch_pb2.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED:
+        return WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+    name = dispatch_pb2.WorkflowIdConflictPolicy.Name(policy)
+    return WorkflowIdConflictPolicy.Value(name)
+
+
+def _reuse_policy(policy: int) -> WorkflowIdReusePolicy.ValueType:
+    if policy == dispatch_pb2.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED:
+        return WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+    name = dispatch_pb2.WorkflowIdReusePolicy.Name(policy)
+    return WorkflowIdReusePolicy.Value(name)

@@ -23,7 +23,7 @@ policy REJECT_DUPLICATE). In one call:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
@@ -46,7 +46,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.converter import encode_search_attributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from registry.dispatch.rules import TypedSearchAttribute
+from registry.dispatch.rules import StartPlan, TypedSearchAttribute
 from registry.server.errors import RegistryError, unavailable
 
 _FAIL: Final = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
@@ -65,27 +65,6 @@ _KEYS: dict[str, Any] = {
     "Bool": SearchAttributeKey.for_bool,
     "Datetime": SearchAttributeKey.for_datetime,
 }
-
-
-@dataclass(frozen=True)
-class StartPlan:
-    """Everything one start needs, already validated."""
-
-    workflow_type: str
-    workflow_id: str
-    task_queue: str
-    input: Any
-    request_id: str  # the client's idempotency key; "" for none
-    search_attributes: list[TypedSearchAttribute] = field(default_factory=list)
-    memo: dict[str, Any] = field(default_factory=dict)
-    conflict_policy: WorkflowIdConflictPolicy.ValueType = (
-        WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-    )
-    reuse_policy: WorkflowIdReusePolicy.ValueType = (
-        WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
-    )
-    execution_timeout: timedelta | None = None
-    run_timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
