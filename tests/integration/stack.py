@@ -110,6 +110,7 @@ class TemporalDevServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     process: Process | None = None
+    extra_args: list[str] = field(default_factory=list)  # e.g. --dynamic-config-value ...
 
     @property
     def address(self) -> str:
@@ -125,6 +126,7 @@ class TemporalDevServer:
             db_file=self.workdir / "temporal.db",
             headless=True,
         )
+        argv += self.extra_args
         self.process = Process("temporal", argv, self.workdir / "temporal.log").start()
         wait_until(lambda: port_accepts(self.port), 60, "temporal dev server", self.process.popen)
         return self

@@ -32,17 +32,12 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from integration.stack import (
-    LOOPBACK,
     Envoy,
-    Process,
     Registry,
     TemporalDevServer,
     authorized,
-    free_port,
-    port_accepts,
     wait_until,
 )
-from registry.devstack.stack import temporal_dev_server_command
 
 pytestmark = pytest.mark.integration
 
@@ -219,29 +214,14 @@ def test_a_closed_registry_workflow_is_reported_and_not_replaced(workdir: Path) 
         assert not stubs.ready()
 
 
-class ShortLivedConnections(TemporalDevServer):
-    """A dev server that closes every client connection after 3 s (GOAWAY), and forcibly 1 s
-    later: Temporal's frontend does so at 5 min (+/- 10 %) and 70 s by default."""
-
-    def start(self) -> ShortLivedConnections:
-        argv = temporal_dev_server_command(
-            host=LOOPBACK,
-            port=self.port,
-            ui_port=free_port(),
-            http_port=free_port(),
-            metrics_port=free_port(),
-            db_file=self.workdir / "temporal.db",
-            headless=True,
-        )
-        argv += [
-            "--dynamic-config-value",
-            'frontend.keepAliveMaxConnectionAge="3s"',
-            "--dynamic-config-value",
-            'frontend.keepAliveMaxConnectionAgeGrace="1s"',
-        ]
-        self.process = Process("temporal", argv, self.workdir / "temporal.log").start()
-        wait_until(lambda: port_accepts(self.port), 60, "temporal dev server", self.process.popen)
-        return self
+# A dev server that closes every client connection after 3 s (GOAWAY), and forcibly 1 s
+# later: Temporal's frontend does so at 5 min (+/- 10 %) and 70 s by default.
+SHORT_LIVED_CONNECTIONS = [
+    "--dynamic-config-value",
+    'frontend.keepAliveMaxConnectionAge="3s"',
+    "--dynamic-config-value",
+    'frontend.keepAliveMaxConnectionAgeGrace="1s"',
+]
 
 
 def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Path) -> None:
@@ -251,7 +231,7 @@ def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Pat
     search attributes) go through a connection of their own, so none is cancelled."""
     home = workdir / unique("goaway")
     home.mkdir()
-    temporal = ShortLivedConnections(home).start()
+    temporal = TemporalDevServer(home, extra_args=SHORT_LIVED_CONNECTIONS).start()
     registry = Registry(home, temporal.address).start()
     try:
         with grpc.insecure_channel(registry.grpc_target) as channel:
