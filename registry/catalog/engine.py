@@ -96,8 +96,9 @@ class View:
     """What a decide function may read: the shard's entries (parsed on demand), its blobs, the
     least recently used keys, and a fresh sequence number."""
 
-    def __init__(self, shard: Shard) -> None:
+    def __init__(self, shard: Shard, patched: Callable[[str], bool]) -> None:
         self._shard = shard
+        self.patched = patched  # workflow.patched in the workflow: gates a changed rule
 
     @property
     def kind(self) -> str:
@@ -132,6 +133,11 @@ Decide = Callable[[Mapping[str, Any], View, float], "Decision | Refusal"]
 
 
 # --- the shard -----------------------------------------------------------------------------
+
+
+def _always(_rule: str) -> bool:
+    """Outside a workflow (tests, tools) every rule is the current one."""
+    return True
 
 
 @dataclass(frozen=True)
@@ -218,17 +224,24 @@ class Shard:
 
     # --- applying ----------------------------------------------------------------------
 
-    def apply(self, batch: Mapping[str, Any], decide: Decide, now: float) -> dict[str, Any]:
+    def apply(
+        self,
+        batch: Mapping[str, Any],
+        decide: Decide,
+        now: float,
+        patched: Callable[[str], bool] = _always,
+    ) -> dict[str, Any]:
         """Apply a batch of operations in order: one outcome each, never an exception. An
         operation seen before (its id is remembered) gets its first outcome again, marked
-        `replayed`, and changes nothing."""
+        `replayed`, and changes nothing. `patched` gates changed rules (workflow.patched)."""
         ops = batch.get("ops") if isinstance(batch, Mapping) else None
+        view = View(self, patched)
         outcomes = []
         for op in ops if isinstance(ops, list) else []:
-            outcomes.append(self._apply_one(op, decide, now))
+            outcomes.append(self._apply_one(op, decide, view, now))
         return {"revision": self.revision, "now": now, "outcomes": outcomes}
 
-    def _apply_one(self, op: Any, decide: Decide, now: float) -> dict[str, Any]:
+    def _apply_one(self, op: Any, decide: Decide, view: View, now: float) -> dict[str, Any]:
         op_id = op.get("id") if isinstance(op, Mapping) else None
         if not isinstance(op_id, str) or not 0 < len(op_id) <= MAX_OP_ID_LENGTH:
             return _refused(
@@ -237,7 +250,7 @@ class Shard:
         if op_id in self._applied_ids:
             return self._remembered(op_id)
         try:
-            decided = decide(op, View(self), now)
+            decided = decide(op, view, now)
             if isinstance(decided, Refusal):
                 return _refused(op_id, decided)
             prepared = _Prepared.of(decided)
