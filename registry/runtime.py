@@ -5,7 +5,11 @@ while Temporal is still starting or unreachable."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -15,12 +19,13 @@ from typing import TypeVar
 from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
 
+from registry.catalog.layout import Layout
 from registry.catalog.store import RegistryStore
-from registry.catalog.temporal import RegistryWorkflowClient
-from registry.catalog.workflow import RegistryWorkflow
+from registry.catalog.temporal import RegistryTemporal
+from registry.catalog.workflow import RegistryRoot, RegistryShard
 from registry.search_attributes.temporal import SearchAttributeActivities
 from registry.search_attributes.workflow import ProvisionSearchAttributes
-from registry.server.config import Config
+from registry.server.config import Config, RegistrySettings
 from registry.server.errors import unavailable
 from registry.server.state_log import StateLog
 from registry.server.temporal_connection import connect, ensure_namespace
@@ -32,6 +37,8 @@ T = TypeVar("T")
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
 # How long stopping waits for the embedded worker to finish its in-flight tasks.
 WORKER_SHUTDOWN_SECONDS = 10.0
+# How long stopping waits for the last lease renewals to be written.
+FINAL_FLUSH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class RegistryRuntime:
 
     async def _run_worker(self, worker_client: Client, client: Client) -> None:
         """Run the embedded worker and serve through a store until the worker stops (or
-        fails), or Temporal turns out to have lost the registry workflow."""
+        fails), or Temporal turns out to have lost the registry's workflows."""
         settings = self._config.registry
         search_attributes = SearchAttributeActivities(
             worker_client, self._config.temporal.namespace
@@ -130,46 +137,48 @@ class RegistryRuntime:
         worker = Worker(
             worker_client,
             task_queue=settings.task_queue,
-            workflows=[RegistryWorkflow, ProvisionSearchAttributes],
+            workflows=[RegistryRoot, RegistryShard, ProvisionSearchAttributes],
             activities=[search_attributes.add, search_attributes.remove],
             # After a crash, Temporal holds the registry's next workflow task on the dead
             # process's sticky queue for this long before any other process can take it.
             # Temporal's default (10 s) would leave every write hanging that long.
             sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+            # Up to one batch in flight per shard: every shard's task may be running at once.
+            max_concurrent_workflow_tasks=max(100, 2 * _shard_count(settings)),
         )
         worker_run = asyncio.create_task(worker.run(), name="registry-worker")
         background: asyncio.Task[None] | None = None
         lost: asyncio.Task[bool] | None = None
+        store: RegistryStore | None = None
         try:
-            registry = RegistryWorkflowClient(client, settings)
+            temporal = RegistryTemporal(
+                client, settings.task_queue, timedelta(seconds=settings.query_timeout_seconds)
+            )
             self._not_ready = NotReady(
                 "REGISTRY_WORKFLOW_UNAVAILABLE",
-                f"cannot start or join registry workflow {settings.workflow_id}",
+                f"cannot start or join registry {settings.workflow_id}",
             )
             # Startup needs the embedded worker to answer: give up (and retry from scratch)
             # if it stops, or if Temporal does not complete startup within the update timeout.
-            await _while_running(
-                worker_run,
-                registry.start_or_join(registry.service_start()),
-                settings.update_timeout_seconds,
+            store = await _while_running(
+                worker_run, self._open(temporal, client), settings.update_timeout_seconds
             )
-            store = RegistryStore(registry, client, self._config)
-            await _while_running(worker_run, store.start(), settings.update_timeout_seconds)
             background = asyncio.create_task(store.run(), name="registry-store")
-            lost = asyncio.create_task(registry.lost.wait(), name="registry-lost")
+            lost = asyncio.create_task(temporal.lost.wait(), name="registry-lost")
             self._registry = store
             await self._set_ready(True)
             self._state.ok()
             log.info(
-                "registry ready: workflow %s on task queue %s",
+                "registry ready: %s (%s) on task queue %s",
                 settings.workflow_id,
+                ", ".join(f"{n} {kind} shards" for kind, n in store.layout.counts().items()),
                 settings.task_queue,
             )
             await asyncio.wait({worker_run, background, lost}, return_when=FIRST_COMPLETED)
             if lost.done():
                 self._not_ready = NotReady(
                     "REGISTRY_WORKFLOW_UNAVAILABLE",
-                    f"registry workflow {settings.workflow_id} no longer exists in namespace "
+                    f"registry {settings.workflow_id} no longer exists in namespace "
                     f"{self._config.temporal.namespace}; starting it again",
                 )
                 log.warning("%s (did Temporal lose its state?)", self._not_ready.message)
@@ -181,12 +190,61 @@ class RegistryRuntime:
             if worker_run.done():
                 worker_run.result()  # raises the worker's failure, if it failed
         finally:
+            if store is not None:  # flush the renewals acknowledged here, briefly
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(store.stop(), FINAL_FLUSH_SECONDS)
             for task in (background, lost):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
             if not worker_run.done():
                 await _shut_down(worker, WORKER_SHUTDOWN_SECONDS)
+
+    async def _open(self, temporal: RegistryTemporal, client: Client) -> RegistryStore:
+        """Join the registry (or create it, with the configured layout), start any shard not
+        running yet, and read every shard: the store, ready to serve."""
+        settings = self._config.registry
+        wanted = Layout(settings.workflow_id, **settings.shards.model_dump())
+        root = await temporal.start_root(
+            wanted.root_id(),
+            {"format": 1, "layout": wanted.counts(), "continued": 0},
+            service_start(self._config),
+        )
+        layout = Layout(settings.workflow_id, **root["layout"])
+        if layout != wanted:
+            log.warning(
+                "registry %s was created with %s; registry.shards asks for %s and is ignored "
+                "(a new layout needs an export and an import: see docs/operations.md)",
+                settings.workflow_id,
+                layout.counts(),
+                wanted.counts(),
+            )
+        store = RegistryStore(temporal, client, self._config, layout)
+        store.root = root
+        await asyncio.gather(
+            *(
+                temporal.start_shard(layout.shard_id(kind, i), store.initial_state(kind, i))
+                for kind, i in layout.shards()
+            )
+        )
+        await store.start()
+        return store
+
+
+def service_start(config: Config) -> dict[str, object]:
+    """This process's start record, with the run limits from its config."""
+    return {
+        "process_id": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at_epoch": time.time(),
+        "max_history_events": config.registry.continue_as_new_events,
+        "max_updates_per_run": config.registry.max_updates_per_run,
+    }
+
+
+def _shard_count(settings: RegistrySettings) -> int:
+    shards = settings.shards
+    return shards.types + shards.workers + shards.ids
 
 
 async def _while_running(worker_run: asyncio.Task[None], step: Awaitable[T], seconds: float) -> T:

@@ -239,7 +239,7 @@ class Shard:
         outcomes = []
         for op in ops if isinstance(ops, list) else []:
             outcomes.append(self._apply_one(op, decide, view, now))
-        return {"revision": self.revision, "now": now, "outcomes": outcomes}
+        return {"revision": self.revision, "now": now, "size": self.size, "outcomes": outcomes}
 
     def _apply_one(self, op: Any, decide: Decide, view: View, now: float) -> dict[str, Any]:
         op_id = op.get("id") if isinstance(op, Mapping) else None

@@ -1,47 +1,64 @@
-"""The registry as one process serves it.
+"""The registry as one process serves it: a view of every shard, the writes, liveness.
 
-- Writes go to the registry workflow as updates (registry.registry_client) and their result,
-  the CatalogChange, is applied to this process's copy of the catalogue at once.
-- Reads are served from that copy, never from a Temporal round trip. A background loop
-  refreshes it every `registry.snapshot_refresh_seconds` (one query, nearly free when nothing
-  changed), so writes through other replicas show here within that interval.
-- Heartbeats only touch memory. Every `liveness.flush_interval_seconds` one update renews the
-  leases that would otherwise expire before the next flush (registry.liveness), then workers
-  long past their lease are expired unless self-preservation holds.
-- Task queue pollers are read from Temporal (DescribeTaskQueue) in the background too, and
-  at once for the queue of a worker that registers. A start (or a read of a type's health)
-  that finds a registered worker's queue without a recent poller reads that queue again
-  before refusing: a worker that registered a moment ago is usually polling by then. Those
-  reads are shared and spaced per queue (`_POLLER_READ_SPACING`), so a flood of them cannot
-  flood Temporal.
+- **Reads** come from memory: every shard's view (registry.catalog.shards), kept complete by
+  following the shard's history and brought up to date at once by this process's own writes.
+  `catalog` merges them: workflow types, workers (with an index by type), readable-id counters.
+- **Writes** are operations sent to the shard that owns the key through its writer (group
+  commit); the outcome is applied here before the caller hears of it (read-your-writes).
+- **Safety across replicas.** A decision that must not act on a stale view (is this type
+  enabled? does it exist? is this worker registered?) first proves the view of that shard
+  current (`ShardTail.confirm`): at most `SAFETY_STALENESS` old, else one DescribeWorkflowExecution
+  and the tail reaching that history length. An operator's safety write (create, replace,
+  enable, disable, delete) is acknowledged only after SAFETY_STALENESS has passed, so a start
+  that any replica receives after the acknowledgement sees it.
+- **Liveness.** Heartbeats only touch memory. Every `liveness.flush_interval_seconds`, per
+  worker shard, one `renew` operation carries how long ago each due worker was seen; the shard
+  sets the lease from its own clock (one clock for every lease). Workers long past their lease
+  are expired unless self-preservation holds. Replicas read health with the registry
+  workflows' clock (`clock_offset`, measured from every write's answer).
+- **Pollers** are read from Temporal (DescribeTaskQueue) in the background, at once for the
+  queue of a registering worker, and again before a start refuses for want of one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import grpc
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.workflow import UpdateMethodMultiParam
 
-from registry.catalog.copy import CatalogCopy
+from registry.catalog.engine import Limits, Shard, new_state
+from registry.catalog.entries import (
+    SLUG_PREFIX,
+    canonical,
+    schema_digest,
+    slug_counter,
+    spec_fields,
+    stored_worker,
+    stored_workflow,
+    worker_fields,
+)
+from registry.catalog.layout import IDS, ORDERED_KINDS, TYPES, WORKERS, Layout
 from registry.catalog.metrics import (
     HEARTBEATS,
     LEASE_RENEWAL_FLUSHES,
     LEASES_RENEWED,
     WORKERS_EXPIRED,
 )
-from registry.catalog.temporal import RegistryWorkflowClient
-from registry.catalog.workflow import RegistrySnapshot, RegistryWorkflow
+from registry.catalog.shard_rules import decide_type_op
+from registry.catalog.shards import ShardTail, ShardView, ShardWriter
+from registry.catalog.temporal import RegistryTemporal
 from registry.dispatch.rules import choose_task_queue
 from registry.dispatch.temporal import WorkflowStarter
 from registry.liveness.rules import (
@@ -59,81 +76,170 @@ from registry.liveness.views import (
     WorkflowView,
     effective_lease,
     worker_view,
-    workers_by_type,
     workflow_view,
 )
 from registry.schedules.temporal import TemporalSchedules
 from registry.search_attributes.temporal import SearchAttributeAdmin
 from registry.server.config import Config
-from registry.server.errors import RegistryError, worker_not_found, workflow_not_found
+from registry.server.errors import (
+    FieldViolation,
+    RegistryError,
+    refused,
+    worker_not_found,
+    workflow_not_found,
+)
 from registry.server.fresh_reads import FreshReads
 from registry.server.pagination import parse_label_selector
 from registry.server.state_log import StateLog
 from registry.shared.model import (
-    Catalog,
-    CatalogChange,
-    LeaseRenewals,
+    SlugCounter,
     StoredWorker,
     StoredWorkflow,
-    WorkerExpiry,
+    WorkerRegistration,
+    WorkflowWrite,
 )
 
 log = logging.getLogger("registry.catalog.store")
-
-A = TypeVar("A")
 T = TypeVar("T")
 
 _DESCRIBE_CONCURRENCY = 8
-# Snapshot queries start at most this often (a heartbeat from an unknown worker asks for
-# one: it may have registered through another replica a moment ago).
-_MIN_REFRESH_SPACING = 0.05
-# How long a gap in the write results may stay open before a snapshot fills it.
-_GAP_GRACE_SECONDS = 0.2
 # DescribeTaskQueue of one queue starts at most this often (starts and reads that find no
 # recent poller ask for one).
 _POLLER_READ_SPACING = 1.0
 # How long a start or a read waits for those before answering with the view it has.
 _POLLER_READ_WAIT = 2.0
-
+# How stale a shard's view may be for a safety decision; safety writes wait this long before
+# they are acknowledged (see the module docstring).
+SAFETY_STALENESS: Final = 0.2
+# How long a safety decision waits for this process's view to catch up before UNAVAILABLE.
+_CATCH_UP_WAIT = 5.0
+_MAX_RENEWALS_PER_OP = 10_000
 
 # How a gRPC service reaches the store: the registry as this process serves it, or a
 # RegistryError UNAVAILABLE saying why it can't yet (RegistryRuntime.registry).
 StoreAccess = Callable[[], "RegistryStore"]
 
 
+class Catalog:
+    """The registry's state as this process knows it (no copies: the store keeps it current)."""
+
+    def __init__(self, views: Mapping[tuple[str, int], ShardView[Any]]) -> None:
+        self._views = views
+        self.workflows: dict[str, StoredWorkflow] = {}
+        self.workers: dict[str, StoredWorker] = {}
+        self.slugs: dict[str, SlugCounter] = {}
+        self.workers_by_type: dict[str, dict[str, StoredWorker]] = {}
+
+    @property
+    def revision(self) -> int:
+        """The sum of the shards' revisions: grows with every write anywhere."""
+        return sum(view.revision for view in self._views.values())
+
+    def workers_of(self, workflow_type: str) -> list[StoredWorker]:
+        return list(self.workers_by_type.get(workflow_type, {}).values())
+
+    def on_worker(self, key: str, old: StoredWorker | None, new: StoredWorker | None) -> None:
+        if old is not None:
+            for workflow_type in old.workflows:
+                served = self.workers_by_type.get(workflow_type)
+                if served is not None:
+                    served.pop(key, None)
+                    if not served:
+                        del self.workers_by_type[workflow_type]
+            self.workers.pop(key, None)
+        if new is not None:
+            self.workers[key] = new
+            for workflow_type in new.workflows:
+                self.workers_by_type.setdefault(workflow_type, {})[key] = new
+
+    def on_workflow(self, key: str, old: StoredWorkflow | None, new: StoredWorkflow | None) -> None:
+        if new is None:
+            self.workflows.pop(key, None)
+        else:
+            self.workflows[key] = new
+
+    def on_id(self, key: str, old: SlugCounter | None, new: SlugCounter | None) -> None:
+        if not key.startswith(SLUG_PREFIX):
+            return  # request records stay in the shard
+        slug = key[len(SLUG_PREFIX) :]
+        if new is None:
+            self.slugs.pop(slug, None)
+        else:
+            self.slugs[slug] = new
+
+
 class RegistryStore:
-    def __init__(self, workflow: RegistryWorkflowClient, temporal: Client, config: Config) -> None:
-        self.workflow = workflow
+    def __init__(
+        self, temporal: RegistryTemporal, client: Client, config: Config, layout: Layout
+    ) -> None:
         self.temporal = temporal
+        self.client = client
+        self.layout = layout
         self._config = config
-        self._copy = CatalogCopy()
-        self.snapshot = RegistrySnapshot()
-        self._gap_check: asyncio.Task[None] | None = None
-        self._refreshed_at = 0.0  # time.monotonic() of the last refresh
-        self._snapshot_reads: FreshReads[None] = FreshReads(_MIN_REFRESH_SPACING)
+        settings = config.registry
+        self.limits = Limits(max_bytes=settings.shard_max_bytes)
+        self.views: dict[tuple[str, int], ShardView[Any]] = {}
+        self.catalog = Catalog(self.views)
+        self.writers: dict[tuple[str, int], ShardWriter] = {}
+        self.tails: dict[tuple[str, int], ShardTail] = {}
+        run_limits = {
+            "max_history_events": settings.continue_as_new_events,
+            "max_updates_per_run": settings.max_updates_per_run,
+        }
+        for kind, index in layout.shards():
+            view = self._view(kind, index)
+            self.views[kind, index] = view
+            workflow_id = layout.shard_id(kind, index)
+            self.writers[kind, index] = ShardWriter(
+                temporal,
+                workflow_id,
+                view,
+                timeout=settings.update_timeout_seconds,
+                limits=run_limits,
+                on_result=self._note_clock,
+            )
+            self.tails[kind, index] = ShardTail(temporal, workflow_id, view)
+        self.root: dict[str, Any] = {}
+        self.clock_offset = 0.0  # registry workflows' clock minus this process's
         self._poller_reads: FreshReads[str] = FreshReads(_POLLER_READ_SPACING)
         self._describe_limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
         self._spawned: set[asyncio.Task[Any]] = set()
         self._heartbeats: dict[str, float] = {}
         self._pollers: dict[str, list[Poller]] | None = None
-        self._started = time.time()
+        self._started = time.monotonic()
         self.liveness = ExpiryDecision((), False, "no leases checked yet")
+
+    def _view(self, kind: str, index: int) -> ShardView[Any]:
+        name = self.layout.shard_id(kind, index)
+        if kind == WORKERS:
+            return ShardView(name, stored_worker, self.catalog.on_worker)
+        if kind == IDS:
+            return ShardView(name, slug_counter, self.catalog.on_id)
+        view: ShardView[StoredWorkflow] = ShardView(
+            name, lambda key, raw: stored_workflow(key, raw, view.blobs), self.catalog.on_workflow
+        )
+        return view
+
+    def initial_state(self, kind: str, index: int) -> dict[str, Any]:
+        return new_state(
+            kind, self.layout.shard_id(kind, index), self.limits, ordered=kind in ORDERED_KINDS
+        )
 
     @functools.cached_property
     def starter(self) -> WorkflowStarter:
         """Workflow starts through this store's Temporal client."""
-        return WorkflowStarter(self.temporal, self._config.temporal.namespace, self._rpc_timeout)
+        return WorkflowStarter(self.client, self._config.temporal.namespace, self._rpc_timeout)
 
     @functools.cached_property
     def schedules(self) -> TemporalSchedules:
         """Temporal's schedule API through this store's client."""
-        return TemporalSchedules(self.temporal, self._config.temporal.namespace, self._rpc_timeout)
+        return TemporalSchedules(self.client, self._config.temporal.namespace, self._rpc_timeout)
 
     @functools.cached_property
     def search_attributes(self) -> SearchAttributeAdmin:
         """The namespace's custom search attributes."""
         return SearchAttributeAdmin(
-            self.temporal,
+            self.client,
             self._config.temporal.namespace,
             self._config.registry.task_queue,
             sql_visibility=self._config.search_attributes.visibility_store == "sql",
@@ -143,23 +249,64 @@ class RegistryStore:
     def _rpc_timeout(self) -> timedelta:
         return timedelta(seconds=self._config.registry.query_timeout_seconds)
 
-    # --- reads --------------------------------------------------------------------------------
+    # --- shards --------------------------------------------------------------------------------
 
-    @property
-    def catalog(self) -> Catalog:
-        return self._copy.catalog
+    def shard(self, kind: str, key: str) -> tuple[str, int]:
+        return kind, self.layout.shard_of(kind, key)
+
+    async def submit(
+        self, kind: str, key: str, op: dict[str, Any], *, refuse: bool = True
+    ) -> dict[str, Any]:
+        """Send an operation to the shard owning key; its outcome (raising its refusal, unless
+        not `refuse`)."""
+        outcome = await self.writers[self.shard(kind, key)].submit(op)
+        if not outcome.get("ok"):
+            if refuse:
+                raise refusal(outcome)
+            return outcome
+        if outcome.get("replayed"):  # applied before: wait until the view has it
+            await self.tails[self.shard(kind, key)].confirm(0, _CATCH_UP_WAIT)
+        return outcome
+
+    async def confirm(self, kind: str, key: str, max_age: float = SAFETY_STALENESS) -> None:
+        """Prove the view of key's shard current (see the module docstring)."""
+        await self.tails[self.shard(kind, key)].confirm(max_age, _CATCH_UP_WAIT)
+
+    def _note_clock(self, result: Mapping[str, Any], sent: float, received: float) -> None:
+        now = result.get("now")
+        if isinstance(now, (int, float)):
+            self.clock_offset = float(now) - (sent + received) / 2
+
+    def now(self) -> float:
+        """The registry workflows' clock, as well as this process can tell."""
+        return time.time() + self.clock_offset
+
+    # --- reads ---------------------------------------------------------------------------------
 
     def liveness_inputs(self) -> LivenessInputs:
         return LivenessInputs(
             heartbeats=self._heartbeats,
             pollers=self._pollers,
             poller_max_age=self._config.liveness.poller_max_age_seconds,
-            now=time.time(),
+            now=self.now(),
         )
 
-    def enabled_workflow(self, workflow_type: str) -> StoredWorkflow:
-        """A registered, enabled workflow type: NOT_FOUND, or FAILED_PRECONDITION with the
-        operator's reason when it is disabled."""
+    async def workflow(self, workflow_type: str) -> StoredWorkflow:
+        """A registered workflow type, confirmed against its shard when this process does not
+        know it (it may have been registered through another replica a moment ago)."""
+        stored = self.catalog.workflows.get(workflow_type)
+        if stored is None:
+            await self.confirm(TYPES, workflow_type, 0)
+            stored = self.catalog.workflows.get(workflow_type)
+        if stored is None:
+            raise workflow_not_found(workflow_type)
+        return stored
+
+    async def enabled_workflow(self, workflow_type: str) -> StoredWorkflow:
+        """A registered, enabled workflow type, as a start must see it: the view of its shard
+        proven current (no replica starts a type once its disable is acknowledged). NOT_FOUND,
+        or FAILED_PRECONDITION with the operator's reason when it is disabled."""
+        await self.confirm(TYPES, workflow_type)
         stored = self.catalog.workflows.get(workflow_type)
         if stored is None:
             raise workflow_not_found(workflow_type)
@@ -174,14 +321,14 @@ class RegistryStore:
 
     def view_of(self, stored: StoredWorkflow, inputs: LivenessInputs | None = None) -> WorkflowView:
         """One workflow type with its workers and health, as of now."""
-        workers = workers_by_type(self.catalog.workers.values()).get(stored.spec.workflow_type, [])
+        workers = self.catalog.workers_of(stored.spec.workflow_type)
         return workflow_view(stored, workers, inputs or self.liveness_inputs())
 
     async def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
-        """The task queue a run of the type would start on now (see choose_task_queue). Before
-        refusing for want of a poller, the queues of its workers are read again."""
+        """The task queue a run of the type would start on now (see choose_task_queue). A
+        worker that registered a moment ago may be polling already: queues never read, or
+        without a recent poller, are read again before refusing."""
         selector = parse_label_selector(label_selector)
-        # A queue never read (new, or Temporal did not answer) would be judged on leases alone.
         await self.refresh_stale_pollers([stored.spec.workflow_type], unread_only=True)
         inputs = self.liveness_inputs()
         try:
@@ -205,16 +352,15 @@ class RegistryStore:
     ) -> bool:
         """Read again the queues where a worker of these types holds a valid lease but no
         poller was seen recently (or, unread_only, where none was read at all), so what a
-        caller is told about health is current (a worker that registered a moment ago starts
-        polling just after). Waits at most _POLLER_READ_WAIT. False when no queue needed it."""
+        caller is told about health is current. Waits at most _POLLER_READ_WAIT. False when
+        no queue needed it."""
         inputs = self.liveness_inputs()
-        wanted = set(workflow_types)
         read = inputs.pollers or {}
         queues = {
             worker.task_queue
-            for worker in self.catalog.workers.values()
-            if wanted.intersection(worker.workflows)
-            and lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now)
+            for workflow_type in set(workflow_types)
+            for worker in self.catalog.workers_of(workflow_type)
+            if lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now)
             and (
                 worker.task_queue not in read
                 if unread_only
@@ -237,77 +383,228 @@ class RegistryStore:
             pollers is not None and poller_health(pollers, inputs.now, inputs.poller_max_age).fresh
         )
 
-    @property
-    def snapshot_age_seconds(self) -> float:
-        return time.monotonic() - self._refreshed_at
+    # --- writes --------------------------------------------------------------------------------
 
-    # --- writes -------------------------------------------------------------------------------
+    async def register_worker(
+        self, registration: WorkerRegistration, principal: str, admin: bool
+    ) -> tuple[StoredWorker, list[str]]:
+        """Declare the worker's types (each in its shard), then store the worker with a fresh
+        lease. The stored worker, and the types whose declaration changed. A type another
+        principal owns is refused (PERMISSION_DENIED, one violation per type) before the
+        worker is stored."""
+        worker_id = registration.worker_id
+        declares = []
+        for i, spec in enumerate(registration.workflows):
+            declares.append(
+                self.submit(
+                    TYPES,
+                    spec.workflow_type,
+                    {
+                        "op": "declare",
+                        "key": spec.workflow_type,
+                        "index": i,
+                        "spec": spec_fields(replace(spec, task_queue=registration.task_queue)),
+                        "schema": spec.input_schema,
+                        "principal": principal,
+                        "admin": admin,
+                        "keep_queue": self._served_elsewhere(spec.workflow_type, worker_id),
+                    },
+                    refuse=False,
+                )
+            )
+        declared = await asyncio.gather(*declares)
+        refused_types = [outcome for outcome in declared if not outcome.get("ok")]
+        if refused_types:
+            raise merged_refusal(refused_types)
+        await self.submit(
+            WORKERS,
+            worker_id,
+            {
+                "op": "register",
+                "key": worker_id,
+                "worker": worker_fields(
+                    registration.task_queue,
+                    registration.environment,
+                    registration.labels,
+                    registration.ttl_seconds,
+                    [spec.workflow_type for spec in registration.workflows],
+                ),
+                "principal": principal,
+                "admin": admin,
+            },
+        )
+        self.refresh_pollers_soon([registration.task_queue])  # it may be polling already
+        changed = [
+            spec.workflow_type
+            for spec, outcome in zip(registration.workflows, declared, strict=True)
+            if outcome.get("result", {}).get("changed")
+        ]
+        return self.catalog.workers[worker_id], changed
 
-    async def write(
-        self, update: UpdateMethodMultiParam[[RegistryWorkflow, A], CatalogChange], arg: A
-    ) -> CatalogChange:
-        """Write through the registry workflow and apply the result here at once."""
-        change = await self.workflow.execute(update, arg)
-        self._apply(change)
-        # A registering worker's queue is read at once: it may be polling already.
-        if update is RegistryWorkflow.register_worker:
-            self._spawn(self._refresh_pollers(sorted({w.task_queue for w in change.workers})))
-        return change
+    def _served_elsewhere(self, workflow_type: str, worker_id: str) -> bool:
+        """Whether another worker with a valid lease serves the type on its stored queue
+        (a registration from another queue then keeps the stored one: no flip-flopping)."""
+        stored = self.catalog.workflows.get(workflow_type)
+        if stored is None:
+            return False
+        inputs = self.liveness_inputs()
+        return any(
+            worker.worker_id != worker_id
+            and worker.task_queue == stored.spec.task_queue
+            and lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now)
+            for worker in self.catalog.workers_of(workflow_type)
+        )
 
-    def _apply(self, change: CatalogChange) -> None:
-        self._copy.apply(change)
-        if self._copy.has_gap and (self._gap_check is None or self._gap_check.done()):
-            self._gap_check = self._spawn(self._fill_gap())
-        queues = {w.task_queue for w in change.workers} | {
-            w.spec.task_queue for w in change.workflows if w.spec.task_queue
+    async def unregister_worker(self, worker_id: str, principal: str, admin: bool) -> None:
+        await self.submit(
+            WORKERS,
+            worker_id,
+            {"op": "unregister", "key": worker_id, "principal": principal, "admin": admin},
+        )
+        self._heartbeats.pop(worker_id, None)
+
+    def put_op(self, write: WorkflowWrite) -> dict[str, Any]:
+        return {
+            "op": "put",
+            "key": write.spec.workflow_type,
+            "spec": spec_fields(write.spec),
+            "schema": write.spec.input_schema,
+            "enabled": write.enabled,
+            "create": write.create,
+            "owner": write.owner,
         }
-        unread = sorted(queues - (self._pollers or {}).keys())
-        if unread and self._pollers is not None:
-            self._spawn(self._refresh_pollers(unread))
+
+    async def put_workflow(self, write: WorkflowWrite) -> tuple[StoredWorkflow, bool]:
+        """An operator's create or replace; the stored type and whether its spec changed."""
+        key = write.spec.workflow_type
+        outcome = await self.submit(TYPES, key, self.put_op(write))
+        await self._safety_acknowledged()
+        return self.catalog.workflows[key], bool(outcome.get("result", {}).get("changed"))
+
+    def try_put(self, write: WorkflowWrite) -> StoredWorkflow:
+        """What put_workflow would store, decided here against this process's view without
+        writing (validate_only); raises the refusal the shard would give."""
+        key = write.spec.workflow_type
+        kind, index = self.shard(TYPES, key)
+        view = self.views[kind, index]
+        state = self.initial_state(kind, index)
+        raw = view.raw.get(key)
+        if raw is not None:
+            state["entries"][key] = raw
+            digest = json.loads(raw).get("schema", "")
+            if digest in view.blobs:
+                state["blobs"][digest] = canonical(view.blobs[digest])
+        outcome = Shard(state).apply(
+            {"ops": [{"id": "dry-run", **self.put_op(write)}]}, decide_type_op, self.now()
+        )["outcomes"][0]
+        if not outcome.get("ok"):
+            raise refusal(outcome)
+        blobs = {**view.blobs, schema_digest(write.spec.input_schema): write.spec.input_schema}
+        return stored_workflow(key, outcome["entries"][key], blobs)
+
+    async def delete_workflow(self, workflow_type: str, allow_missing: bool) -> None:
+        await self.submit(
+            TYPES,
+            workflow_type,
+            {"op": "delete", "key": workflow_type, "allow_missing": allow_missing},
+        )
+        await self._safety_acknowledged()
+
+    async def toggle_workflow(
+        self, workflow_type: str, enabled: bool, reason: str = ""
+    ) -> StoredWorkflow:
+        await self.submit(
+            TYPES,
+            workflow_type,
+            {"op": "toggle", "key": workflow_type, "enabled": enabled, "reason": reason},
+        )
+        await self._safety_acknowledged()
+        return self.catalog.workflows[workflow_type]
+
+    async def _safety_acknowledged(self) -> None:
+        """Hold a safety write's acknowledgement until every replica's next safety decision is
+        sure to see it (their views are at most SAFETY_STALENESS old for those)."""
+        await asyncio.sleep(SAFETY_STALENESS)
+
+    async def claim_slug(self, slug: str, request_id: str, at_least: int) -> tuple[int, bool]:
+        """The slug's next counter (at least at_least), or the one this request id got
+        before: (counter, whether it is a retry)."""
+        dispatch, shards = self._config.dispatch, self.layout.ids
+        outcome = await self.submit(
+            IDS,
+            SLUG_PREFIX + slug,
+            {
+                "op": "claim",
+                "slug": slug,
+                "request_id": request_id,
+                "at_least": at_least,
+                "ttl": dispatch.slug_ttl_days * 86_400,
+                "max_slugs": -(-dispatch.max_slug_counters // shards),
+                "request_ttl": dispatch.request_id_ttl_hours * 3_600,
+                "max_requests": -(-dispatch.max_request_ids // shards),
+            },
+        )
+        result = outcome.get("result", {})
+        return int(result["counter"]), bool(result.get("retry"))
+
+    async def reset_slug(self, slug: str) -> int:
+        outcome = await self.submit(IDS, SLUG_PREFIX + slug, {"op": "reset", "slug": slug})
+        return int(outcome.get("result", {}).get("previous", 0))
+
+    # --- heartbeats ------------------------------------------------------------------------------
 
     async def heartbeat(
         self, worker_id: str, authorize: Callable[[StoredWorker], None] | None = None
     ) -> WorkerView:
-        """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, after
-        one refresh in case it registered through another replica a moment ago. `authorize`
-        sees the worker first and raises to refuse the heartbeat."""
+        """Note a heartbeat in memory. NOT_FOUND (register again) for an unknown worker, once
+        its shard's view is proven current (it may have registered through another replica a
+        moment ago). `authorize` sees the worker first and raises to refuse the heartbeat."""
         if worker_id not in self.catalog.workers:
-            await self.refresh()
+            await self.confirm(WORKERS, worker_id, 0)
         worker = self.catalog.workers.get(worker_id)
         if worker is None:
             raise worker_not_found(worker_id, "(or expired): register it again")
         if authorize is not None:
             authorize(worker)
-        self._heartbeats[worker_id] = time.time()
+        self._heartbeats[worker_id] = self.now()  # every time here is the workflows' clock
         HEARTBEATS.inc()
         return worker_view(worker, self.liveness_inputs())
 
-    # --- background ---------------------------------------------------------------------------
+    # --- background ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the catalogue; call before serving reads."""
-        await self.refresh()
+        """Find every shard's current run and read it to the end; call before serving."""
+        await asyncio.gather(*(tail.start() for tail in self.tails.values()))
+        for tail in self.tails.values():
+            self._spawn(tail.run())
+        await asyncio.gather(*(tail.caught_up.wait() for tail in self.tails.values()))
+
+    def closed_shard(self) -> RegistryError | None:
+        """A shard whose run closed under us (an operator terminated it), if any."""
+        return next((t.closed for t in self.tails.values() if t.closed is not None), None)
 
     async def run(self) -> None:
         """The background loops; runs until cancelled."""
         try:
-            await self._run_loops()
+            async with asyncio.TaskGroup() as group:
+                liveness = self._config.liveness
+                group.create_task(self._every(liveness.flush_interval_seconds, self.flush))
+                group.create_task(
+                    self._every(liveness.poller_refresh_seconds, self._refresh_pollers)
+                )
         finally:
             for task in self._spawned:
                 task.cancel()
             await asyncio.gather(*self._spawned, return_exceptions=True)
-            self._snapshot_reads.cancel()
             self._poller_reads.cancel()
 
-    async def _run_loops(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(
-                self._every(self._config.registry.snapshot_refresh_seconds, self.refresh)
-            )
-            group.create_task(self._every(self._config.liveness.flush_interval_seconds, self.flush))
-            group.create_task(
-                self._every(self._config.liveness.poller_refresh_seconds, self._refresh_pollers)
-            )
+    async def stop(self) -> None:
+        """On the way out: renewals due for heartbeats this process acknowledged are flushed,
+        so a worker never loses a lease it renewed here."""
+        try:
+            await self._renew(self.now(), final=True)
+        except RegistryError as error:
+            log.warning("final lease flush failed: %s", error.message)
 
     async def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         state = StateLog(log, f"registry background step {step.__name__}")
@@ -321,27 +618,6 @@ class RegistryStore:
                 state.failed(error)  # one line when it starts failing, not one per step
             await asyncio.sleep(seconds)
 
-    async def refresh(self) -> None:
-        """Bring this copy up to date with a query that starts after this call. Concurrent
-        callers share one query, and queries start at most every _MIN_REFRESH_SPACING
-        seconds, so a flood of reads that miss can't flood Temporal."""
-        await self._snapshot_reads.read(None, self._query_snapshot)
-
-    async def _query_snapshot(self) -> None:
-        snapshot = await self.workflow.snapshot(self._copy.complete_revision)
-        self._refreshed_at = time.monotonic()
-        if snapshot.catalog is not None:
-            self._copy.load(snapshot.catalog)
-        self.snapshot = snapshot
-
-    async def _fill_gap(self) -> None:
-        """Writes we have not seen sit below ours (another replica's, or ours still in
-        flight): give our own a moment to land, then fetch a snapshot if the gap is still
-        open, rather than waiting for the next periodic refresh."""
-        await asyncio.sleep(_GAP_GRACE_SECONDS)
-        if self._copy.has_gap:
-            await self.refresh()
-
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(work)
         self._spawned.add(task)
@@ -350,27 +626,47 @@ class RegistryStore:
         return task
 
     async def flush(self) -> None:
-        """Renew the leases that need it, in one update; then expire workers long gone."""
+        """Renew the leases that need it, one operation per worker shard; then expire workers
+        long gone."""
+        now = self.now()
+        await self._renew(now)
+        await self._expire(now)
+
+    async def _renew(self, now: float, *, final: bool = False) -> None:
         liveness = self._config.liveness
-        now = time.time()
+        workers = self.catalog.workers
+        for worker_id in self._heartbeats.keys() - workers.keys():
+            del self._heartbeats[worker_id]
         stored = {
             w.worker_id: Lease(w.worker_id, w.ttl_seconds, w.lease_expires_epoch)
-            for w in self.catalog.workers.values()
+            for w in workers.values()
         }
-        for worker_id in self._heartbeats.keys() - stored.keys():
-            del self._heartbeats[worker_id]
         due = renewals_due(
             stored,
             self._heartbeats,
             now,
-            liveness.flush_interval_seconds,
+            # at shutdown every lease a heartbeat here vouches for is due
+            1e9 if final else liveness.flush_interval_seconds,
             liveness.flush_margin_seconds,
         )
-        if due:
-            change = await self.write(RegistryWorkflow.renew_leases, LeaseRenewals(due))
-            LEASE_RENEWAL_FLUSHES.inc()
-            LEASES_RENEWED.inc(len(change.workers))
-        await self._expire(now)
+        by_shard: dict[tuple[str, int], dict[str, float]] = {}
+        for worker_id in due:
+            seen = max(0.0, now - self._heartbeats[worker_id])
+            by_shard.setdefault(self.shard(WORKERS, worker_id), {})[worker_id] = round(seen, 3)
+        results = await asyncio.gather(
+            *(
+                self.writers[shard].submit({"op": "renew", "seen": dict(chunk)})
+                for shard, seen in by_shard.items()
+                for chunk in _chunks(seen, _MAX_RENEWALS_PER_OP)
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            if result.get("ok"):
+                LEASE_RENEWAL_FLUSHES.inc()
+                LEASES_RENEWED.inc(int(result.get("result", {}).get("renewed", 0)))
 
     async def _expire(self, now: float) -> None:
         liveness = self._config.liveness
@@ -383,14 +679,19 @@ class RegistryStore:
         )
         self.liveness = decision
         # A worker may not have had the chance to heartbeat to this process yet.
-        expire = [w for w in decision.expire if now - self._started > leases[w].ttl_seconds]
-        if expire:
-            log.info("expiring workers past their grace period: %s", ", ".join(expire))
-            change = await self.write(
-                RegistryWorkflow.expire_workers,
-                WorkerExpiry(expire, liveness.expiry_grace_factor),
+        running = time.monotonic() - self._started
+        expire = [w for w in decision.expire if running > leases[w].ttl_seconds]
+        if not expire:
+            return
+        log.info("expiring workers past their grace period: %s", ", ".join(expire))
+        by_shard: dict[tuple[str, int], list[str]] = {}
+        for worker_id in expire:
+            by_shard.setdefault(self.shard(WORKERS, worker_id), []).append(worker_id)
+        for shard, ids in by_shard.items():
+            outcome = await self.writers[shard].submit(
+                {"op": "expire", "workers": ids, "grace": liveness.expiry_grace_factor}
             )
-            WORKERS_EXPIRED.inc(len(change.deleted_workers))
+            WORKERS_EXPIRED.inc(len(outcome.get("result", {}).get("expired", [])))
 
     async def _refresh_pollers(self, queues: list[str] | None = None) -> None:
         """Read the pollers of every task queue the catalogue mentions (or just `queues`)."""
@@ -401,6 +702,10 @@ class RegistryStore:
             )
         await asyncio.gather(*(self._read_pollers(queue) for queue in queues))
 
+    def refresh_pollers_soon(self, queues: Iterable[str]) -> None:
+        """Read these queues' pollers in the background (a worker registering may poll now)."""
+        self._spawn(self._refresh_pollers(sorted(set(queues))))
+
     async def _read_pollers(self, queue: str) -> None:
         """A read of the queue's pollers that starts after this call (shared and spaced)."""
         await self._poller_reads.read(queue, lambda: self._describe_pollers(queue))
@@ -408,7 +713,7 @@ class RegistryStore:
     async def _describe_pollers(self, queue: str) -> None:
         async with self._describe_limit:
             try:
-                response = await self.temporal.workflow_service.describe_task_queue(
+                response = await self.client.workflow_service.describe_task_queue(
                     DescribeTaskQueueRequest(
                         namespace=self._config.temporal.namespace,
                         task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
@@ -433,6 +738,36 @@ class RegistryStore:
         else:
             pollers[queue] = found
         self._pollers = pollers
+
+
+def refusal(outcome: Mapping[str, Any]) -> RegistryError:
+    """The RegistryError of a refused operation."""
+    violations = [
+        FieldViolation(
+            str(v.get("field", "")), str(v.get("description", "")), str(v.get("reason", ""))
+        )
+        for v in outcome.get("violations", [])
+        if isinstance(v, Mapping)
+    ]
+    return refused(
+        str(outcome.get("code", "")),
+        str(outcome.get("reason", "REGISTRY_REFUSED")),
+        str(outcome.get("message", "")),
+        violations,
+    )
+
+
+def merged_refusal(outcomes: list[Mapping[str, Any]]) -> RegistryError:
+    """One error for several refused operations of one request: the first one's code, reason
+    and message, with every operation's violations."""
+    first = refusal(outcomes[0])
+    violations = [v for outcome in outcomes for v in refusal(outcome).violations]
+    return RegistryError(first.code, first.reason, first.message, violations)
+
+
+def _chunks(items: dict[str, float], size: int) -> list[dict[str, float]]:
+    keys = list(items)
+    return [{k: items[k] for k in keys[i : i + size]} for i in range(0, len(keys), size)]
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

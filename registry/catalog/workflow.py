@@ -1,333 +1,221 @@
-"""The registry workflow: the durable home of all registry state.
+"""The registry's workflows: where all registry state lives, durably, on Temporal.
 
-One execution per namespace, with a fixed id from config. It is deliberately small and
-deterministic: the state is plain dataclasses (registry.model), the rules of every write are
-pure functions (registry.catalog), and every write is an Update whose validator plans the write
-first, so bad input is rejected before anything reaches history. Handlers never raise anything
-but ApplicationError, which fails that one update and never the workflow task. The run
-continues as new, carrying its whole state, when Temporal suggests it, when the history or the
-number of updates reaches its limit, or when an operator asks for a handover.
+- The **root** (`<workflow_id>/root`, one per registry): the layout (how many shards of each
+  kind, fixed at creation), when the registry was created, the last registry process that
+  started against it. It changes only when a process starts or an operator asks for a
+  handover.
+- The **shards** (`<workflow_id>/<kind>/<NN>`): workflow types, workers and readable-id
+  counters, each kind hashed over its own shards (registry.catalog.layout). Every shard runs
+  the same engine (registry.catalog.engine) with its kind's rules; every write is one `apply`
+  update carrying a batch of operations (the group commit of registry.catalog.shards).
 
-Imports are limited to the standard library, temporalio and the sandbox-safe registry modules.
+Both are small and deterministic: a shard's whole state is its run input, a plain JSON dict
+decoded in milliseconds, bounded and exactly sized by the engine, carried to the next run when
+Temporal suggests it, at `max_history_events` or `max_updates_per_run`, or on a handover. An
+update validator refuses a malformed batch before it reaches history; the handlers never raise,
+so no input can fail a workflow task. Rule changes are gated with `workflow.patched` (the
+rules call `view.patched`), so a replay decides as the original run did.
+
+Imports are limited to the standard library, temporalio and sandbox-safe registry modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from registry.catalog.rules import (
-    Rejection,
-    SizeLedger,
-    apply_change,
-    check_budget,
-    check_handover,
-    plan_claim_slug,
-    plan_delete_workflow,
-    plan_expire_workers,
-    plan_put_workflow,
-    plan_register_worker,
-    plan_renew_leases,
-    plan_reset_slug,
-    plan_toggle_workflow,
-    plan_unregister_worker,
-)
-from registry.shared.model import (
-    Catalog,
-    CatalogChange,
-    Handover,
-    LeaseRenewals,
-    SlugClaim,
-    SlugReset,
-    WorkerExpiry,
-    WorkerRef,
-    WorkerRegistration,
-    WorkflowDeletion,
-    WorkflowToggle,
-    WorkflowWrite,
-)
+from registry.catalog.engine import Decide, Refusal, Shard, View
+from registry.catalog.layout import IDS, TYPES, WORKERS
+from registry.catalog.shard_rules import decide_type_op, decide_worker_op
+from registry.dispatch.claims import decide_id_op
 
-WORKFLOW_NAME = "TemporalRegistry"
-# Writes carry their principal (who registers, who unregisters, an operator's owner) from this
-# patch on: handlers record and enforce ownership only in runs that had it from their first
-# write, so a history an earlier version handled replays as it ran (workflow.patched is
-# memoized per run: a run begun by older code keeps the earlier rules until it continues as
-# new). Validators run only on first delivery, with this code, so they check always.
-OWNERSHIP_PATCH = "principals-and-ownership"
+ROOT_NAME: Final = "TemporalRegistryRoot"
+SHARD_NAME: Final = "TemporalRegistryShard"
+MAX_BATCH_OPS: Final = 512
+MAX_REASON_LENGTH: Final = 500
+DEFAULT_MAX_HISTORY_EVENTS: Final = 2_000
+DEFAULT_MAX_UPDATES_PER_RUN: Final = 500  # Temporal refuses more than 2,000 per run
+RUN_LIMITS: Final = ("max_history_events", "max_updates_per_run")
+
+_DECIDE: Final[dict[str, Decide]] = {
+    TYPES: decide_type_op,
+    WORKERS: decide_worker_op,
+    IDS: decide_id_op,
+}
 
 
-@dataclass
-class ServiceStart:
-    """A registry service process that started against this registry, with its limits
-    (0 keeps the stored value), so config changes reach the workflow at the next start."""
-
-    process_id: int
-    host: str
-    started_at_epoch: float
-    max_history_events: int = 0
-    max_updates_per_run: int = 0
-    max_state_bytes: int = 0
-
-
-@dataclass
-class RegistryState:
-    """Everything the registry knows; the input of every run."""
-
-    max_history_events: int = 10_000
-    max_updates_per_run: int = 1_000  # Temporal refuses more than 2,000 per run
-    max_state_bytes: int = 1_500_000  # Temporal refuses payloads over 2 MB
-    started_at_epoch: float = 0.0
-    continue_as_new_count: int = 0
-    last_service_start: ServiceStart | None = None
-    catalog: Catalog = field(default_factory=Catalog)
-
-
-@dataclass
-class RegistrySnapshot:
-    """What the `snapshot` query returns. `catalog` is None when the caller already holds
-    `revision` (`known_revision`), so an idle refresh costs almost nothing."""
-
-    revision: int = 0
-    started_at_epoch: float = 0.0
-    continue_as_new_count: int = 0
-    last_service_start: ServiceStart | None = None
-    state_bytes: int = 0
-    updates_this_run: int = 0
-    history_length: int = 0  # of the current run, as of its last workflow task
-    catalog: Catalog | None = None
-
-
-def _ownership() -> bool:
-    """Whether this run's writes record and enforce principals (see OWNERSHIP_PATCH)."""
-    return workflow.patched(OWNERSHIP_PATCH)
-
-
-def _application_error(rejection: Rejection) -> ApplicationError:
-    violations = [
-        {"field": v.field, "description": v.description, "reason": v.reason}
-        for v in rejection.violations
-    ]
+def _invalid(message: str, reason: str = "INVALID_REQUEST") -> ApplicationError:
     return ApplicationError(
-        rejection.message,
-        {"reason": rejection.reason, "violations": violations},
-        type=rejection.code,
-        non_retryable=True,
+        message, {"reason": reason, "violations": []}, type="INVALID_ARGUMENT", non_retryable=True
     )
 
 
-@workflow.defn(name=WORKFLOW_NAME)
-class RegistryWorkflow:
+def _check_reason(reason: object) -> None:
+    if (
+        not isinstance(reason, str)
+        or not reason.strip()
+        or len(reason) > MAX_REASON_LENGTH
+        or not reason.isprintable()
+    ):
+        raise _invalid(f"a reason of 1-{MAX_REASON_LENGTH} printable characters is required")
+
+
+def _run_limit(state: Mapping[str, Any], name: str, default: int) -> int:
+    value = state.get(name)
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+    )
+
+
+class _Runs:
+    """What decides when a run hands its state over to the next (continue-as-new)."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+        self.handover = ""
+
+    def due(self, state: Mapping[str, Any]) -> bool:
+        info = workflow.info()
+        return bool(
+            self.handover
+            or info.is_continue_as_new_suggested()
+            or info.get_current_history_length()
+            >= _run_limit(state, "max_history_events", DEFAULT_MAX_HISTORY_EVENTS)
+            or self.updates >= _run_limit(state, "max_updates_per_run", DEFAULT_MAX_UPDATES_PER_RUN)
+        )
+
+
+@workflow.defn(name=SHARD_NAME)
+class RegistryShard:
     @workflow.init
-    def __init__(self, state: RegistryState) -> None:
-        # State comes from the run input, so updates delivered in the first activation of a
-        # continued run see it (see docs/architecture.md).
-        self._state = state
-        if not self._state.started_at_epoch:
-            self._state.started_at_epoch = workflow.now().timestamp()
-        self._ledger = SizeLedger(state.catalog)
-        self._updates_this_run = 0
-        self._handover_requested = False
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._shard = Shard(state)
+        self._decide = _DECIDE.get(str(state.get("kind")), _unknown_kind)
+        self._runs = _Runs()
 
     @workflow.run
-    async def run(self, state: RegistryState) -> None:
-        await workflow.wait_condition(self._should_continue_as_new)
+    async def run(self, state: dict[str, Any]) -> None:
+        await workflow.wait_condition(lambda: self._runs.due(self._shard.state))
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._state.continue_as_new_count += 1
-        workflow.continue_as_new(self._state)
-
-    def _should_continue_as_new(self) -> bool:
-        info = workflow.info()
-        return (
-            self._handover_requested
-            or info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._state.max_history_events
-            or self._updates_this_run >= self._state.max_updates_per_run
-        )
-
-    # --- reads --------------------------------------------------------------------------------
+        state = self._shard.state
+        state["continued"] = int(state.get("continued", 0)) + 1
+        measured = workflow.payload_converter().to_payloads([state])[0].ByteSize()
+        if measured != self._shard.size:  # the ledger is exact by design: say so if not
+            workflow.logger.warning(
+                "shard %s: ledger %d bytes, payload %d", state["name"], self._shard.size, measured
+            )
+        workflow.continue_as_new(state)
 
     @workflow.query
-    def snapshot(self, known_revision: int) -> RegistrySnapshot:
-        catalog = self._state.catalog
-        return RegistrySnapshot(
-            revision=catalog.revision,
-            started_at_epoch=self._state.started_at_epoch,
-            continue_as_new_count=self._state.continue_as_new_count,
-            last_service_start=self._state.last_service_start,
-            state_bytes=self._ledger.total,
-            updates_this_run=self._updates_this_run,
-            history_length=workflow.info().get_current_history_length(),
-            catalog=None if known_revision == catalog.revision else catalog,
-        )
-
-    # --- writes -------------------------------------------------------------------------------
-
-    def _plan(self, plan: Callable[[], CatalogChange], *, budgeted: bool) -> CatalogChange:
-        """Plan a write against the current state; any refusal is an ApplicationError."""
-        try:
-            change = plan()
-            if budgeted:
-                check_budget(self._ledger, change, self._state.max_state_bytes)
-        except Rejection as rejection:
-            raise _application_error(rejection) from None
-        except Exception as error:  # a bug must fail one update, never the workflow task
-            raise ApplicationError(
-                f"registry could not plan this write ({type(error).__name__})",
-                {"reason": "REGISTRY_INTERNAL", "violations": []},
-                type="INTERNAL",
-                non_retryable=True,
-            ) from None
-        return change
-
-    def _validate(self, plan: Callable[[], CatalogChange], *, budgeted: bool = False) -> None:
-        self._plan(plan, budgeted=budgeted)
-
-    def _write(self, plan: Callable[[], CatalogChange], *, budgeted: bool = False) -> CatalogChange:
-        # Counted in handlers, not validators: replay skips validators, so a count kept there
-        # would differ on replay and make the continue-as-new decision non-deterministic.
-        self._updates_this_run += 1
-        change = self._plan(plan, budgeted=budgeted)
-        apply_change(self._state.catalog, change)
-        self._ledger.record(change)
-        return change
-
-    def _now(self) -> float:
-        return workflow.now().timestamp()
+    def snapshot(self, known_revision: int) -> dict[str, Any]:
+        """The whole state (at most the shard's bound), or only its revision when the caller
+        already holds it."""
+        if known_revision == self._shard.revision:
+            return {"revision": self._shard.revision, "unchanged": True}
+        return self._shard.state
 
     @workflow.update
-    def register_worker(self, registration: WorkerRegistration) -> CatalogChange:
-        catalog = self._state.catalog
-        if not _ownership() and isinstance(registration, WorkerRegistration):
-            registration = replace(registration, principal="", admin=False)
-        return self._write(
-            lambda: plan_register_worker(catalog, registration, self._now()), budgeted=True
-        )
+    def apply(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Apply a batch of operations; one outcome each (registry.catalog.engine)."""
+        # Counted in handlers, not validators: replay skips validators, so a count kept
+        # there would differ on replay and make the continue-as-new decision nondeterministic.
+        self._runs.updates += 1
+        limits = batch.get("limits") if isinstance(batch, dict) else None
+        if isinstance(limits, dict):  # the process's configured run limits
+            for name in RUN_LIMITS:
+                value = limits.get(name)
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    self._shard.state[name] = value
+        return self._shard.apply(batch, self._decide, workflow.now().timestamp(), workflow.patched)
 
-    @register_worker.validator
-    def _validate_register_worker(self, registration: WorkerRegistration) -> None:
-        catalog = self._state.catalog
-        self._validate(
-            lambda: plan_register_worker(catalog, registration, self._now()), budgeted=True
-        )
-
-    @workflow.update
-    def unregister_worker(self, ref: WorkerRef) -> CatalogChange:
-        if not _ownership() and isinstance(ref, WorkerRef):
-            ref = replace(ref, principal="", admin=False)
-        return self._write(lambda: plan_unregister_worker(self._state.catalog, ref))
-
-    @unregister_worker.validator
-    def _validate_unregister_worker(self, ref: WorkerRef) -> None:
-        self._validate(lambda: plan_unregister_worker(self._state.catalog, ref))
+    @apply.validator
+    def _validate_apply(self, batch: dict[str, Any]) -> None:
+        ops = batch.get("ops") if isinstance(batch, dict) else None
+        if not isinstance(ops, list) or not 0 < len(ops) <= MAX_BATCH_OPS:
+            raise _invalid(f"a batch is 1-{MAX_BATCH_OPS} operations")
+        if not all(isinstance(op, dict) and isinstance(op.get("id"), str) for op in ops):
+            raise _invalid("every operation is an object with an id")
 
     @workflow.update
-    def renew_leases(self, renewals: LeaseRenewals) -> CatalogChange:
-        return self._write(lambda: plan_renew_leases(self._state.catalog, renewals))
-
-    @renew_leases.validator
-    def _validate_renew_leases(self, renewals: LeaseRenewals) -> None:
-        self._validate(lambda: plan_renew_leases(self._state.catalog, renewals))
-
-    @workflow.update
-    def expire_workers(self, expiry: WorkerExpiry) -> CatalogChange:
-        return self._write(lambda: plan_expire_workers(self._state.catalog, expiry, self._now()))
-
-    @expire_workers.validator
-    def _validate_expire_workers(self, expiry: WorkerExpiry) -> None:
-        self._validate(lambda: plan_expire_workers(self._state.catalog, expiry, self._now()))
-
-    @workflow.update
-    def put_workflow(self, write: WorkflowWrite) -> CatalogChange:
-        catalog = self._state.catalog
-        if not _ownership() and isinstance(write, WorkflowWrite):
-            write = replace(write, owner=None)
-        return self._write(lambda: plan_put_workflow(catalog, write, self._now()), budgeted=True)
-
-    @put_workflow.validator
-    def _validate_put_workflow(self, write: WorkflowWrite) -> None:
-        catalog = self._state.catalog
-        self._validate(lambda: plan_put_workflow(catalog, write, self._now()), budgeted=True)
-
-    @workflow.update
-    def delete_workflow(self, deletion: WorkflowDeletion) -> CatalogChange:
-        return self._write(lambda: plan_delete_workflow(self._state.catalog, deletion))
-
-    @delete_workflow.validator
-    def _validate_delete_workflow(self, deletion: WorkflowDeletion) -> None:
-        self._validate(lambda: plan_delete_workflow(self._state.catalog, deletion))
-
-    @workflow.update
-    def toggle_workflow(self, toggle: WorkflowToggle) -> CatalogChange:
-        catalog = self._state.catalog
-        return self._write(lambda: plan_toggle_workflow(catalog, toggle, self._now()))
-
-    @toggle_workflow.validator
-    def _validate_toggle_workflow(self, toggle: WorkflowToggle) -> None:
-        catalog = self._state.catalog
-        self._validate(lambda: plan_toggle_workflow(catalog, toggle, self._now()))
-
-    @workflow.update
-    def claim_slug(self, claim: SlugClaim) -> CatalogChange:
-        catalog = self._state.catalog
-        return self._write(lambda: plan_claim_slug(catalog, claim, self._now()), budgeted=True)
-
-    @claim_slug.validator
-    def _validate_claim_slug(self, claim: SlugClaim) -> None:
-        catalog = self._state.catalog
-        self._validate(lambda: plan_claim_slug(catalog, claim, self._now()), budgeted=True)
-
-    @workflow.update
-    def reset_slug(self, reset: SlugReset) -> CatalogChange:
-        return self._write(lambda: plan_reset_slug(self._state.catalog, reset, self._now()))
-
-    @reset_slug.validator
-    def _validate_reset_slug(self, reset: SlugReset) -> None:
-        self._validate(lambda: plan_reset_slug(self._state.catalog, reset, self._now()))
-
-    # --- the registry itself ------------------------------------------------------------------
-
-    @workflow.update
-    def record_service_start(self, start: ServiceStart) -> int:
-        self._updates_this_run += 1
-        self._state.last_service_start = start
-        for name in ("max_history_events", "max_updates_per_run", "max_state_bytes"):
-            if getattr(start, name) > 0:
-                setattr(self._state, name, getattr(start, name))
-        return self._state.catalog.revision
-
-    @record_service_start.validator
-    def _validate_service_start(self, start: ServiceStart) -> None:
-        if (
-            not isinstance(start, ServiceStart)
-            or not isinstance(start.process_id, int)
-            or start.process_id <= 0
-            or not isinstance(start.host, str)
-            or not start.host
-            or not all(
-                isinstance(getattr(start, name), int) and getattr(start, name) >= 0
-                for name in ("max_history_events", "max_updates_per_run", "max_state_bytes")
-            )
-        ):
-            raise ApplicationError(
-                "service start needs a positive process_id, a host and limits >= 0",
-                {"reason": "INVALID_SERVICE_START", "violations": []},
-                type="INVALID_ARGUMENT",
-                non_retryable=True,
-            )
-
-    @workflow.update
-    def hand_over(self, handover: Handover) -> str:
+    def hand_over(self, reason: str) -> str:
         """Drain this run and continue as new with the whole state; returns this run's id."""
-        self._updates_this_run += 1
-        self._handover_requested = True
+        self._runs.updates += 1
+        self._runs.handover = reason if isinstance(reason, str) else "handover"
         return workflow.info().run_id
 
     @hand_over.validator
-    def _validate_hand_over(self, handover: Handover) -> None:
-        try:
-            check_handover(handover)
-        except Rejection as rejection:
-            raise _application_error(rejection) from None
+    def _validate_hand_over(self, reason: str) -> None:
+        _check_reason(reason)
+
+
+def _unknown_kind(op: Mapping[str, Any], view: View, now: float) -> Refusal:
+    return Refusal("FAILED_PRECONDITION", "UNKNOWN_SHARD_KIND", "this shard has no known kind")
+
+
+@workflow.defn(name=ROOT_NAME)
+class RegistryRoot:
+    """The registry's identity and layout. State: `{"format", "layout": {kind: count},
+    "created_at", "generation", "continued", "last_service_start", run limits}`."""
+
+    @workflow.init
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+        if not self._state.get("created_at"):
+            self._state["created_at"] = workflow.now().timestamp()
+        if not self._state.get("generation"):
+            self._state["generation"] = str(workflow.uuid4())
+        self._runs = _Runs()
+
+    @workflow.run
+    async def run(self, state: dict[str, Any]) -> None:
+        await workflow.wait_condition(lambda: self._runs.due(self._state))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._state["continued"] = int(self._state.get("continued", 0)) + 1
+        workflow.continue_as_new(self._state)
+
+    @workflow.query
+    def describe(self) -> dict[str, Any]:
+        return self._state
+
+    @workflow.update
+    def record_service_start(self, start: dict[str, Any]) -> dict[str, Any]:
+        """A registry process started against this registry: recorded, and answered with
+        the registry's layout and identity (the process follows the stored layout)."""
+        self._runs.updates += 1
+        self._state["last_service_start"] = start
+        for name in RUN_LIMITS:
+            value = start.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                self._state[name] = value
+        return self._state
+
+    @record_service_start.validator
+    def _validate_service_start(self, start: dict[str, Any]) -> None:
+        if (
+            not isinstance(start, dict)
+            or not isinstance(start.get("process_id"), int)
+            or start["process_id"] <= 0
+            or not isinstance(start.get("host"), str)
+            or not start["host"]
+            or not all(
+                isinstance(start.get(name, 0), int) and start.get(name, 0) >= 0
+                for name in RUN_LIMITS
+            )
+        ):
+            raise _invalid(
+                "service start needs a positive process_id, a host and limits >= 0",
+                "INVALID_SERVICE_START",
+            )
+
+    @workflow.update
+    def hand_over(self, reason: str) -> str:
+        self._runs.updates += 1
+        self._runs.handover = reason if isinstance(reason, str) else "handover"
+        return workflow.info().run_id
+
+    @hand_over.validator
+    def _validate_hand_over(self, reason: str) -> None:
+        _check_reason(reason)

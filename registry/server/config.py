@@ -156,6 +156,16 @@ class TemporalConfig(_Section):
         return self
 
 
+class ShardCounts(_Section):
+    """How many shard workflows hold each kind of registry state."""
+
+    types: int = Field(default=16, ge=1, le=256, description="Shards of workflow types.")
+    workers: int = Field(default=32, ge=1, le=256, description="Shards of workers and leases.")
+    ids: int = Field(
+        default=8, ge=1, le=64, description="Shards of readable-id counters and request ids."
+    )
+
+
 class RegistrySettings(_Section):
     """The registry workflow in Temporal."""
 
@@ -169,41 +179,35 @@ class RegistrySettings(_Section):
         default=5.0, gt=0, description="Timeout of queries to the registry workflow."
     )
     continue_as_new_events: int = Field(
-        default=10_000,
+        default=2_000,
         ge=500,
         le=40_000,
-        description="History length at which a registry run continues as new "
+        description="History length at which a registry workflow's run continues as new "
         "(it also does when Temporal suggests it).",
     )
     max_updates_per_run: int = Field(
-        default=1_000,
+        default=500,
         ge=100,
         le=1_900,
-        description="Updates after which a registry run continues as new "
+        description="Updates after which a registry workflow's run continues as new "
         "(Temporal refuses more than 2,000 per run).",
-    )
-    max_state_bytes: int = Field(
-        default=1_500_000,
-        ge=65_536,
-        le=1_900_000,
-        description="Largest registry state, as JSON; writes that would grow it further are "
-        "refused (Temporal refuses a continue-as-new input over 2 MB).",
-    )
-    max_concurrent_updates: int = Field(
-        default=8,
-        ge=1,
-        le=9,
-        description="Updates this process keeps in flight to the registry workflow; the rest "
-        "queue (Temporal allows 10 in flight per workflow: with N replicas, use about 8 / N).",
     )
     update_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long one write may queue and run before it fails."
     )
-    snapshot_refresh_seconds: float = Field(
-        default=2.0,
-        gt=0,
-        description="How often this process refreshes its copy of the registry state; writes "
-        "through other replicas show here within this interval.",
+    shard_max_bytes: int = Field(
+        default=1_000_000,
+        ge=65_536,
+        le=1_500_000,
+        description="Bound of each registry shard's state, in bytes as Temporal's payload "
+        "converter writes it; a write that would pass it is refused (RESOURCE_EXHAUSTED). "
+        "Temporal refuses a payload over 2 MiB.",
+    )
+    shards: ShardCounts = Field(
+        default_factory=lambda: ShardCounts(),
+        description="How many shard workflows hold each kind of state. Fixed when a registry "
+        "is created: a registry created with other counts keeps them (export and import to "
+        "change them).",
     )
 
 
@@ -261,6 +265,18 @@ class DispatchConfig(_Section):
         ge=1,
         le=10_000,
         description="Slug counters kept; the least recently claimed beyond this are forgotten.",
+    )
+    request_id_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a readable-id claim remembers its request id, so a retry of "
+        "the same request gets the same id however many other claims came in between.",
+    )
+    max_request_ids: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Request ids remembered; the oldest beyond this are forgotten first.",
     )
 
 

@@ -24,7 +24,7 @@ class GetRegistryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRegistryStatusResponse(_message.Message):
-    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue", "revision", "self_preservation", "liveness", "snapshot_age_seconds")
+    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue", "revision", "self_preservation", "liveness", "snapshot_age_seconds", "shards", "shard_max_bytes")
     WORKFLOW_COUNT_FIELD_NUMBER: _ClassVar[int]
     WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,8 @@ class GetRegistryStatusResponse(_message.Message):
     SELF_PRESERVATION_FIELD_NUMBER: _ClassVar[int]
     LIVENESS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     workflow_count: int
     worker_count: int
     healthy_worker_count: int
@@ -59,7 +61,29 @@ class GetRegistryStatusResponse(_message.Message):
     self_preservation: bool
     liveness: str
     snapshot_age_seconds: float
-    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ..., revision: _Optional[int] = ..., self_preservation: _Optional[bool] = ..., liveness: _Optional[str] = ..., snapshot_age_seconds: _Optional[float] = ...) -> None: ...
+    shards: _containers.RepeatedCompositeFieldContainer[RegistryShard]
+    shard_max_bytes: int
+    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ..., revision: _Optional[int] = ..., self_preservation: _Optional[bool] = ..., liveness: _Optional[str] = ..., snapshot_age_seconds: _Optional[float] = ..., shards: _Optional[_Iterable[_Union[RegistryShard, _Mapping]]] = ..., shard_max_bytes: _Optional[int] = ...) -> None: ...
+
+class RegistryShard(_message.Message):
+    __slots__ = ("kind", "index", "workflow_id", "run_id", "revision", "size_bytes", "entries", "continue_as_new_count")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_AS_NEW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    index: int
+    workflow_id: str
+    run_id: str
+    revision: int
+    size_bytes: int
+    entries: int
+    continue_as_new_count: int
+    def __init__(self, kind: _Optional[str] = ..., index: _Optional[int] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., revision: _Optional[int] = ..., size_bytes: _Optional[int] = ..., entries: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ...) -> None: ...
 
 class RegisterWorkerRequest(_message.Message):
     __slots__ = ("worker_id", "task_queue", "environment", "labels", "ttl_seconds", "workflows")

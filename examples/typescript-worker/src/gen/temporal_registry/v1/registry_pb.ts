@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file temporal_registry/v1/registry.proto.
  */
 export const file_temporal_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiN0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIUdGVtcG9yYWxfcmVnaXN0cnkudjEiGgoYR2V0UmVnaXN0cnlTdGF0dXNSZXF1ZXN0IuEDChlHZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlEhYKDndvcmtmbG93X2NvdW50GAEgASgFEhQKDHdvcmtlcl9jb3VudBgCIAEoBRIcChRoZWFsdGh5X3dvcmtlcl9jb3VudBgDIAEoBRIYChBzdGFydGVkX2F0X2Vwb2NoGAQgASgBEisKI2xhc3RfcmVnaXN0cnlfc2VydmljZV9zdGFydGVkX2Vwb2NoGAUgASgBEiMKG3JlZ2lzdHJ5X3NlcnZpY2VfcHJvY2Vzc19pZBgGIAEoBRIcChRyZWdpc3RyeV93b3JrZmxvd19pZBgHIAEoCRIXCg9yZWdpc3RyeV9ydW5faWQYCCABKAkSFgoOaGlzdG9yeV9sZW5ndGgYCSABKAUSGgoSaGlzdG9yeV9zaXplX2J5dGVzGAogASgFEh0KFWNvbnRpbnVlX2FzX25ld19jb3VudBgLIAEoBRIRCgluYW1lc3BhY2UYDCABKAkSEgoKdGFza19xdWV1ZRgNIAEoCRIQCghyZXZpc2lvbhgOIAEoAxIZChFzZWxmX3ByZXNlcnZhdGlvbhgPIAEoCBIQCghsaXZlbmVzcxgQIAEoCRIcChRzbmFwc2hvdF9hZ2Vfc2Vjb25kcxgRIAEoASKlAgoVUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0EhcKCXdvcmtlcl9pZBgBIAEoCUIE4kEBAhIYCgp0YXNrX3F1ZXVlGAIgASgJQgTiQQECEhMKC2Vudmlyb25tZW50GAMgASgJEkcKBmxhYmVscxgEIAMoCzI3LnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdC5MYWJlbHNFbnRyeRITCgt0dGxfc2Vjb25kcxgFIAEoBRI3Cgl3b3JrZmxvd3MYBiADKAsyHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvd0IE4kEBAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn0KFlJlZ2lzdGVyV29ya2VyUmVzcG9uc2USLAoGd29ya2VyGAEgASgLMhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyEhkKEWNoYW5nZWRfd29ya2Zsb3dzGAIgAygJEhoKEmFmZmVjdGVkX3NjaGVkdWxlcxgDIAMoCSIrChBIZWFydGJlYXRSZXF1ZXN0EhcKCXdvcmtlcl9pZBgBIAEoCUIE4kEBAiJFChFIZWFydGJlYXRSZXNwb25zZRIbChNsZWFzZV9leHBpcmVzX2Vwb2NoGAEgASgBEhMKC3R0bF9zZWNvbmRzGAIgASgFIjIKF1VucmVnaXN0ZXJXb3JrZXJSZXF1ZXN0EhcKCXdvcmtlcl9pZBgBIAEoCUIE4kEBAiIaChhVbnJlZ2lzdGVyV29ya2VyUmVzcG9uc2UiZgoSTGlzdFdvcmtlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhIKCnRhc2tfcXVldWUYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCSJdChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi0KB3dvcmtlcnMYASADKAsyHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKEEdldFdvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIssBChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg5sYWJlbF9zZWxlY3RvchgDIAEoCRIUCgdlbmFibGVkGAQgASgISACIAQESFAoHaGVhbHRoeRgFIAEoCEgBiAEBEjAKBHZpZXcYBiABKA4yIi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvd1ZpZXdCCgoIX2VuYWJsZWRCCgoIX2hlYWx0aHkiYwoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEjEKCXdvcmtmbG93cxgBIAMoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIxChJHZXRXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAiJmChVDcmVhdGVXb3JrZmxvd1JlcXVlc3QSNgoId29ya2Zsb3cYASABKAsyHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvd0IE4kEBAhIVCg12YWxpZGF0ZV9vbmx5GAIgASgIIoQBChZSZXBsYWNlV29ya2Zsb3dSZXF1ZXN0EhsKDXdvcmtmbG93X3R5cGUYASABKAlCBOJBAQISNgoId29ya2Zsb3cYAiABKAsyHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvd0IE4kEBAhIVCg12YWxpZGF0ZV9vbmx5GAMgASgIIksKFURlbGV0ZVdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECEhUKDWFsbG93X21pc3NpbmcYAiABKAgiGAoWRGVsZXRlV29ya2Zsb3dSZXNwb25zZSI0ChVFbmFibGVXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAiJLChZEaXNhYmxlV29ya2Zsb3dSZXF1ZXN0EhsKDXdvcmtmbG93X3R5cGUYASABKAlCBOJBAQISFAoGcmVhc29uGAIgASgJQgTiQQECIikKF1NodXRkb3duUmVnaXN0cnlSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCSJTChhTaHV0ZG93blJlZ2lzdHJ5UmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEhcKD3ByZXZpb3VzX3J1bl9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkqXgoMV29ya2Zsb3dWaWV3Eh0KGVdPUktGTE9XX1ZJRVdfVU5TUEVDSUZJRUQQABIXChNXT1JLRkxPV19WSUVXX0JBU0lDEAESFgoSV09SS0ZMT1dfVklFV19GVUxMEAIy4w8KD1JlZ2lzdHJ5U2VydmljZRKOAQoRR2V0UmVnaXN0cnlTdGF0dXMSLi50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRSZWdpc3RyeVN0YXR1c1JlcXVlc3QaLy50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlIhiC0+STAhISEC9yZWdpc3RyeS9zdGF0dXMSiQEKDlJlZ2lzdGVyV29ya2VyEisudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiwudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvcmVnaXN0cnkvd29ya2VycxKQAQoJSGVhcnRiZWF0EiYudGVtcG9yYWxfcmVnaXN0cnkudjEuSGVhcnRiZWF0UmVxdWVzdBonLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlIjKC0+STAiw6ASoiJy9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9L2hlYXJ0YmVhdBKYAQoQVW5yZWdpc3RlcldvcmtlchItLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlVucmVnaXN0ZXJXb3JrZXJSZXF1ZXN0Gi4udGVtcG9yYWxfcmVnaXN0cnkudjEuVW5yZWdpc3RlcldvcmtlclJlc3BvbnNlIiWC0+STAh8qHS9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9En0KC0xpc3RXb3JrZXJzEigudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GikudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIZgtPkkwITEhEvcmVnaXN0cnkvd29ya2VycxJ4CglHZXRXb3JrZXISJi50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRXb3JrZXJSZXF1ZXN0GhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyIiWC0+STAh8SHS9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9EoUBCg1MaXN0V29ya2Zsb3dzEioudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UiG4LT5JMCFRITL3JlZ2lzdHJ5L3dvcmtmbG93cxKEAQoLR2V0V29ya2Zsb3cSKC50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdyIrgtPkkwIlEiMvcmVnaXN0cnkvd29ya2Zsb3dzL3t3b3JrZmxvd190eXBlfRKEAQoOQ3JlYXRlV29ya2Zsb3cSKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5DcmVhdGVXb3JrZmxvd1JlcXVlc3QaHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdyIlgtPkkwIfOgh3b3JrZmxvdyITL3JlZ2lzdHJ5L3dvcmtmbG93cxKWAQoPUmVwbGFjZVdvcmtmbG93EiwudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVwbGFjZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjWC0+STAi86CHdvcmtmbG93GiMvcmVnaXN0cnkvd29ya2Zsb3dzL3t3b3JrZmxvd190eXBlfRKYAQoORGVsZXRlV29ya2Zsb3cSKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5EZWxldGVXb3JrZmxvd1JlcXVlc3QaLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5EZWxldGVXb3JrZmxvd1Jlc3BvbnNlIiuC0+STAiUqIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EpQBCg5FbmFibGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkVuYWJsZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjWC0+STAi86ASoiKi9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9L2VuYWJsZRKXAQoPRGlzYWJsZVdvcmtmbG93EiwudGVtcG9yYWxfcmVnaXN0cnkudjEuRGlzYWJsZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjaC0+STAjA6ASoiKy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9L2Rpc2FibGUSkAEKEFNodXRkb3duUmVnaXN0cnkSLS50ZW1wb3JhbF9yZWdpc3RyeS52MS5TaHV0ZG93blJlZ2lzdHJ5UmVxdWVzdBouLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlNodXRkb3duUmVnaXN0cnlSZXNwb25zZSIdgtPkkwIXOgEqIhIvcmVnaXN0cnkvc2h1dGRvd25iBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_temporal_registry_v1_resources]);
+  fileDesc("CiN0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIUdGVtcG9yYWxfcmVnaXN0cnkudjEiGgoYR2V0UmVnaXN0cnlTdGF0dXNSZXF1ZXN0Iq8EChlHZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlEhYKDndvcmtmbG93X2NvdW50GAEgASgFEhQKDHdvcmtlcl9jb3VudBgCIAEoBRIcChRoZWFsdGh5X3dvcmtlcl9jb3VudBgDIAEoBRIYChBzdGFydGVkX2F0X2Vwb2NoGAQgASgBEisKI2xhc3RfcmVnaXN0cnlfc2VydmljZV9zdGFydGVkX2Vwb2NoGAUgASgBEiMKG3JlZ2lzdHJ5X3NlcnZpY2VfcHJvY2Vzc19pZBgGIAEoBRIcChRyZWdpc3RyeV93b3JrZmxvd19pZBgHIAEoCRIXCg9yZWdpc3RyeV9ydW5faWQYCCABKAkSFgoOaGlzdG9yeV9sZW5ndGgYCSABKAUSGgoSaGlzdG9yeV9zaXplX2J5dGVzGAogASgFEh0KFWNvbnRpbnVlX2FzX25ld19jb3VudBgLIAEoBRIRCgluYW1lc3BhY2UYDCABKAkSEgoKdGFza19xdWV1ZRgNIAEoCRIQCghyZXZpc2lvbhgOIAEoAxIZChFzZWxmX3ByZXNlcnZhdGlvbhgPIAEoCBIQCghsaXZlbmVzcxgQIAEoCRIcChRzbmFwc2hvdF9hZ2Vfc2Vjb25kcxgRIAEoARIzCgZzaGFyZHMYEiADKAsyIy50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RyeVNoYXJkEhcKD3NoYXJkX21heF9ieXRlcxgTIAEoAyKnAQoNUmVnaXN0cnlTaGFyZBIMCgRraW5kGAEgASgJEg0KBWluZGV4GAIgASgFEhMKC3dvcmtmbG93X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIQCghyZXZpc2lvbhgFIAEoAxISCgpzaXplX2J5dGVzGAYgASgDEg8KB2VudHJpZXMYByABKAUSHQoVY29udGludWVfYXNfbmV3X2NvdW50GAggASgFIqUCChVSZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECEhgKCnRhc2tfcXVldWUYAiABKAlCBOJBAQISEwoLZW52aXJvbm1lbnQYAyABKAkSRwoGbGFiZWxzGAQgAygLMjcudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhMKC3R0bF9zZWNvbmRzGAUgASgFEjcKCXdvcmtmbG93cxgGIAMoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifQoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIsCgZ3b3JrZXIYASABKAsyHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXISGQoRY2hhbmdlZF93b3JrZmxvd3MYAiADKAkSGgoSYWZmZWN0ZWRfc2NoZWR1bGVzGAMgAygJIisKEEhlYXJ0YmVhdFJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIkUKEUhlYXJ0YmVhdFJlc3BvbnNlEhsKE2xlYXNlX2V4cGlyZXNfZXBvY2gYASABKAESEwoLdHRsX3NlY29uZHMYAiABKAUiMgoXVW5yZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIhoKGFVucmVnaXN0ZXJXb3JrZXJSZXNwb25zZSJmChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRIVCg13b3JrZmxvd190eXBlGAQgASgJIl0KE0xpc3RXb3JrZXJzUmVzcG9uc2USLQoHd29ya2VycxgBIAMoCzIcLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoQR2V0V29ya2VyUmVxdWVzdBIXCgl3b3JrZXJfaWQYASABKAlCBOJBAQIiywEKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDmxhYmVsX3NlbGVjdG9yGAMgASgJEhQKB2VuYWJsZWQYBCABKAhIAIgBARIUCgdoZWFsdGh5GAUgASgISAGIAQESMAoEdmlldxgGIAEoDjIiLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93Vmlld0IKCghfZW5hYmxlZEIKCghfaGVhbHRoeSJjChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USMQoJd29ya2Zsb3dzGAEgAygLMh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjEKEkdldFdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECImYKFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI2Cgh3b3JrZmxvdxgBIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAiABKAgihAEKFlJlcGxhY2VXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhI2Cgh3b3JrZmxvdxgCIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiSwoVRGVsZXRlV29ya2Zsb3dSZXF1ZXN0EhsKDXdvcmtmbG93X3R5cGUYASABKAlCBOJBAQISFQoNYWxsb3dfbWlzc2luZxgCIAEoCCIYChZEZWxldGVXb3JrZmxvd1Jlc3BvbnNlIjQKFUVuYWJsZVdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECIksKFkRpc2FibGVXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhIUCgZyZWFzb24YAiABKAlCBOJBAQIiKQoXU2h1dGRvd25SZWdpc3RyeVJlcXVlc3QSDgoGcmVhc29uGAEgASgJIlMKGFNodXRkb3duUmVnaXN0cnlSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSFwoPcHJldmlvdXNfcnVuX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCSpeCgxXb3JrZmxvd1ZpZXcSHQoZV09SS0ZMT1dfVklFV19VTlNQRUNJRklFRBAAEhcKE1dPUktGTE9XX1ZJRVdfQkFTSUMQARIWChJXT1JLRkxPV19WSUVXX0ZVTEwQAjLjDwoPUmVnaXN0cnlTZXJ2aWNlEo4BChFHZXRSZWdpc3RyeVN0YXR1cxIuLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFJlZ2lzdHJ5U3RhdHVzUmVxdWVzdBovLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFJlZ2lzdHJ5U3RhdHVzUmVzcG9uc2UiGILT5JMCEhIQL3JlZ2lzdHJ5L3N0YXR1cxKJAQoOUmVnaXN0ZXJXb3JrZXISKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlIhyC0+STAhY6ASoiES9yZWdpc3RyeS93b3JrZXJzEpABCglIZWFydGJlYXQSJi50ZW1wb3JhbF9yZWdpc3RyeS52MS5IZWFydGJlYXRSZXF1ZXN0GicudGVtcG9yYWxfcmVnaXN0cnkudjEuSGVhcnRiZWF0UmVzcG9uc2UiMoLT5JMCLDoBKiInL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0vaGVhcnRiZWF0EpgBChBVbnJlZ2lzdGVyV29ya2VyEi0udGVtcG9yYWxfcmVnaXN0cnkudjEuVW5yZWdpc3RlcldvcmtlclJlcXVlc3QaLi50ZW1wb3JhbF9yZWdpc3RyeS52MS5VbnJlZ2lzdGVyV29ya2VyUmVzcG9uc2UiJYLT5JMCHyodL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0SfQoLTGlzdFdvcmtlcnMSKC50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaKS50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIhmC0+STAhMSES9yZWdpc3RyeS93b3JrZXJzEngKCUdldFdvcmtlchImLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFdvcmtlclJlcXVlc3QaHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXIiJYLT5JMCHxIdL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0ShQEKDUxpc3RXb3JrZmxvd3MSKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBorLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIbgtPkkwIVEhMvcmVnaXN0cnkvd29ya2Zsb3dzEoQBCgtHZXRXb3JrZmxvdxIoLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IiuC0+STAiUSIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EoQBCg5DcmVhdGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IiWC0+STAh86CHdvcmtmbG93IhMvcmVnaXN0cnkvd29ya2Zsb3dzEpYBCg9SZXBsYWNlV29ya2Zsb3cSLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZXBsYWNlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNYLT5JMCLzoId29ya2Zsb3caIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EpgBCg5EZWxldGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkRlbGV0ZVdvcmtmbG93UmVxdWVzdBosLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkRlbGV0ZVdvcmtmbG93UmVzcG9uc2UiK4LT5JMCJSojL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0SlAEKDkVuYWJsZVdvcmtmbG93EisudGVtcG9yYWxfcmVnaXN0cnkudjEuRW5hYmxlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNYLT5JMCLzoBKiIqL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0vZW5hYmxlEpcBCg9EaXNhYmxlV29ya2Zsb3cSLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5EaXNhYmxlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNoLT5JMCMDoBKiIrL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0vZGlzYWJsZRKQAQoQU2h1dGRvd25SZWdpc3RyeRItLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlNodXRkb3duUmVnaXN0cnlSZXF1ZXN0Gi4udGVtcG9yYWxfcmVnaXN0cnkudjEuU2h1dGRvd25SZWdpc3RyeVJlc3BvbnNlIh2C0+STAhc6ASoiEi9yZWdpc3RyeS9zaHV0ZG93bmIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_temporal_registry_v1_resources]);
 
 /**
  * Request of RegistryService.GetRegistryStatus.
@@ -60,8 +60,8 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
   healthyWorkerCount: number;
 
   /**
-   * When the registry workflow was first started (Unix seconds). Carried
-   * across continue-as-new, so it is the age of the registry state.
+   * When the registry was created (Unix seconds): the age of the registry
+   * state, carried across continue-as-new.
    *
    * @generated from field: double started_at_epoch = 4;
    */
@@ -69,7 +69,7 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
 
   /**
    * When a registry service process last started against this registry
-   * (Unix seconds), as recorded in the registry workflow.
+   * (Unix seconds), as recorded in the registry's root workflow.
    *
    * @generated from field: double last_registry_service_started_epoch = 5;
    */
@@ -83,35 +83,36 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
   registryServiceProcessId: number;
 
   /**
-   * Id of the registry workflow (fixed by configuration).
+   * Id of the registry's root workflow (`<registry.workflow_id>/root`).
    *
    * @generated from field: string registry_workflow_id = 7;
    */
   registryWorkflowId: string;
 
   /**
-   * Run id of the current registry workflow run.
+   * Run id of the root workflow's current run.
    *
    * @generated from field: string registry_run_id = 8;
    */
   registryRunId: string;
 
   /**
-   * Events in the current run's history.
+   * Events in the root workflow's current run.
    *
    * @generated from field: int32 history_length = 9;
    */
   historyLength: number;
 
   /**
-   * Size of the current run's history in bytes.
+   * Size of the root workflow's current run's history in bytes.
    *
    * @generated from field: int32 history_size_bytes = 10;
    */
   historySizeBytes: number;
 
   /**
-   * Times the registry workflow continued as new since it was first started.
+   * Times the registry's workflows (root and shards) continued as new since
+   * the registry was created, as this process last saw them.
    *
    * @generated from field: int32 continue_as_new_count = 11;
    */
@@ -132,8 +133,9 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
   taskQueue: string;
 
   /**
-   * Writes applied to the registry state since it was created; grows by one
-   * per acknowledged write, across continue-as-new.
+   * Writes applied to the registry state since it was created: the sum of
+   * every shard's revision, as this process knows it. Grows with every
+   * acknowledged write, across continue-as-new.
    *
    * @generated from field: int64 revision = 14;
    */
@@ -157,11 +159,26 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
   liveness: string;
 
   /**
-   * Seconds since this process last refreshed its copy of the registry state.
+   * Always 0: this process's view follows every shard's history as Temporal
+   * writes it (kept for clients of earlier versions).
    *
    * @generated from field: double snapshot_age_seconds = 17;
    */
   snapshotAgeSeconds: number;
+
+  /**
+   * Every shard workflow of the registry, as this process sees it.
+   *
+   * @generated from field: repeated temporal_registry.v1.RegistryShard shards = 18;
+   */
+  shards: RegistryShard[];
+
+  /**
+   * The bound of each shard's state in bytes (registry.shard_max_bytes).
+   *
+   * @generated from field: int64 shard_max_bytes = 19;
+   */
+  shardMaxBytes: bigint;
 };
 
 /**
@@ -170,6 +187,77 @@ export type GetRegistryStatusResponse = Message<"temporal_registry.v1.GetRegistr
  */
 export const GetRegistryStatusResponseSchema: GenMessage<GetRegistryStatusResponse> = /*@__PURE__*/
   messageDesc(file_temporal_registry_v1_registry, 1);
+
+/**
+ * One shard workflow of the registry state.
+ *
+ * @generated from message temporal_registry.v1.RegistryShard
+ */
+export type RegistryShard = Message<"temporal_registry.v1.RegistryShard"> & {
+  /**
+   * What it holds: "types", "workers" or "ids".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * Its index among the shards of its kind.
+   *
+   * @generated from field: int32 index = 2;
+   */
+  index: number;
+
+  /**
+   * Its workflow id (`<registry.workflow_id>/<kind>/<NN>`).
+   *
+   * @generated from field: string workflow_id = 3;
+   */
+  workflowId: string;
+
+  /**
+   * Its current run, as this process follows it.
+   *
+   * @generated from field: string run_id = 4;
+   */
+  runId: string;
+
+  /**
+   * Writes applied to it since the registry was created.
+   *
+   * @generated from field: int64 revision = 5;
+   */
+  revision: bigint;
+
+  /**
+   * The exact size of its state in bytes, as of the newest write this process
+   * saw (0: none seen since this process started).
+   *
+   * @generated from field: int64 size_bytes = 6;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Entries it holds.
+   *
+   * @generated from field: int32 entries = 7;
+   */
+  entries: number;
+
+  /**
+   * Times it continued as new.
+   *
+   * @generated from field: int32 continue_as_new_count = 8;
+   */
+  continueAsNewCount: number;
+};
+
+/**
+ * Describes the message temporal_registry.v1.RegistryShard.
+ * Use `create(RegistryShardSchema)` to create a new message.
+ */
+export const RegistryShardSchema: GenMessage<RegistryShard> = /*@__PURE__*/
+  messageDesc(file_temporal_registry_v1_registry, 2);
 
 /**
  * Request of RegistryService.RegisterWorker.
@@ -228,7 +316,7 @@ export type RegisterWorkerRequest = Message<"temporal_registry.v1.RegisterWorker
  * Use `create(RegisterWorkerRequestSchema)` to create a new message.
  */
 export const RegisterWorkerRequestSchema: GenMessage<RegisterWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 2);
+  messageDesc(file_temporal_registry_v1_registry, 3);
 
 /**
  * Response of RegistryService.RegisterWorker.
@@ -265,7 +353,7 @@ export type RegisterWorkerResponse = Message<"temporal_registry.v1.RegisterWorke
  * Use `create(RegisterWorkerResponseSchema)` to create a new message.
  */
 export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 3);
+  messageDesc(file_temporal_registry_v1_registry, 4);
 
 /**
  * Request of RegistryService.Heartbeat.
@@ -286,7 +374,7 @@ export type HeartbeatRequest = Message<"temporal_registry.v1.HeartbeatRequest"> 
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 4);
+  messageDesc(file_temporal_registry_v1_registry, 5);
 
 /**
  * Response of RegistryService.Heartbeat.
@@ -314,7 +402,7 @@ export type HeartbeatResponse = Message<"temporal_registry.v1.HeartbeatResponse"
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 5);
+  messageDesc(file_temporal_registry_v1_registry, 6);
 
 /**
  * Request of RegistryService.UnregisterWorker.
@@ -335,7 +423,7 @@ export type UnregisterWorkerRequest = Message<"temporal_registry.v1.UnregisterWo
  * Use `create(UnregisterWorkerRequestSchema)` to create a new message.
  */
 export const UnregisterWorkerRequestSchema: GenMessage<UnregisterWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 6);
+  messageDesc(file_temporal_registry_v1_registry, 7);
 
 /**
  * Response of RegistryService.UnregisterWorker.
@@ -350,7 +438,7 @@ export type UnregisterWorkerResponse = Message<"temporal_registry.v1.UnregisterW
  * Use `create(UnregisterWorkerResponseSchema)` to create a new message.
  */
 export const UnregisterWorkerResponseSchema: GenMessage<UnregisterWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 7);
+  messageDesc(file_temporal_registry_v1_registry, 8);
 
 /**
  * Request of RegistryService.ListWorkers.
@@ -392,7 +480,7 @@ export type ListWorkersRequest = Message<"temporal_registry.v1.ListWorkersReques
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 8);
+  messageDesc(file_temporal_registry_v1_registry, 9);
 
 /**
  * Response of RegistryService.ListWorkers.
@@ -420,7 +508,7 @@ export type ListWorkersResponse = Message<"temporal_registry.v1.ListWorkersRespo
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 9);
+  messageDesc(file_temporal_registry_v1_registry, 10);
 
 /**
  * Request of RegistryService.GetWorker.
@@ -441,7 +529,7 @@ export type GetWorkerRequest = Message<"temporal_registry.v1.GetWorkerRequest"> 
  * Use `create(GetWorkerRequestSchema)` to create a new message.
  */
 export const GetWorkerRequestSchema: GenMessage<GetWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 10);
+  messageDesc(file_temporal_registry_v1_registry, 11);
 
 /**
  * Request of RegistryService.ListWorkflows.
@@ -497,7 +585,7 @@ export type ListWorkflowsRequest = Message<"temporal_registry.v1.ListWorkflowsRe
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 11);
+  messageDesc(file_temporal_registry_v1_registry, 12);
 
 /**
  * Response of RegistryService.ListWorkflows.
@@ -525,7 +613,7 @@ export type ListWorkflowsResponse = Message<"temporal_registry.v1.ListWorkflowsR
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 12);
+  messageDesc(file_temporal_registry_v1_registry, 13);
 
 /**
  * Request of RegistryService.GetWorkflow.
@@ -546,7 +634,7 @@ export type GetWorkflowRequest = Message<"temporal_registry.v1.GetWorkflowReques
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 13);
+  messageDesc(file_temporal_registry_v1_registry, 14);
 
 /**
  * Request of RegistryService.CreateWorkflow.
@@ -574,7 +662,7 @@ export type CreateWorkflowRequest = Message<"temporal_registry.v1.CreateWorkflow
  * Use `create(CreateWorkflowRequestSchema)` to create a new message.
  */
 export const CreateWorkflowRequestSchema: GenMessage<CreateWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 14);
+  messageDesc(file_temporal_registry_v1_registry, 15);
 
 /**
  * Request of RegistryService.ReplaceWorkflow.
@@ -609,7 +697,7 @@ export type ReplaceWorkflowRequest = Message<"temporal_registry.v1.ReplaceWorkfl
  * Use `create(ReplaceWorkflowRequestSchema)` to create a new message.
  */
 export const ReplaceWorkflowRequestSchema: GenMessage<ReplaceWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 15);
+  messageDesc(file_temporal_registry_v1_registry, 16);
 
 /**
  * Request of RegistryService.DeleteWorkflow.
@@ -637,7 +725,7 @@ export type DeleteWorkflowRequest = Message<"temporal_registry.v1.DeleteWorkflow
  * Use `create(DeleteWorkflowRequestSchema)` to create a new message.
  */
 export const DeleteWorkflowRequestSchema: GenMessage<DeleteWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 16);
+  messageDesc(file_temporal_registry_v1_registry, 17);
 
 /**
  * Response of RegistryService.DeleteWorkflow.
@@ -652,7 +740,7 @@ export type DeleteWorkflowResponse = Message<"temporal_registry.v1.DeleteWorkflo
  * Use `create(DeleteWorkflowResponseSchema)` to create a new message.
  */
 export const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 17);
+  messageDesc(file_temporal_registry_v1_registry, 18);
 
 /**
  * Request of RegistryService.EnableWorkflow.
@@ -673,7 +761,7 @@ export type EnableWorkflowRequest = Message<"temporal_registry.v1.EnableWorkflow
  * Use `create(EnableWorkflowRequestSchema)` to create a new message.
  */
 export const EnableWorkflowRequestSchema: GenMessage<EnableWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 18);
+  messageDesc(file_temporal_registry_v1_registry, 19);
 
 /**
  * Request of RegistryService.DisableWorkflow.
@@ -701,7 +789,7 @@ export type DisableWorkflowRequest = Message<"temporal_registry.v1.DisableWorkfl
  * Use `create(DisableWorkflowRequestSchema)` to create a new message.
  */
 export const DisableWorkflowRequestSchema: GenMessage<DisableWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 19);
+  messageDesc(file_temporal_registry_v1_registry, 20);
 
 /**
  * Request of RegistryService.ShutdownRegistry.
@@ -722,7 +810,7 @@ export type ShutdownRegistryRequest = Message<"temporal_registry.v1.ShutdownRegi
  * Use `create(ShutdownRegistryRequestSchema)` to create a new message.
  */
 export const ShutdownRegistryRequestSchema: GenMessage<ShutdownRegistryRequest> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 20);
+  messageDesc(file_temporal_registry_v1_registry, 21);
 
 /**
  * Response of RegistryService.ShutdownRegistry.
@@ -757,7 +845,7 @@ export type ShutdownRegistryResponse = Message<"temporal_registry.v1.ShutdownReg
  * Use `create(ShutdownRegistryResponseSchema)` to create a new message.
  */
 export const ShutdownRegistryResponseSchema: GenMessage<ShutdownRegistryResponse> = /*@__PURE__*/
-  messageDesc(file_temporal_registry_v1_registry, 21);
+  messageDesc(file_temporal_registry_v1_registry, 22);
 
 /**
  * How much of a workflow type a list returns (AIP-157).
