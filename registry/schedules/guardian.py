@@ -11,9 +11,8 @@ import logging
 from collections.abc import Collection
 from typing import Final
 
-from temporalio.api.schedule.v1 import SchedulePatch
-
 from registry.dispatch.rules import input_violations
+from registry.schedules.rules import MAX_NOTE_LENGTH, Pausing
 from registry.schedules.temporal import TemporalSchedules
 from registry.server.errors import RegistryError
 from registry.shared.model import Catalog, violations_summary
@@ -68,6 +67,6 @@ async def _check(
             f"paused by the registry: input no longer fits {workflow_type}'s schema "
             f"({violations_summary(violations)})"
         )
-        await schedules.patch(schedule_id, SchedulePatch(pause=note[:1000]))
+        await schedules.set_paused(Pausing(schedule_id, paused=True, note=note[:MAX_NOTE_LENGTH]))
         log.info("paused schedule %s: %s", schedule_id, note)
     return True

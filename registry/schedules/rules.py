@@ -1,5 +1,11 @@
 """Schedule requests checked and turned into Temporal's schedule spec, as plain functions.
 
+Each handler of registry.schedules.service parses its request with one call here
+(parse_create, parse_update, parse_pause, parse_trigger, parse_backfill, parse_list,
+parse_schedule_id), which answers a plan with everything checked or raises the request's
+INVALID_* error naming every bad field at once; registry.schedules.temporal builds Temporal's
+protos from the plan. No I/O here (validating an input may wait for a validation process).
+
 Every problem is a field violation (`spec.cron_expressions[0]`, `start_at`, ...); the
 registry never hands Temporal a datetime without a time zone, an unknown time zone or a
 malformed cron expression. Temporal still has the last word on cron semantics: its refusal
@@ -8,21 +14,35 @@ comes back as a violation on `spec`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from temporal_registry.v1 import schedules_pb2
+import grpc
+from temporal_registry.v1 import resources_pb2, schedules_pb2
 from temporalio.api.enums.v1 import ScheduleOverlapPolicy
 from temporalio.api.schedule.v1 import CalendarSpec as TemporalCalendar
 from temporalio.api.schedule.v1 import IntervalSpec as TemporalInterval
 from temporalio.api.schedule.v1 import Range, StructuredCalendarSpec
 from temporalio.api.schedule.v1 import ScheduleSpec as TemporalSpec
+from temporalio.api.workflowservice.v1 import DescribeScheduleResponse
 
-from registry.server.errors import FieldViolation
+from registry.dispatch.rules import (
+    TypedSearchAttribute,
+    check_payload,
+    input_violations,
+    warning_messages,
+    workflow_id_violations,
+)
+from registry.server.errors import FieldViolation, RegistryError, invalid_fields
+from registry.server.pagination import page_size_of
+from registry.shared.messages import value_to_python
+from registry.shared.model import StoredWorkflow
 
 T = TypeVar("T")
 
@@ -34,6 +54,8 @@ MAX_CALENDAR_COMMENT_LENGTH: Final = 200  # Temporal's
 # Temporal appends `-<RFC 3339 fire time>` (21 characters) to a schedule's workflow id, and
 # refuses workflow ids longer than 1000 characters.
 MAX_SCHEDULED_WORKFLOW_ID_LENGTH: Final = 1000 - len("-2006-01-02T15:04:05Z")
+MAX_SCHEDULE_ID_LENGTH: Final = 200
+MAX_NOTE_LENGTH: Final = 1000
 MAX_SECONDS: Final = 100 * 366 * 86_400  # a century: offsets, intervals, windows, jitter
 OVERLAP_POLICIES: Final = (
     "skip",
@@ -370,3 +392,266 @@ def _render_calendar(calendar: StructuredCalendarSpec) -> schedules_pb2.Calendar
 def rfc3339(moment: datetime) -> str:
     """UTC, second precision, `Z`: how the registry prints times."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- requests, parsed: one call per handler, every check in one answer -----------------------
+
+ScheduleRequest = schedules_pb2.CreateScheduleRequest | schedules_pb2.UpdateScheduleRequest
+
+
+@dataclass(frozen=True)
+class SchedulePlan:
+    """A create or update request, checked: what Temporal's schedule is made of
+    (registry.schedules.temporal builds it) but, unless kept, the task queue."""
+
+    schedule_id: str
+    workflow_type: str
+    workflow_id: str  # of each run, before Temporal appends the fire time
+    input: Any
+    search_attributes: list[TypedSearchAttribute]
+    spec: TemporalSpec
+    overlap_policy: ScheduleOverlapPolicy.ValueType
+    catchup_window: timedelta | None  # None: Temporal's default
+    pause_on_failure: bool
+    remaining_actions: int  # 0: no limit
+    warnings: list[resources_pb2.InputWarning]
+    note: str = ""
+    paused: bool = False
+    trigger_now: bool = False  # a zero offset: fire once at creation
+    task_queue: str | None = None  # None: a healthy worker's queue, chosen as a start's is
+    conflict_token: bytes = b""  # an update's: Temporal applies it only if still current
+
+
+async def parse_create(
+    request: schedules_pb2.CreateScheduleRequest,
+    stored: StoredWorkflow,
+    reserved_workflow_id: str,
+    now: datetime,
+) -> SchedulePlan:
+    """Every check of a CreateSchedule request against its (enabled) workflow type, in one
+    answer: INVALID_SCHEDULE with one violation per bad field, the schedule id's first."""
+    violations = schedule_id_violations(request.schedule_id)
+    plan = await _parse_schedule(
+        request, stored, reserved_workflow_id, now, violations, request.fire_offsets_seconds
+    )
+    return replace(plan, note=request.note[:MAX_NOTE_LENGTH], paused=request.paused)
+
+
+async def parse_update(
+    request: schedules_pb2.UpdateScheduleRequest,
+    stored: StoredWorkflow,
+    current: DescribeScheduleResponse,
+    reserved_workflow_id: str,
+    now: datetime,
+) -> SchedulePlan:
+    """Every check of an UpdateSchedule request (its schedule id checked, `current` the
+    schedule as it is) in one answer: INVALID_SCHEDULE with one violation per bad field, the
+    conflict token's first; ABORTED SCHEDULE_CONFLICT, before any other check, when the token
+    is not the current one. The note and the paused state stay as they are; the task queue
+    too, unless the request follows the type's current one."""
+    violations: list[FieldViolation] = []
+    token = _conflict_token(request.conflict_token, violations)
+    if token and current.conflict_token != token:
+        raise conflict(request.schedule_id)
+    plan = await _parse_schedule(request, stored, reserved_workflow_id, now, violations, ())
+    state = current.schedule.state
+    task_queue = current.schedule.action.start_workflow.task_queue.name
+    return replace(
+        plan,
+        note=state.notes,
+        paused=state.paused,
+        task_queue=None if request.follow_task_queue else task_queue,
+        conflict_token=token,
+    )
+
+
+async def _parse_schedule(
+    request: ScheduleRequest,
+    stored: StoredWorkflow,
+    reserved_workflow_id: str,
+    now: datetime,
+    violations: list[FieldViolation],
+    fire_offsets_seconds: Sequence[int],
+) -> SchedulePlan:
+    """What creates and updates share: the start action (input, search attributes, workflow
+    id), the spec and the policies, with the violations so far raised together."""
+    workflow_input = value_to_python(request.input) if request.HasField("input") else {}
+    attributes, payload_violations = await check_payload(
+        stored,
+        workflow_input,
+        {k: value_to_python(v) for k, v in request.search_attributes.items()},
+    )
+    violations += payload_violations
+    built = build_spec(
+        SpecRequest(
+            spec=request.spec,
+            interval_seconds=(
+                request.interval_seconds if request.HasField("interval_seconds") else None
+            ),
+            start_at=request.start_at,
+            end_at=request.end_at,
+            fire_offsets_seconds=fire_offsets_seconds,
+        ),
+        now,
+    )
+    violations += built.violations
+    if request.workflow_id:
+        violations += workflow_id_violations(
+            request.workflow_id, reserved_workflow_id, max_length=MAX_SCHEDULED_WORKFLOW_ID_LENGTH
+        )
+    if request.remaining_actions < 0:
+        violations.append(FieldViolation("remaining_actions", "must be 0 or more", "out_of_range"))
+    policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
+    window = catchup_window(request.catchup_window_seconds, violations)
+    if violations:
+        raise invalid_fields("INVALID_SCHEDULE", violations)
+    return SchedulePlan(
+        schedule_id=request.schedule_id,
+        workflow_type=request.workflow_type,
+        workflow_id=request.workflow_id or request.schedule_id,
+        input=workflow_input,
+        search_attributes=attributes,
+        spec=built.spec,
+        overlap_policy=policy,
+        catchup_window=window,
+        pause_on_failure=request.pause_on_failure,
+        remaining_actions=request.remaining_actions or built.one_off_actions,
+        warnings=warning_messages(stored, workflow_input),
+        trigger_now=built.trigger_now,
+    )
+
+
+def schedule_id_violations(schedule_id: str) -> list[FieldViolation]:
+    if (
+        not schedule_id
+        or len(schedule_id) > MAX_SCHEDULE_ID_LENGTH
+        or not schedule_id.isprintable()
+    ):
+        message = f"must be 1-{MAX_SCHEDULE_ID_LENGTH} printable characters"
+        return [FieldViolation("schedule_id", message, "invalid")]
+    return []
+
+
+def parse_schedule_id(schedule_id: str) -> str:
+    """The id, or INVALID_SCHEDULE_ID for one no schedule can have (Temporal's own refusal
+    of an empty one named no field)."""
+    violations = schedule_id_violations(schedule_id)
+    if violations:
+        raise invalid_fields("INVALID_SCHEDULE_ID", violations)
+    return schedule_id
+
+
+def _conflict_token(token: str, violations: list[FieldViolation]) -> bytes:
+    if not token:
+        message = "is required: pass the conflict_token of GetSchedule"
+        violations.append(FieldViolation("conflict_token", message, "required"))
+        return b""
+    try:
+        return base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError):
+        violations.append(FieldViolation("conflict_token", "is not a conflict token", "invalid"))
+        return b""
+
+
+def conflict(schedule_id: str) -> RegistryError:
+    """The schedule changed since the update's conflict token was read."""
+    return RegistryError(
+        grpc.StatusCode.ABORTED,
+        "SCHEDULE_CONFLICT",
+        f"schedule {schedule_id!r} changed since its conflict_token was read; "
+        "read it again and reapply your change",
+        metadata={"schedule_id": schedule_id},
+    )
+
+
+@dataclass(frozen=True)
+class Pausing:
+    schedule_id: str
+    paused: bool  # False: unpause
+    note: str
+
+
+def parse_pause(
+    request: schedules_pb2.PauseScheduleRequest | schedules_pb2.UnpauseScheduleRequest,
+) -> Pausing:
+    """A pause (or unpause) with its note, at most MAX_NOTE_LENGTH characters (the registry
+    says who paused it when the request gives none)."""
+    schedule_id = parse_schedule_id(request.schedule_id)
+    if isinstance(request, schedules_pb2.PauseScheduleRequest):
+        note = request.note[:MAX_NOTE_LENGTH] or "paused through temporal-registry"
+        return Pausing(schedule_id, paused=True, note=note)
+    note = request.note[:MAX_NOTE_LENGTH] or "unpaused through temporal-registry"
+    return Pausing(schedule_id, paused=False, note=note)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    schedule_id: str
+    overlap_policy: ScheduleOverlapPolicy.ValueType  # UNSPECIFIED: the schedule's own
+
+
+def parse_trigger(request: schedules_pb2.TriggerScheduleRequest) -> Trigger:
+    """INVALID_SCHEDULE_ID, then INVALID_TRIGGER for an unknown overlap policy."""
+    schedule_id = parse_schedule_id(request.schedule_id)
+    violations: list[FieldViolation] = []
+    policy = overlap_policy(request.overlap_policy, "overlap_policy", violations)
+    if violations:
+        raise invalid_fields("INVALID_TRIGGER", violations)
+    return Trigger(schedule_id, policy)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    schedule_id: str
+    start: datetime
+    end: datetime
+    overlap_policy: ScheduleOverlapPolicy.ValueType
+
+
+def parse_backfill(request: schedules_pb2.BackfillScheduleRequest) -> Backfill:
+    """INVALID_SCHEDULE_ID, then INVALID_BACKFILL with the range's and the policy's
+    violations together (no policy: every action of the range, BACKFILL_OVERLAP_POLICY)."""
+    schedule_id = parse_schedule_id(request.schedule_id)
+    violations: list[FieldViolation] = []
+    span = backfill_range(request.start_at, request.end_at, violations)
+    policy = overlap_policy(
+        request.overlap_policy, "overlap_policy", violations, BACKFILL_OVERLAP_POLICY
+    )
+    if violations or span is None:
+        raise invalid_fields("INVALID_BACKFILL", violations)
+    return Backfill(schedule_id, span[0], span[1], policy)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page_size: int
+    page_token: bytes  # Temporal's
+    workflow_type: str  # "": every type
+
+
+def parse_list(request: schedules_pb2.ListSchedulesRequest) -> ListQuery:
+    """The page size (INVALID_PAGE_SIZE when negative) and Temporal's page token, which the
+    registry passes on in URL-safe base64 (INVALID_PAGE_TOKEN when it is not)."""
+    size = page_size_of(request.page_size)
+    try:
+        token = base64.urlsafe_b64decode(request.page_token.encode()) if request.page_token else b""
+    except (binascii.Error, ValueError):
+        raise invalid_fields(
+            "INVALID_PAGE_TOKEN",
+            [FieldViolation("page_token", "is not a page token from this server", "invalid")],
+        ) from None
+    return ListQuery(size, token, request.workflow_type)
+
+
+async def stored_input_problems(
+    workflows: Mapping[str, StoredWorkflow], workflow_type: str, workflow_input: Any
+) -> list[FieldViolation]:
+    """Why a schedule's stored input does not fit its type now: the type is gone, its
+    schema is unusable, or the input violates it (none: it fits)."""
+    stored = workflows.get(workflow_type)
+    if stored is None:
+        return [FieldViolation("workflow_type", "is not registered", "not_found")]
+    try:
+        return await input_violations(stored, workflow_input)
+    except RegistryError as error:
+        return [FieldViolation("input_schema", error.message, "invalid_schema")]

@@ -1,8 +1,11 @@
 """SearchAttributeService: what registered types declare, what the namespace has, and
-reconciling the two (registry.search_attributes does the work)."""
+reconciling the two: the request parsed against the catalogue and planned against the
+namespace (registry.search_attributes.rules), the change run by the provisioning workflow
+(registry.search_attributes.temporal)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -10,7 +13,14 @@ from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporal_registry.v1 import search_attributes_pb2_grpc
 
 from registry.catalog.store import StoreAccess
-from registry.search_attributes.temporal import declared_attributes
+from registry.search_attributes.rules import (
+    ParsedReconcile,
+    ReconcilePlan,
+    declared_attributes,
+    parse_reconcile,
+    plan_reconcile,
+)
+from registry.search_attributes.workflow import AttributeChange
 from registry.server.auth import ADMIN, require
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -51,6 +61,34 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
         if request.mode == "replace":
             require(ADMIN)
         store = self._store()
-        return await store.search_attributes.reconcile(
-            store.catalog, request.mode, list(request.attributes), request.confirm
-        )
+        parsed = parse_reconcile(request, store.catalog)
+        admin = store.search_attributes
+        custom, system = await admin.namespace_attributes()
+        plan = plan_reconcile(parsed, custom, system, admin.slots)
+        done = await admin.provision(plan.change) if plan.change.add else AttributeChange()
+        return _report(parsed, custom, plan, done)
+
+
+def _report(
+    parsed: ParsedReconcile, custom: Mapping[str, str], plan: ReconcilePlan, done: AttributeChange
+) -> pb.ReconcileSearchAttributesResponse:
+    return pb.ReconcileSearchAttributesResponse(
+        mode=parsed.mode,
+        desired=[pb.SearchAttributeType(name=n, type=t) for n, t in sorted(parsed.wanted.items())],
+        existing=[pb.SearchAttributeType(name=n, type=t) for n, t in sorted(custom.items())],
+        warnings=parsed.warnings,
+        missing=plan.missing,
+        unchanged=plan.unchanged,
+        conflicts=[
+            pb.SearchAttributeConflict(
+                name=c.name,
+                existing_type=c.existing_type,
+                desired_type=c.desired_type,
+                source=c.source,
+            )
+            for c in plan.conflicts
+        ],
+        refused=[pb.RefusedSearchAttribute(name=n, reason=why) for n, why in plan.refused],
+        added=sorted(n for n in done.add if n not in plan.change.remove),
+        replaced=sorted(n for n in done.remove if n in done.add),
+    )

@@ -1,6 +1,6 @@
 """The namespace's custom search attributes: the registry-owned activities that change them,
-and the admin that checks, provisions and reconciles them (registry.search_attribute_rules
-holds the rules; registry.provisioning_workflow runs the changes durably)."""
+and the admin that lists, checks and provisions them (registry.search_attributes.rules holds
+the rules; registry.search_attributes.workflow runs the changes durably)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 import grpc
-from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -25,18 +24,15 @@ from registry.search_attributes.rules import (
     SQL_SLOTS,
     TEMPORAL_TYPE_NAMES,
     Declaration,
-    budget_problems,
     plan_provisioning,
 )
 from registry.search_attributes.workflow import AttributeChange, ProvisionSearchAttributes
-from registry.server.errors import FieldViolation, RegistryError, invalid_fields, unavailable
-from registry.shared.model import Catalog
+from registry.server.errors import RegistryError, unavailable
 
 _INDEXED_TYPES = {
     ours: IndexedValueType.Value(theirs) for theirs, ours in TEMPORAL_TYPE_NAMES.items()
 }
 PROVISION_TIMEOUT = timedelta(seconds=60)
-MODES = ("validate", "ensure", "replace")
 
 
 async def list_attributes(client: Client, namespace: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -111,7 +107,8 @@ class SearchAttributeAdmin:
         self._client = client
         self._namespace = namespace
         self._task_queue = task_queue
-        self._slots = SQL_SLOTS if sql_visibility else None
+        # Slots per type of the namespace's visibility store (None: no per-type limit).
+        self.slots = SQL_SLOTS if sql_visibility else None
 
     async def namespace_attributes(self) -> tuple[dict[str, str], dict[str, str]]:
         try:
@@ -131,7 +128,7 @@ class SearchAttributeAdmin:
         if not declared:  # most registrations: no Temporal call at all
             return []
         custom, system = await self.namespace_attributes()
-        plan = plan_provisioning(declared, custom, system, self._slots)
+        plan = plan_provisioning(declared, custom, system, self.slots)
         if plan.violations:
             first = plan.violations[0]
             raise RegistryError(
@@ -148,10 +145,12 @@ class SearchAttributeAdmin:
             )
         if not plan.missing or dry_run:
             return []
-        done = await self._provision(AttributeChange(add=plan.missing))
+        done = await self.provision(AttributeChange(add=plan.missing))
         return sorted(done.add)
 
-    async def _provision(self, change: AttributeChange) -> AttributeChange:
+    async def provision(self, change: AttributeChange) -> AttributeChange:
+        """Run the change through the provisioning workflow: what it did. A conflict or an
+        exhausted budget it meets is FAILED_PRECONDITION; any other failure UNAVAILABLE."""
         try:
             done: AttributeChange = await self._client.execute_workflow(
                 ProvisionSearchAttributes.run,
@@ -174,109 +173,3 @@ class SearchAttributeAdmin:
                 f"could not change the namespace's search attributes: {cause or error}",
             ) from None
         return done
-
-    # --- reconcile ----------------------------------------------------------------------------
-
-    async def reconcile(
-        self, catalog: Catalog, mode: str, attributes: list[str], confirm: bool
-    ) -> pb.ReconcileSearchAttributesResponse:
-        mode = mode or "validate"
-        declared, warnings = declared_attributes(catalog)
-        violations = []
-        if mode not in MODES:
-            violations.append(
-                FieldViolation("mode", "must be validate, ensure or replace", "invalid")
-            )
-        for i, name in enumerate(attributes):
-            if name not in declared:
-                message = "is not declared by any registered workflow type"
-                violations.append(FieldViolation(f"attributes[{i}]", message, "unknown"))
-        if mode == "replace" and not attributes:
-            violations.append(
-                FieldViolation("attributes", "replace needs the attributes to replace", "required")
-            )
-        if mode == "replace" and not confirm:
-            violations.append(FieldViolation("confirm", "replace needs confirm: true", "required"))
-        if violations:
-            raise invalid_fields("INVALID_RECONCILE", violations)
-
-        wanted = {name: declared[name][0] for name in (attributes or declared)}
-        custom, system = await self.namespace_attributes()
-        report = pb.ReconcileSearchAttributesResponse(
-            mode=mode,
-            desired=[pb.SearchAttributeType(name=n, type=t) for n, t in sorted(wanted.items())],
-            existing=[pb.SearchAttributeType(name=n, type=t) for n, t in sorted(custom.items())],
-            warnings=warnings,
-        )
-        missing, replace, refused = {}, {}, []
-        for name, kind in sorted(wanted.items()):
-            existing = custom.get(name) or system.get(name)
-            source = "custom" if name in custom else "system"
-            if existing is None:
-                report.missing.append(name)
-                missing[name] = kind
-            elif existing == kind:
-                report.unchanged.append(name)
-            else:
-                report.conflicts.add(
-                    name=name, existing_type=existing, desired_type=kind, source=source
-                )
-                if mode == "replace" and source == "custom":
-                    replace[name] = kind
-                elif mode != "validate":
-                    why = (
-                        "a system attribute: never changed"
-                        if source == "system"
-                        else (f"exists as {existing}; only replace (with confirm) changes it")
-                    )
-                    refused.append((name, why))
-        if mode == "validate":
-            return report
-
-        remaining = {n: t for n, t in custom.items() if n not in replace}
-        to_add = {**missing, **replace}
-        if self._slots is not None:
-            fits: dict[str, str] = {}
-            for name, kind in sorted(to_add.items()):
-                if not budget_problems({**fits, name: kind}, remaining, self._slots):
-                    fits[name] = kind
-                else:
-                    limit = self._slots.get(kind, 0)
-                    refused.append((name, f"no free {kind} slot (the namespace holds {limit})"))
-            to_add = fits
-        replace = {n: t for n, t in replace.items() if n in to_add}
-        report.refused.extend(pb.RefusedSearchAttribute(name=n, reason=why) for n, why in refused)
-        if to_add:
-            done = await self._provision(AttributeChange(add=to_add, remove=sorted(replace)))
-            report.added.extend(sorted(n for n in done.add if n not in replace))
-            report.replaced.extend(sorted(n for n in done.remove if n in done.add))
-        elif refused:
-            raise RegistryError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "NOTHING_RECONCILED",
-                f"nothing could be done: {'; '.join(f'{n}: {why}' for n, why in refused)}",
-                [FieldViolation(f'search_attributes["{n}"]', why, "refused") for n, why in refused],
-            )
-        return report
-
-
-def declared_attributes(
-    catalog: Catalog,
-) -> tuple[dict[str, tuple[str, str, list[str]]], list[str]]:
-    """name -> (type, description, declaring workflow types) over the catalogue, and a
-    warning for each name declared with different types (the first type, by workflow type
-    order, is the one that counts)."""
-    declared: dict[str, tuple[str, str, list[str]]] = {}
-    warnings = []
-    for workflow_type in sorted(catalog.workflows):
-        for attribute in catalog.workflows[workflow_type].spec.search_attributes:
-            kind, _, types = declared.setdefault(
-                attribute.name, (attribute.type, attribute.description, [])
-            )
-            types.append(workflow_type)
-            if attribute.type != kind:
-                warnings.append(
-                    f"{attribute.name} is declared as {kind} by {types[0]} and as "
-                    f"{attribute.type} by {workflow_type}"
-                )
-    return declared, warnings

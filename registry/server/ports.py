@@ -3,8 +3,10 @@ clash is reported by name instead of as a bind error deep in a library."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class PortInUseError(RuntimeError):
@@ -38,8 +40,32 @@ def _can_bind(host: str, port: int) -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS considers free right now (for tests and tools)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port free right now (for tests and tools), chosen outside the kernel's ephemeral range:
+    a port from that range can be taken, before its server binds it, by any outgoing
+    connection the machine opens meanwhile (a test suite opens thousands)."""
+    low, high = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(_UNPRIVILEGED_FROM, 65535)
+        if low <= port <= high:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))  # no SO_REUSEADDR: a port in TIME-WAIT is not free
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded machine
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
+
+
+_UNPRIVILEGED_FROM = 10_000  # clear of well-known and registered low ports
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default

@@ -179,6 +179,20 @@ def test_create_refusals(
     assert violation_fields(details) == fields
 
 
+def test_a_bad_policy_is_the_clients_mistake_even_without_a_healthy_worker(
+    echo: None, http: httpx.Client
+) -> None:
+    """Every field is checked before a worker is looked for: a bad overlap policy or catch-up
+    window is INVALID_SCHEDULE, not the 503 a type without a matching worker gets."""
+    kind = unique("nightly")
+    register_echo(http, kind, worker_labels={"region": "eu"})
+    request = {"workflow_type": kind, "input": GOOD_INPUT, "label_selector": "region=us"}
+    error(create(http, unique("s"), **request), 503, 14, "NO_HEALTHY_WORKER")
+    bad = {**request, "overlap_policy": "sometimes", "catchup_window_seconds": 1}
+    details = error(create(http, unique("s"), **bad), 400, 3, "INVALID_SCHEDULE")
+    assert violation_fields(details) == ["overlap_policy", "catchup_window_seconds"]
+
+
 def test_a_cron_temporal_refuses_is_a_field_violation(http: httpx.Client, kind: str) -> None:
     response = create(
         http,

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from registry.server.ports import PortInUseError, ensure_ports_free, free_port
+from registry.server.ports import PortInUseError, _ephemeral_range, ensure_ports_free, free_port
 
 
 def _leave_time_wait(host: str) -> int:
@@ -49,3 +49,10 @@ def test_a_listening_port_is_named_as_taken() -> None:
                     ("server.http_port", "127.0.0.1", free_port()),
                 ]
             )
+
+
+def test_free_ports_stay_clear_of_the_ephemeral_range() -> None:
+    low, high = _ephemeral_range()
+    ports = {free_port() for _ in range(50)}
+    assert not [p for p in ports if low <= p <= high]
+    assert len(ports) > 40  # spread, not one port over and over

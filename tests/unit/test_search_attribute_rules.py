@@ -1,21 +1,30 @@
 """registry.search_attributes.rules: what a registration needs from the namespace, what
-conflicts and whether the SQL visibility slots suffice; and declared_attributes, the
-catalogue's view of every declared search attribute.
+conflicts and whether the SQL visibility slots suffice; declared_attributes, the
+catalogue's view of every declared search attribute; and a reconcile request, parsed (every
+bad field in one answer) and planned against the namespace.
 """
 
 from __future__ import annotations
 
+import grpc
 import pytest
+from temporal_registry.v1 import search_attributes_pb2 as pb
 from temporalio.api.enums.v1 import IndexedValueType
 
 from registry.search_attributes.rules import (
     SQL_SLOTS,
     TEMPORAL_TYPE_NAMES,
+    Conflict,
     Declaration,
+    ParsedReconcile,
     budget_problems,
+    declared_attributes,
+    parse_reconcile,
     plan_provisioning,
+    plan_reconcile,
 )
-from registry.search_attributes.temporal import declared_attributes
+from registry.search_attributes.workflow import AttributeChange
+from registry.server.errors import RegistryError
 from registry.shared.model import (
     Catalog,
     FieldViolation,
@@ -404,3 +413,119 @@ def test_one_warning_per_conflicting_declaration() -> None:
     assert "Double by b.v1" in warnings[0]
     assert "Text by c.v1" in warnings[1]
     assert all("Int by a.v1" in w for w in warnings)
+
+
+# --- reconcile: the request parsed against the catalogue ------------------------------------
+
+DECLARING = catalog_of(
+    workflow(
+        "orders.v1",
+        SearchAttributeSpec("OrderId", "Keyword"),
+        SearchAttributeSpec("Amount", "Double"),
+        SearchAttributeSpec("WorkflowId", "Text"),  # a system attribute's name, another type
+    ),
+    workflow("refunds.v1", SearchAttributeSpec("Amount", "Int")),
+)
+
+
+def reconcile(
+    mode: str = "", attributes: tuple[str, ...] = (), *, confirm: bool = False
+) -> ParsedReconcile:
+    request = pb.ReconcileSearchAttributesRequest(
+        mode=mode, attributes=list(attributes), confirm=confirm
+    )
+    return parse_reconcile(request, DECLARING)
+
+
+def refused_reconcile(mode: str, attributes: tuple[str, ...], confirm: bool) -> RegistryError:
+    with pytest.raises(RegistryError) as caught:
+        reconcile(mode, attributes, confirm=confirm)
+    assert caught.value.reason == "INVALID_RECONCILE"
+    return caught.value
+
+
+def test_a_reconcile_without_a_mode_validates_every_declared_attribute() -> None:
+    parsed = reconcile()
+    assert parsed.mode == "validate"
+    assert parsed.wanted == {"Amount": "Double", "OrderId": "Keyword", "WorkflowId": "Text"}
+    assert len(parsed.warnings) == 1 and "Amount" in parsed.warnings[0]
+
+
+def test_a_reconcile_of_named_attributes() -> None:
+    parsed = reconcile("replace", ("OrderId",), confirm=True)
+    assert (parsed.mode, parsed.wanted) == ("replace", {"OrderId": "Keyword"})
+
+
+@pytest.mark.parametrize(
+    ("mode", "attributes", "confirm", "expected"),
+    [
+        (
+            "sometimes",
+            ("Amount", "Nope"),
+            False,
+            [("mode", "invalid"), ("attributes[1]", "unknown")],
+        ),
+        ("replace", (), False, [("attributes", "required"), ("confirm", "required")]),
+        ("replace", ("Nope",), False, [("attributes[0]", "unknown"), ("confirm", "required")]),
+    ],
+    ids=["bad-mode-and-name", "replace-without-anything", "replace-unknown-unconfirmed"],
+)
+def test_every_bad_field_of_a_reconcile_in_one_answer(
+    mode: str, attributes: tuple[str, ...], confirm: bool, expected: list[tuple[str, str]]
+) -> None:
+    error = refused_reconcile(mode, attributes, confirm)
+    assert [(v.field, v.reason) for v in error.violations] == expected
+
+
+# --- reconcile: planned against the namespace -----------------------------------------------
+
+CUSTOM = {"OrderId": "Keyword", "Amount": "Int"}  # Amount: declared as Double
+
+
+def test_validate_finds_and_changes_nothing() -> None:
+    plan = plan_reconcile(reconcile(), CUSTOM, SYSTEM, SQL_SLOTS)
+    assert (plan.missing, plan.unchanged) == ([], ["OrderId"])
+    assert plan.conflicts == [
+        Conflict("Amount", "Int", "Double", "custom"),
+        Conflict("WorkflowId", "Keyword", "Text", "system"),
+    ]
+    assert (plan.change, plan.refused) == (AttributeChange(), [])
+
+
+def test_ensure_adds_the_missing_and_refuses_every_conflict() -> None:
+    plan = plan_reconcile(reconcile("ensure"), {"Amount": "Int"}, SYSTEM, SQL_SLOTS)
+    assert plan.missing == ["OrderId"]
+    assert plan.change == AttributeChange(add={"OrderId": "Keyword"})
+    assert plan.refused == [
+        ("Amount", "exists as Int; only replace (with confirm) changes it"),
+        ("WorkflowId", "a system attribute: never changed"),
+    ]
+
+
+def test_replace_removes_and_adds_a_custom_conflict_never_a_system_one() -> None:
+    parsed = reconcile("replace", ("Amount", "WorkflowId"), confirm=True)
+    plan = plan_reconcile(parsed, CUSTOM, SYSTEM, SQL_SLOTS)
+    assert plan.change == AttributeChange(add={"Amount": "Double"}, remove=["Amount"])
+    assert plan.refused == [("WorkflowId", "a system attribute: never changed")]
+
+
+def test_what_the_slots_cannot_hold_is_refused_and_the_rest_added() -> None:
+    parsed = reconcile("ensure", ("Amount", "OrderId"))
+    doubles = {"D1": "Double", "D2": "Double", "D3": "Double"}
+    plan = plan_reconcile(parsed, doubles, SYSTEM, SQL_SLOTS)
+    assert plan.change == AttributeChange(add={"OrderId": "Keyword"})
+    assert plan.refused == [("Amount", "no free Double slot (the namespace holds 3)")]
+    unlimited = plan_reconcile(parsed, doubles, SYSTEM, None)  # Elasticsearch
+    assert unlimited.change.add == {"Amount": "Double", "OrderId": "Keyword"}
+
+
+def test_nothing_but_refusals_is_nothing_reconciled() -> None:
+    with pytest.raises(RegistryError) as caught:
+        plan_reconcile(reconcile("ensure", ("Amount", "WorkflowId")), CUSTOM, SYSTEM, SQL_SLOTS)
+    error = caught.value
+    assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NOTHING_RECONCILED")
+    assert [(v.field, v.reason) for v in error.violations] == [
+        ('search_attributes["Amount"]', "refused"),
+        ('search_attributes["WorkflowId"]', "refused"),
+    ]
+    assert error.message.startswith("nothing could be done: Amount: exists as Int")
