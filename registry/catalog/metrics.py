@@ -15,6 +15,7 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from registry.catalog.layout import KINDS
 from registry.liveness.views import worker_view
 
 if TYPE_CHECKING:
@@ -72,26 +73,27 @@ SELF_PRESERVATION = StoreGauge(
 )
 UPDATE_QUEUE_DEPTH = StoreGauge(
     "temporal_registry_update_queue_depth",
-    "Writes waiting for a free slot to the registry workflow.",
-)
-SNAPSHOT_AGE = StoreGauge(
-    "temporal_registry_snapshot_age_seconds",
-    "Seconds since this process last refreshed its copy of the state.",
+    "Operations waiting in this process for the next batch to their shard.",
 )
 CONTINUE_AS_NEW = StoreGauge(
     "temporal_registry_continue_as_new",
-    "Times the registry workflow continued as new (as of the last refresh).",
-)
-RUN_UPDATES = StoreGauge(
-    "temporal_registry_run_updates",
-    "Updates the current registry run has handled (as of the last refresh).",
+    "Times the registry's shard workflows continued as new, by kind (as this process saw).",
+    ("kind",),
 )
 HISTORY_LENGTH = StoreGauge(
     "temporal_registry_history_length",
-    "History events of the current registry run (as of the last refresh).",
+    "History events of the longest current run among the shards of each kind.",
+    ("kind",),
 )
 STATE_BYTES = StoreGauge(
-    "temporal_registry_state_bytes", "Size of the registry state as JSON (as of the last refresh)."
+    "temporal_registry_state_bytes",
+    "Exact size of the largest shard of each kind, in bytes as Temporal's payload converter "
+    "writes it (compare with temporal_registry_state_bound_bytes).",
+    ("kind",),
+)
+STATE_BOUND = StoreGauge(
+    "temporal_registry_state_bound_bytes",
+    "The bound of each shard's state (registry.shard_max_bytes): a write past it is refused.",
 )
 STORE_GAUGES = (
     WORKERS,
@@ -99,11 +101,10 @@ STORE_GAUGES = (
     REVISION,
     SELF_PRESERVATION,
     UPDATE_QUEUE_DEPTH,
-    SNAPSHOT_AGE,
     CONTINUE_AS_NEW,
-    RUN_UPDATES,
     HISTORY_LENGTH,
     STATE_BYTES,
+    STATE_BOUND,
 )
 
 
@@ -128,15 +129,21 @@ class RegistryCollector(Collector):
         workflows.add_metric(["true"], enabled)
         workflows.add_metric(["false"], len(catalog.workflows) - enabled)
         yield workflows
-        snapshot = store.snapshot
         for gauge, value in (
             (REVISION, catalog.revision),
             (SELF_PRESERVATION, float(store.liveness.self_preservation)),
-            (UPDATE_QUEUE_DEPTH, store.workflow.queued_updates),
-            (SNAPSHOT_AGE, store.snapshot_age_seconds),
-            (CONTINUE_AS_NEW, snapshot.continue_as_new_count),
-            (RUN_UPDATES, snapshot.updates_this_run),
-            (HISTORY_LENGTH, snapshot.history_length),
-            (STATE_BYTES, snapshot.state_bytes),
+            (UPDATE_QUEUE_DEPTH, sum(writer.queued for writer in store.writers.values())),
+            (STATE_BOUND, store.limits.max_bytes),
         ):
             yield gauge.family(value)
+        continued, longest, largest = (
+            gauge.family() for gauge in (CONTINUE_AS_NEW, HISTORY_LENGTH, STATE_BYTES)
+        )
+        for kind in KINDS:
+            shards = [
+                (view, store.tails[key]) for key, view in store.views.items() if key[0] == kind
+            ]
+            continued.add_metric([kind], sum(view.continued for view, _ in shards))
+            longest.add_metric([kind], max((tail.last_event_id for _, tail in shards), default=0))
+            largest.add_metric([kind], max((view.size for view, _ in shards), default=0))
+        yield from (continued, longest, largest)

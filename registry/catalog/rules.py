@@ -22,7 +22,11 @@ from registry.server.errors import FieldViolation, RegistryError, invalid_argume
 from registry.shared.messages import registration_from_proto, spec_from_proto
 from registry.shared.model import StoredWorker, WorkerRegistration, WorkflowWrite
 from registry.shared.schemas import check_meta_schema
-from registry.shared.specs import effective_ttl, validate_worker_registration, validate_workflow_spec
+from registry.shared.specs import (
+    effective_ttl,
+    validate_worker_registration,
+    validate_workflow_spec,
+)
 
 MAX_HANDOVER_REASON_LENGTH: Final = 500
 MAX_DISABLED_REASON_LENGTH: Final = 500
@@ -119,11 +123,7 @@ def plan_replace(request: registry_pb2.ReplaceWorkflowRequest) -> resources_pb2.
 
 def plan_disable_reason(reason: str) -> str:
     """A disable needs a reason (it is an operator's deliberate act, shown to every caller)."""
-    if (
-        not reason.strip()
-        or len(reason) > MAX_DISABLED_REASON_LENGTH
-        or not reason.isprintable()
-    ):
+    if not reason.strip() or len(reason) > MAX_DISABLED_REASON_LENGTH or not reason.isprintable():
         raise invalid_field(
             "reason",
             f"a reason of 1-{MAX_DISABLED_REASON_LENGTH} printable characters is required "
@@ -177,4 +177,3 @@ def invalid_field(field: str, description: str, reason: str) -> RegistryError:
     return invalid_argument(
         "INVALID_ARGUMENT", f"{field}: {description}", [FieldViolation(field, description, reason)]
     )
-

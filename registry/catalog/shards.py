@@ -223,7 +223,8 @@ class ShardWriter:
                 _settle(pending.future, outcome)
 
     def _take(self) -> list[_Pending]:
-        batch, size = [], 0
+        batch: list[_Pending] = []
+        size = 0
         while self._queue and len(batch) < MAX_BATCH_OPS:
             pending = self._queue[0]
             if batch and size + pending.size > MAX_BATCH_BYTES:

@@ -27,7 +27,8 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final, TypeVar
@@ -521,6 +522,36 @@ class RegistryStore:
         await self._safety_acknowledged()
         return self.catalog.workflows[workflow_type]
 
+    async def hand_over(self, reason: str, within: float) -> tuple[str, str]:
+        """Hand every registry workflow's run (root and shards) over to a new run, carrying its
+        state; returns once each new run is open: (the root's previous run, its new run)."""
+        layout = self.layout
+        ids = [layout.root_id(), *(layout.shard_id(k, i) for k, i in layout.shards())]
+        previous = await asyncio.gather(
+            *(self.temporal.hand_over(wid, reason, str(uuid.uuid4())) for wid in ids)
+        )
+        pending = dict(zip(ids, previous, strict=True))
+        deadline = time.monotonic() + within
+        root_run = ""
+        while pending and time.monotonic() < deadline:
+            runs = await asyncio.gather(*(self.temporal.describe(wid) for wid in pending))
+            for run in runs:
+                if run.running and run.run_id != pending[run.workflow_id]:
+                    if run.workflow_id == ids[0]:
+                        root_run = run.run_id
+                    del pending[run.workflow_id]
+            if pending:
+                await asyncio.sleep(0.1)
+        if pending:
+            raise RegistryError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "HANDOVER_PENDING",
+                f"{len(pending)} registry workflows are draining but no next run is open yet "
+                f"({', '.join(sorted(pending)[:5])}); their state is kept in their "
+                "continue-as-new input",
+            )
+        return previous[0], root_run
+
     async def _safety_acknowledged(self) -> None:
         """Hold a safety write's acknowledgement until every replica's next safety decision is
         sure to see it (their views are at most SAFETY_STALENESS old for those)."""
@@ -757,7 +788,7 @@ def refusal(outcome: Mapping[str, Any]) -> RegistryError:
     )
 
 
-def merged_refusal(outcomes: list[Mapping[str, Any]]) -> RegistryError:
+def merged_refusal(outcomes: Sequence[Mapping[str, Any]]) -> RegistryError:
     """One error for several refused operations of one request: the first one's code, reason
     and message, with every operation's violations."""
     first = refusal(outcomes[0])

@@ -16,7 +16,6 @@ import grpc
 from temporal_registry.v1 import dispatch_pb2, dispatch_pb2_grpc, resources_pb2
 
 from registry.catalog.store import RegistryStore, StoreAccess
-from registry.catalog.workflow import RegistryWorkflow
 from registry.dispatch.rules import (
     StartPlan,
     parse_slug,
@@ -28,7 +27,6 @@ from registry.dispatch.temporal import Started, WorkflowStarter
 from registry.server.config import Config
 from registry.server.errors import RegistryError, invalid_fields
 from registry.server.pagination import paginate, query_fingerprint
-from registry.shared.model import SlugClaim, SlugReset
 from registry.shared.slugs import slug_workflow_id
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -51,7 +49,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         self, request: dispatch_pb2.StartWorkflowRequest, context: Context
     ) -> dispatch_pb2.StartWorkflowResponse:
         store = self._store()
-        stored = store.enabled_workflow(request.workflow_type)
+        stored = await store.enabled_workflow(request.workflow_type)
         parsed = await parse_start(request, stored, self._config.registry.workflow_id)
         task_queue = await store.task_queue_for(stored, request.label_selector)
         plan = parsed.with_queue(task_queue, store.catalog.slugs)
@@ -90,9 +88,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         self, request: dispatch_pb2.ResetWorkflowIdRequest, context: Context
     ) -> dispatch_pb2.ResetWorkflowIdResponse:
         slug = parse_slug(request.name)
-        change = await self._store().write(RegistryWorkflow.reset_slug, SlugReset(slug))
+        previous = await self._store().reset_slug(slug)
         return dispatch_pb2.ResetWorkflowIdResponse(
-            slug=slug, previous_counter=change.counter, reset_to=0
+            slug=slug, previous_counter=previous, reset_to=0
         )
 
     async def ListWorkflowIds(
@@ -152,20 +150,11 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
         request id claimed it before); past a refused one, skip ahead to the first free id."""
         at_least = 0
         for _ in range(_MAX_CLAIM_ATTEMPTS):
-            change = await store.write(
-                RegistryWorkflow.claim_slug,
-                SlugClaim(
-                    slug,
-                    request_id,
-                    at_least,
-                    ttl_seconds=self._config.dispatch.slug_ttl_days * 86_400,
-                    max_slugs=self._config.dispatch.max_slug_counters,
-                ),
-            )
-            taken = await take(change.counter, change.no_op)
+            counter, retried = await store.claim_slug(slug, request_id, at_least)
+            taken = await take(counter, retried)
             if taken is not None:
                 return taken
-            at_least = await self._first_free(store.starter, slug, change.counter)
+            at_least = await self._first_free(store.starter, slug, counter)
         raise RegistryError(
             grpc.StatusCode.ABORTED,
             "SLUG_CONTENDED",

@@ -8,14 +8,14 @@ undoes or fails the registration."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from registry.dispatch.rules import input_violations
 from registry.schedules.rules import MAX_NOTE_LENGTH, Pausing
 from registry.schedules.temporal import TemporalSchedules
 from registry.server.errors import RegistryError
-from registry.shared.model import Catalog, violations_summary
+from registry.shared.model import StoredWorkflow, violations_summary
 
 log = logging.getLogger("registry.schedules")
 
@@ -24,7 +24,11 @@ _PAGE: Final = 1000
 
 
 async def revalidate_schedules(
-    schedules: TemporalSchedules, catalog: Catalog, workflow_types: Collection[str], *, pause: bool
+    schedules: TemporalSchedules,
+    workflows: Mapping[str, StoredWorkflow],
+    workflow_types: Collection[str],
+    *,
+    pause: bool,
 ) -> list[str]:
     """Ids of the schedules of `workflow_types` whose input fails the current schema."""
     affected: list[str] = []
@@ -37,7 +41,7 @@ async def revalidate_schedules(
             scanned += len(page.schedules)
             for entry in page.schedules:
                 if entry.info.workflow_type.name in workflow_types and await _check(
-                    schedules, catalog, entry.schedule_id, pause
+                    schedules, workflows, entry.schedule_id, pause
                 ):
                     affected.append(entry.schedule_id)
             token = page.next_page_token
@@ -49,11 +53,14 @@ async def revalidate_schedules(
 
 
 async def _check(
-    schedules: TemporalSchedules, catalog: Catalog, schedule_id: str, pause: bool
+    schedules: TemporalSchedules,
+    workflows: Mapping[str, StoredWorkflow],
+    schedule_id: str,
+    pause: bool,
 ) -> bool:
     described = await schedules.describe(schedule_id)
     workflow_type = described.schedule.action.start_workflow.workflow_type.name
-    stored = catalog.workflows.get(workflow_type)
+    stored = workflows.get(workflow_type)
     if stored is None:
         return False
     try:

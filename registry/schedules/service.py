@@ -49,7 +49,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         self, request: schedules_pb2.CreateScheduleRequest, context: Context
     ) -> schedules_pb2.CreateScheduleResponse:
         store = self._store()
-        stored = store.enabled_workflow(request.workflow_type)
+        stored = await store.enabled_workflow(request.workflow_type)
         plan = await parse_create(
             request, stored, self._config.registry.workflow_id, datetime.now(UTC)
         )
@@ -65,7 +65,7 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         schedule_id = parse_schedule_id(request.schedule_id)
         store = self._store()
         current = await store.schedules.describe(schedule_id)
-        stored = store.enabled_workflow(request.workflow_type)
+        stored = await store.enabled_workflow(request.workflow_type)
         plan = await parse_update(
             request, stored, current, self._config.registry.workflow_id, datetime.now(UTC)
         )

@@ -19,7 +19,7 @@ from temporal_registry.v1 import search_attributes_pb2 as pb
 
 from registry.search_attributes.workflow import AttributeChange
 from registry.server.errors import RegistryError, invalid_fields
-from registry.shared.model import Catalog, FieldViolation
+from registry.shared.model import FieldViolation, StoredWorkflow
 
 # Slots per type of Temporal's SQL visibility (measured on the dev server: adding one more
 # fails with "cannot have more than N search attribute of type T").
@@ -113,15 +113,15 @@ def budget_problems(
 
 
 def declared_attributes(
-    catalog: Catalog,
+    workflows: Mapping[str, StoredWorkflow],
 ) -> tuple[dict[str, tuple[str, str, list[str]]], list[str]]:
     """name -> (type, description, declaring workflow types) over the catalogue, and a
     warning for each name declared with different types (the first type, by workflow type
     order, is the one that counts)."""
     declared: dict[str, tuple[str, str, list[str]]] = {}
     warnings = []
-    for workflow_type in sorted(catalog.workflows):
-        for attribute in catalog.workflows[workflow_type].spec.search_attributes:
+    for workflow_type in sorted(workflows):
+        for attribute in workflows[workflow_type].spec.search_attributes:
             kind, _, types = declared.setdefault(
                 attribute.name, (attribute.type, attribute.description, [])
             )
@@ -147,13 +147,13 @@ class ParsedReconcile:
 
 
 def parse_reconcile(
-    request: pb.ReconcileSearchAttributesRequest, catalog: Catalog
+    request: pb.ReconcileSearchAttributesRequest, workflows: Mapping[str, StoredWorkflow]
 ) -> ParsedReconcile:
     """Every check of a reconcile request in one answer: INVALID_RECONCILE with one violation
     per bad field (an unknown mode, an attribute no registered type declares, replace without
     attributes or without confirm). No mode is validate."""
     mode = request.mode or "validate"
-    declared, warnings = declared_attributes(catalog)
+    declared, warnings = declared_attributes(workflows)
     violations = []
     if mode not in MODES:
         violations.append(FieldViolation("mode", "must be validate, ensure or replace", "invalid"))

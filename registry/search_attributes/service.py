@@ -33,7 +33,7 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
     async def ListDeclaredSearchAttributes(
         self, request: pb.ListDeclaredSearchAttributesRequest, context: Context
     ) -> pb.ListDeclaredSearchAttributesResponse:
-        declared, _ = declared_attributes(self._store().catalog)
+        declared, _ = declared_attributes(self._store().catalog.workflows)
         return pb.ListDeclaredSearchAttributesResponse(
             search_attributes=[
                 pb.DeclaredSearchAttribute(
@@ -61,7 +61,7 @@ class SearchAttributeService(search_attributes_pb2_grpc.SearchAttributeServiceSe
         if request.mode == "replace":
             require(ADMIN)
         store = self._store()
-        parsed = parse_reconcile(request, store.catalog)
+        parsed = parse_reconcile(request, store.catalog.workflows)
         admin = store.search_attributes
         custom, system = await admin.namespace_attributes()
         plan = plan_reconcile(parsed, custom, system, admin.slots)

@@ -24,13 +24,18 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
     async def GetReadiness(
         self, request: system_pb2.GetReadinessRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> system_pb2.GetReadinessResponse:
-        """Ready = the registry workflow's current run is open and answers a query.
-        (A query alone is not enough: closed runs answer queries too.)"""
+        """Ready = the registry's root workflow runs and answers a query (a closed run answers
+        queries too, hence the describe), and no shard this process follows has closed."""
         store = self._store()
-        registry = store.workflow
-        run, _ = await asyncio.gather(registry.describe_run(), store.refresh())
+        root_id = store.layout.root_id()
+        run, _ = await asyncio.gather(
+            store.temporal.describe(root_id), store.temporal.query(root_id, "describe")
+        )
         if not run.running:
-            raise closed(registry.workflow_id, run)
+            raise closed(run)
+        shard_closed = store.closed_shard()
+        if shard_closed is not None:
+            raise shard_closed
         return system_pb2.GetReadinessResponse(
-            status="ready", registry_workflow_id=registry.workflow_id, registry_run_id=run.run_id
+            status="ready", registry_workflow_id=root_id, registry_run_id=run.run_id
         )
