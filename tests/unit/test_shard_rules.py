@@ -40,6 +40,7 @@ from registry.catalog.shard_rules import (
     worker_entry,
     worker_owner_refusal,
 )
+from registry.dispatch import claims
 from registry.shared.model import (
     SOURCE_OPERATOR,
     SOURCE_WORKER,
@@ -963,6 +964,7 @@ SANDBOX_SAFE = {
     "registry.catalog.engine",
     "registry.catalog.op_fields",
     "registry.catalog.shard_rules",
+    "registry.dispatch.claims",
     "registry.shared.model",
     "registry.shared.specs",
     "registry.server.principals",
@@ -979,7 +981,7 @@ def imports_of(module: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", [op_fields, shard_rules], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [op_fields, shard_rules, claims], ids=lambda m: m.__name__)
 def test_the_rules_import_only_what_the_workflow_sandbox_allows(module: Any) -> None:
     """The module and everything of the registry it imports, transitively: the standard
     library (nothing non-deterministic) and the sandbox-safe registry modules."""
