@@ -8,6 +8,7 @@ which survives continue-as-new in order), and every put moves a key to the most 
 - slug, key `s:<slug>`: {"counter": int, "last": when it was last claimed or reset}
 - request record, key `r:<request_id>`: {"slug", "counter", "at"}. A record lives in the shard
   of its slug: route a claim (and a reset) by slug_key(slug), never by the request id.
+Every key of an ids shard is one of these two (eviction counts them by prefix).
 
 A `claim` whose request id has a live record for the same slug, with a counter of at least
 `at_least`, gets that counter again (`retry`), however many other claims came in between,
