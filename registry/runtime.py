@@ -97,6 +97,9 @@ class RegistryRuntime:
         """The registry as this process serves it, or UNAVAILABLE saying why it can't yet."""
         if self._registry is None or not self.ready.is_set():
             raise unavailable(self._not_ready.reason, self._not_ready.message)
+        closed = self._registry.closed_shard()  # an operator terminated one of its workflows
+        if closed is not None:
+            raise closed
         return self._registry
 
     async def _supervise(self) -> None:
@@ -220,7 +223,6 @@ class RegistryRuntime:
                 wanted.counts(),
             )
         store = RegistryStore(temporal, client, self._config, layout)
-        store.root = root
         await asyncio.gather(
             *(
                 temporal.start_shard(layout.shard_id(kind, i), store.initial_state(kind, i))

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import grpc
 from temporalio.api.enums.v1 import EventType
@@ -122,6 +122,26 @@ class ShardView(Generic[T]):
         self._revs[key] = revision
         if self._listener is not None and (old is not None or new is not None):
             self._listener(key, old, new)
+
+
+class RootView:
+    """The root workflow's state as its history tells it (ShardTail follows it too)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def apply_batch(self, result: dict[str, Any]) -> None:
+        if "layout" in result:  # record_service_start answers the root's whole state
+            self.state = result
+
+
+class _Followed(Protocol):
+    def load(self, state: dict[str, Any]) -> None: ...
+
+    def apply_batch(self, result: dict[str, Any]) -> None: ...
 
 
 # --- the writer -----------------------------------------------------------------------------
@@ -255,7 +275,7 @@ def _settle(
 class ShardTail:
     """Follows one shard's history and keeps its view complete."""
 
-    def __init__(self, temporal: RegistryTemporal, workflow_id: str, view: ShardView[Any]) -> None:
+    def __init__(self, temporal: RegistryTemporal, workflow_id: str, view: _Followed) -> None:
         self._temporal = temporal
         self.workflow_id = workflow_id
         self._view = view
@@ -308,8 +328,10 @@ class ShardTail:
             self._token = page.next_page_token
         elif self.closed is not None:
             await asyncio.sleep(5.0)  # closed for good: look again later (a reset, an import)
-            await self.start()
-            self.closed, self._token, self.last_event_id = None, b"", 0
+            run = await self._temporal.describe(self.workflow_id)
+            if run.running and run.run_id != self.run_id:
+                self.run_id, self._catch_up_to = run.run_id, run.history_length
+                self.closed, self._token, self.last_event_id = None, b"", 0
 
     def _event(self, event: Any) -> str:
         """Apply one event; the next run's id when the run continued as new."""

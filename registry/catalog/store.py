@@ -29,6 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
@@ -60,7 +61,7 @@ from registry.catalog.shard_rules import (
     toggle_op,
     unregister_op,
 )
-from registry.catalog.shards import ShardTail, ShardView, ShardWriter
+from registry.catalog.shards import RootView, ShardTail, ShardView, ShardWriter
 from registry.catalog.temporal import RegistryTemporal
 from registry.dispatch.claims import SLUG_PREFIX, claim_op, reset_op, slug_counter, slug_key
 from registry.dispatch.rules import choose_task_queue
@@ -208,7 +209,8 @@ class RegistryStore:
                 on_result=self._note_clock,
             )
             self.tails[kind, index] = ShardTail(temporal, workflow_id, view)
-        self.root: dict[str, Any] = {}
+        self.root = RootView()
+        self.root_tail = ShardTail(temporal, layout.root_id(), self.root)
         self.clock_offset = 0.0  # registry workflows' clock minus this process's
         self._poller_reads: FreshReads[str] = FreshReads(_POLLER_READ_SPACING)
         self._describe_limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
@@ -410,19 +412,7 @@ class RegistryStore:
         worker is stored. `registration` carries the caller (principal, admin)."""
         worker_id = registration.worker_id
         declared = await asyncio.gather(
-            *(
-                self.submit(
-                    TYPES,
-                    spec.workflow_type,
-                    declare_op(
-                        registration,
-                        i,
-                        keep_queue=self._served_elsewhere(spec.workflow_type, worker_id),
-                    ),
-                    refuse=False,
-                )
-                for i, spec in enumerate(registration.workflows)
-            )
+            *(self._declare(registration, i) for i in range(len(registration.workflows)))
         )
         refused_types = [outcome for outcome in declared if not outcome.get("ok")]
         if refused_types:
@@ -435,6 +425,32 @@ class RegistryStore:
             if outcome.get("result", {}).get("changed")
         ]
         return self.catalog.workers[worker_id], changed
+
+    async def _declare(self, registration: WorkerRegistration, index: int) -> dict[str, Any]:
+        """The outcome of declaring the registration's index-th type: sent to its shard,
+        unless this process's view, proven current, already holds exactly that declaration
+        (the common case: a fleet re-registering the same types)."""
+        spec = registration.workflows[index]
+        keep_queue = self._served_elsewhere(spec.workflow_type, registration.worker_id)
+        stored = self.catalog.workflows.get(spec.workflow_type)
+        if stored is not None and self._declared_as(stored, registration, index, keep_queue):
+            await self.confirm(TYPES, spec.workflow_type)
+            stored = self.catalog.workflows.get(spec.workflow_type)
+            if stored is not None and self._declared_as(stored, registration, index, keep_queue):
+                return {"ok": True, "result": {"changed": False}}
+        op = declare_op(registration, index, keep_queue=keep_queue)
+        return await self.submit(TYPES, spec.workflow_type, op, refuse=False)
+
+    @staticmethod
+    def _declared_as(
+        stored: StoredWorkflow, registration: WorkerRegistration, index: int, keep_queue: bool
+    ) -> bool:
+        """Whether declaring would change nothing: the same declaration on the same queue,
+        and an owner already settled (a non-admin registrant claims an unowned type)."""
+        queue = stored.spec.task_queue if keep_queue else registration.task_queue
+        declared = replace(registration.workflows[index], task_queue=queue)
+        settled = bool(stored.owner) or registration.admin or not registration.principal
+        return settled and stored.spec == declared
 
     def _served_elsewhere(self, workflow_type: str, worker_id: str) -> bool:
         """Whether another worker with a valid lease serves the type on its stored queue
@@ -581,14 +597,16 @@ class RegistryStore:
 
     async def start(self) -> None:
         """Find every shard's current run and read it to the end; call before serving."""
-        await asyncio.gather(*(tail.start() for tail in self.tails.values()))
-        for tail in self.tails.values():
+        tails = [self.root_tail, *self.tails.values()]
+        await asyncio.gather(*(tail.start() for tail in tails))
+        for tail in tails:
             self._spawn(tail.run())
-        await asyncio.gather(*(tail.caught_up.wait() for tail in self.tails.values()))
+        await asyncio.gather(*(tail.caught_up.wait() for tail in tails))
 
     def closed_shard(self) -> RegistryError | None:
-        """A shard whose run closed under us (an operator terminated it), if any."""
-        return next((t.closed for t in self.tails.values() if t.closed is not None), None)
+        """The root or a shard whose run closed under us (an operator terminated it)."""
+        tails = [self.root_tail, *self.tails.values()]
+        return next((t.closed for t in tails if t.closed is not None), None)
 
     async def run(self) -> None:
         """The background loops; runs until cancelled."""

@@ -165,8 +165,9 @@ def workflow_id_violations(
     if len(workflow_id) > max_length or not workflow_id.isprintable():
         message = f"must be 1-{max_length} printable characters"
         return [FieldViolation("workflow_id", message, "invalid")]
-    if workflow_id == reserved:
-        return [FieldViolation("workflow_id", "is the registry workflow's own id", "reserved")]
+    if workflow_id == reserved or workflow_id.startswith(reserved + "/"):
+        message = f"is one of the registry's own workflow ids ({reserved}, {reserved}/...)"
+        return [FieldViolation("workflow_id", message, "reserved")]
     return []
 
 

@@ -50,7 +50,7 @@ def test_ready_over_http(http: httpx.Client) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
-    assert body["registry_workflow_id"] == "workflow-registry"
+    assert body["registry_workflow_id"] == "workflow-registry/root"
     assert body["registry_run_id"]
 
 
@@ -82,7 +82,7 @@ def test_rpcs_over_native_grpc(channel_name: str, request: pytest.FixtureRequest
     status = registry_pb2_grpc.RegistryServiceStub(channel).GetRegistryStatus(
         registry_pb2.GetRegistryStatusRequest()
     )
-    assert status.registry_workflow_id == "workflow-registry"
+    assert status.registry_workflow_id == "workflow-registry/root"
     assert status.history_length > 0
 
 

@@ -191,7 +191,7 @@ def test_a_closed_registry_workflow_is_reported_and_not_replaced(workdir: Path) 
 
         async def terminate() -> str:
             client = await Client.connect(temporal.address)
-            handle = client.get_workflow_handle("workflow-registry")
+            handle = client.get_workflow_handle("workflow-registry/root")
             await handle.terminate("operator says stop")
             return (await handle.describe()).run_id
 
@@ -207,7 +207,7 @@ def test_a_closed_registry_workflow_is_reported_and_not_replaced(workdir: Path) 
 
         async def current_run() -> tuple[str, str]:
             client = await Client.connect(temporal.address)
-            described = await client.get_workflow_handle("workflow-registry").describe()
+            described = await client.get_workflow_handle("workflow-registry/root").describe()
             return described.run_id, described.status.name if described.status else ""
 
         assert asyncio.run(current_run()) == (run_id, "TERMINATED")

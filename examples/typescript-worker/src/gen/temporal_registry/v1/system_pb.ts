@@ -78,14 +78,15 @@ export type GetReadinessResponse = Message<"temporal_registry.v1.GetReadinessRes
   status: string;
 
   /**
-   * The id of the registry workflow that answered.
+   * The id of the registry's root workflow, which answered
+   * (`<registry.workflow_id>/root`).
    *
    * @generated from field: string registry_workflow_id = 2;
    */
   registryWorkflowId: string;
 
   /**
-   * The run id of the registry workflow run that answered.
+   * The run id of the root workflow's run that answered.
    *
    * @generated from field: string registry_run_id = 3;
    */
