@@ -6,6 +6,7 @@ types on the registry's task queue, and the 0.1.x shutdown route handing state o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 import uuid
@@ -120,109 +121,84 @@ async def failed_workflow_tasks(client: Client, workflow_id: str) -> list[str]:
 
 # --- poison pills ---------------------------------------------------------------------------
 
-HOSTILE_PAYLOADS: list[Any] = [
-    None,
-    5,
-    "text",
-    [1, 2],
-    {"worker_id": 5, "task_queue": ["q"]},
-    {"worker_id": "w", "task_queue": "q", "workflows": "all of them"},
-    {"worker_id": "w", "task_queue": "q", "workflows": [{"workflow_type": "t", "labels": [1]}]},
-    {"worker_id": "w" * 10_000, "task_queue": "q", "workflows": [{"workflow_type": "t"}]},
-    {
-        "worker_id": "w",
-        "task_queue": "q",
-        "workflows": [{"workflow_type": "t", "input_schema": {"$ref": "http://169.254.169.254/"}}],
-    },
-    {
-        "worker_id": "w",
-        "task_queue": "q",
-        "workflows": [{"workflow_type": "t", "input_schema": {"a": {"b": {"c": [[[[[[[]]]]]]]}}}}],
-    },
-    # the caller the server sets: malformed principals, admin flags and owners
-    {"worker_id": "w2", "task_queue": "q", "workflows": [{"workflow_type": "t"}], "principal": 5},
-    {"worker_id": "w2", "task_queue": "q", "workflows": [{"workflow_type": "t"}], "admin": "yes"},
-    {
-        "worker_id": "w2",
-        "task_queue": "q",
-        "workflows": [{"workflow_type": "t"}],
-        "principal": "a b",
-    },
-    {"worker_id": "w2", "principal": ["p"], "admin": 1},
-    {"spec": {"workflow_type": "t", "task_queue": "q"}, "owner": 7},
-    {"spec": {"workflow_type": "t", "task_queue": "q"}, "owner": "no:such:principal"},
-    {"expires_at": {"w": "soon"}},
-    {"expires_at": {"w": float("inf")}},
-    {"expires_at": [["w", 1]]},
-    {"worker_ids": "w", "grace_factor": -1},
-    {"worker_ids": ["w"], "grace_factor": float("nan")},
-    {"spec": None},
-    {"spec": {"workflow_type": ""}, "enabled": "yes"},
-    {"spec": {"workflow_type": "t", "task_queue": "q", "input_schema": []}},
-    {"workflow_type": None, "allow_missing": "maybe"},
-    {"workflow_type": "t", "enabled": False, "reason": ""},
-    {"workflow_type": "t", "enabled": "off"},
-    {"reason": 5},
-    {"process_id": -1, "host": ""},
-    {"slug": "Not A Slug", "at_least": -1},
-    {"slug": "ok", "request_id": "x" * 300, "max_slugs": 0},
-    {"slug": "ok", "ttl_seconds": float("nan")},
+# Operations a shard's rules must refuse one by one, whatever the kind: malformed fields,
+# hostile values, the caller's principal and admin flag forged.
+HOSTILE_OPS: list[dict[str, Any]] = [
+    {},
+    {"op": 5},
+    {"op": "register"},
+    {"op": "register", "key": 5, "worker": {}},
+    {"op": "register", "key": "w", "worker": "all of it"},
+    {"op": "register", "key": "w", "worker": {"task_queue": ["q"], "ttl": "long"}},
+    {"op": "register", "key": "w", "worker": {"task_queue": "q", "ttl": 10**30}},
+    {"op": "register", "key": "w", "worker": {"task_queue": "q", "ttl": 60, "workflows": "x"}},
+    {"op": "register", "key": "w", "worker": {"task_queue": "q"}, "principal": 5},
+    {"op": "register", "key": "w", "worker": {"task_queue": "q"}, "admin": "yes"},
+    {"op": "unregister", "key": ["w"]},
+    {"op": "renew", "seen": {"w": "soon"}},
+    {"op": "renew", "seen": {"w": float("nan")}},
+    {"op": "renew", "seen": [["w", 1]]},
+    {"op": "expire", "workers": "w", "grace": -1},
+    {"op": "expire", "workers": ["w"], "grace": float("nan")},
+    {"op": "declare", "key": "t", "spec": None},
+    {"op": "declare", "key": "t", "spec": {"labels": [1]}, "schema": []},
+    {"op": "put", "key": "", "spec": {}, "enabled": "yes"},
+    {"op": "put", "key": "t", "spec": {"task_queue": 3}, "owner": 7},
+    {"op": "delete", "key": None, "allow_missing": "maybe"},
+    {"op": "toggle", "key": "t", "enabled": "off"},
+    {"op": "claim", "slug": "Not A Slug", "at_least": -1},
+    {"op": "claim", "slug": "ok", "request_id": "x" * 300, "max_slugs": 0},
+    {"op": "claim", "slug": "ok", "ttl": float("nan")},
+    {"op": "reset", "slug": 5},
+    {"op": "no-such-operation", "key": "k"},
 ]
-WRITE_UPDATES = [
-    "register_worker",
-    "unregister_worker",
-    "renew_leases",
-    "expire_workers",
-    "put_workflow",
-    "delete_workflow",
-    "toggle_workflow",
-    "claim_slug",
-    "reset_slug",
-    "hand_over",
-    "record_service_start",
-]
+HOSTILE_BATCHES: list[Any] = [None, 5, "text", [1, 2], {}, {"ops": "all"}, {"ops": []}]
 
 
-def test_hostile_payloads_sent_straight_to_every_update_never_wedge_the_registry(
+def test_hostile_operations_sent_straight_to_every_shard_never_wedge_the_registry(
     registry: Registry, temporal: TemporalDevServer, http: httpx.Client
 ) -> None:
-    """Bypassing the server's own checks: every update either refuses a payload in its
-    validator or treats it as a no-op; no workflow task fails; the registry keeps working."""
+    """Bypassing the server's own checks: malformed batches are refused by the update's
+    validator, hostile operations each get a refused outcome; no workflow task fails, no
+    write is applied, and the registry keeps working."""
     worker, kind = unique("survivor"), unique("survivor")
     http.post(
         "/registry/workers",
         json={"worker_id": worker, "task_queue": "q", "workflows": [{"workflow_type": kind}]},
     ).raise_for_status()
+    shards = [f"workflow-registry/{k}/00" for k in ("types", "workers", "ids")]
 
-    async def attack() -> tuple[int, list[str], list[str]]:
+    async def attack() -> tuple[list[str], list[str], list[str]]:
         client = await Client.connect(temporal.address)
-        handle = client.get_workflow_handle("workflow-registry")
-        accepted = []
-        for update in WRITE_UPDATES:
-            for payload in HOSTILE_PAYLOADS:
+        applied, accepted_batches, failed = [], [], []
+        for shard in shards:
+            handle = client.get_workflow_handle(shard)
+            for batch in HOSTILE_BATCHES:
                 try:
-                    await asyncio.wait_for(handle.execute_update(update, payload), 20)
-                    accepted.append(f"{update}({str(payload)[:60]})")
+                    await asyncio.wait_for(handle.execute_update("apply", batch), 20)
+                    accepted_batches.append(f"{shard} {batch!r}")
                 except WorkflowUpdateFailedError:
                     pass
-        describe = await handle.describe()
-        return (
-            describe.raw_description.workflow_execution_info.status,
-            accepted,
-            await failed_workflow_tasks(client, "workflow-registry"),
-        )
+            ops = [{"id": f"hostile-{i}", **op} for i, op in enumerate(HOSTILE_OPS)]
+            result = await asyncio.wait_for(handle.execute_update("apply", {"ops": ops}), 20)
+            applied += [f"{shard} {o['id']}" for o in result["outcomes"] if o["ok"]]
+            for reason in (None, 5, "", "x" * 600):
+                with contextlib.suppress(WorkflowUpdateFailedError):
+                    await asyncio.wait_for(handle.execute_update("hand_over", reason), 20)
+                    accepted_batches.append(f"{shard} hand_over {reason!r}")
+            failed += await failed_workflow_tasks(client, shard)
+        root = client.get_workflow_handle("workflow-registry/root")
+        for start in (None, {"process_id": -1, "host": ""}, {"process_id": 1}):
+            with contextlib.suppress(WorkflowUpdateFailedError):
+                await asyncio.wait_for(root.execute_update("record_service_start", start), 20)
+                accepted_batches.append(f"root {start!r}")
+        failed += await failed_workflow_tasks(client, "workflow-registry/root")
+        return applied, accepted_batches, failed
 
-    status_code, accepted, failed_tasks = asyncio.run(attack())
+    applied, accepted, failed_tasks = asyncio.run(attack())
     assert failed_tasks == []
-    assert status_code == 1  # RUNNING
-    # Only three payloads are valid requests: the registration of worker "w" (its odd schema
-    # is structurally fine), then its unregistration, and the deletion of type "t" it declared.
-    assert [name.split("(")[0] for name in accepted] == [
-        "register_worker",
-        "unregister_worker",
-        "delete_workflow",
-    ], accepted
-    # Still serving, with its state intact.
+    assert accepted == [] and applied == []
+    # Still serving, with its state intact, and writable.
     assert http.get(f"/registry/workers/{worker}").status_code == 200
     assert http.get(f"/registry/workflows/{kind}").json()["workflow_type"] == kind
     again = http.post(

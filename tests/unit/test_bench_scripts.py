@@ -50,3 +50,15 @@ def test_help_exits_cleanly(name: str) -> None:
     with pytest.raises(SystemExit) as exited:
         load(name).parse_args(["--help"])
     assert exited.value.code == 0
+
+
+def test_scale_capacity_defaults_to_the_issues_fleet() -> None:
+    args = load("scale_capacity").parse_args([])
+    assert (args.workers, args.types, args.queues, args.schema_bytes) == (50_000, 5_000, 200, 2048)
+    assert (args.in_flight, args.handovers) == (32, 20)
+
+
+def test_scale_capacity_schemas_have_the_size_asked_for() -> None:
+    bench = load("scale_capacity")
+    sizes = [len(json.dumps(bench.schema(t, 2048))) for t in (0, 17, 4999)]
+    assert all(1900 <= size <= 2200 for size in sizes), sizes
