@@ -61,22 +61,6 @@ def worker_fields(
     }
 
 
-def worker_entry(worker: StoredWorker) -> dict[str, Any]:
-    """A stored worker as its shard entry (the inverse of stored_worker)."""
-    return {
-        **worker_fields(
-            worker.task_queue,
-            worker.environment,
-            worker.labels,
-            worker.ttl_seconds,
-            worker.workflows,
-        ),
-        "registered": worker.registered_epoch,
-        "expires": worker.lease_expires_epoch,
-        "principal": worker.principal,
-    }
-
-
 def stored_worker(key: str, raw: str) -> StoredWorker:
     entry = json.loads(raw)
     return StoredWorker(
@@ -129,25 +113,6 @@ def workflow_spec(workflow_type: str, fields: Mapping[str, Any], schema: Any) ->
         ],
         labels=dict(fields.get("labels", {})),
     )
-
-
-def workflow_entry(stored: StoredWorkflow) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A stored workflow type as its shard entry, and the blobs it uses (its schema, by
-    digest): the inverse of stored_workflow."""
-    digest = schema_digest(stored.spec.input_schema)
-    entry: dict[str, Any] = {
-        "spec": spec_fields(stored.spec),
-        "schema": digest,
-        "enabled": stored.enabled,
-        "disabled_reason": stored.disabled_reason,
-        "source": stored.source,
-        "owner": stored.owner,
-        "updated": stored.update_time_epoch,
-    }
-    if not digest:
-        return entry, {}
-    entry["_refs"] = [digest]
-    return entry, {digest: stored.spec.input_schema}
 
 
 def stored_workflow(key: str, raw: str, blobs: Mapping[str, Any]) -> StoredWorkflow:

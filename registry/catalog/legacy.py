@@ -22,9 +22,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import value_to_type
 
-from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX, worker_entry, workflow_entry
+from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX
 from registry.catalog.export import Export
 from registry.catalog.layout import IDS, TYPES, WORKERS
+from registry.catalog.shard_rules import type_entry, worker_entry
 from registry.shared.model import StoredWorker, StoredWorkflow
 
 LEGACY_WORKFLOW_TYPE: Final = "TemporalRegistry"
@@ -132,9 +133,10 @@ def legacy_export(catalog: Mapping[str, Any], registry: str, namespace: str, now
     for key, value in catalog["workers"].items():
         export.entries[WORKERS][key] = worker_entry(value_to_type(StoredWorker, value))
     for key, value in catalog["workflows"].items():
-        entry, blobs = workflow_entry(value_to_type(StoredWorkflow, value))
-        export.entries[TYPES][key] = entry
-        export.blobs.update(blobs)
+        stored = value_to_type(StoredWorkflow, value)
+        export.entries[TYPES][key] = entry = type_entry(stored)
+        if entry["schema"]:
+            export.blobs[entry["schema"]] = stored.spec.input_schema
     ids = export.entries[IDS]
     for slug, value in catalog["slugs"].items():
         last = float(value.get("last_claimed_epoch", 0.0))

@@ -13,17 +13,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter, value_to_type
 
 from registry.catalog.engine import Limits, dumps
-from registry.catalog.entries import (
-    REQUEST_PREFIX,
-    SLUG_PREFIX,
-    stored_worker,
-    stored_workflow,
-    worker_entry,
-    workflow_entry,
-)
+from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX, stored_worker, stored_workflow
 from registry.catalog.export import collect, shard_states
 from registry.catalog.layout import IDS, TYPES, WORKERS, Layout
 from registry.catalog.legacy import NotLegacy, legacy_catalog, legacy_export, read_history
+from registry.catalog.shard_rules import type_entry, worker_entry
 from registry.shared.model import StoredWorker, StoredWorkflow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "registry-histories"
@@ -118,12 +112,13 @@ def test_remembered_claims_become_request_records_before_their_slug() -> None:
     assert list(again.entries[IDS]) == list(export.entries[IDS])
 
 
-def test_entries_and_the_model_convert_both_ways() -> None:
+def test_the_rules_entries_read_back_as_the_store_reads_them() -> None:
     worker = StoredWorker("w-1", "q", "prod", {"a": "b"}, 30, ["t.1"], 1.5, 2.5, "team")
     assert stored_worker("w-1", dumps(worker_entry(worker))) == worker
     start, results = run(2)
     for key, legacy in legacy_catalog(start, results)["workflows"].items():
         stored = value_to_type(StoredWorkflow, legacy)
-        entry, blobs = workflow_entry(stored)
+        entry = type_entry(stored)
+        blobs = {entry["schema"]: stored.spec.input_schema} if entry["schema"] else {}
         assert stored_workflow(key, dumps(entry), blobs) == stored
         assert ("_refs" in entry) == bool(stored.spec.input_schema)
