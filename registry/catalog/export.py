@@ -283,6 +283,11 @@ def shard_states(
     entries (each key in its shard by layout's hash, in the export's order), each checked
     against the bound. DoesNotFit names the first shard over it, and how many shards of its
     kind would hold the export."""
+    if Shard(new_state(TYPES, layout.root_id(), limits)).room() < 0:
+        raise DoesNotFit(
+            f"registry.shard_max_bytes {limits.max_bytes} leaves no room for entries: a shard "
+            f"keeps {limits.reserved_bytes} bytes for remembered writes. Nothing was changed."
+        )
     states: dict[tuple[str, int], dict[str, Any]] = {}
     for kind in KINDS:
         built = _kind_states(export, kind, layout, limits)

@@ -247,13 +247,16 @@ def _exists_message(
     )
 
 
-async def _terminate(temporal: RegistryTemporal, run: RunInfo, reason: str) -> None:
+async def _terminate(temporal: RegistryTemporal, run: RunInfo, reason: str) -> bool:
+    """Terminate the run; False when it had closed meanwhile (another process did it)."""
     handle = temporal.client.get_workflow_handle(run.workflow_id, run_id=run.run_id)
     try:
         await handle.terminate(reason=reason)
     except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed meanwhile
+        if error.status != RPCStatusCode.NOT_FOUND:
             raise
+        return False
+    return True
 
 
 async def _start_new(
@@ -375,7 +378,8 @@ async def migrate(
         f"migrated to the sharded registry {layout.root_id()} by temporal-registry "
         f"({socket.gethostname()}:{os.getpid()}); its state is there now"
     )
-    await _terminate(temporal, run, reason)
+    if not await _terminate(temporal, run, reason):
+        return False  # another process completed the migration meanwhile
     counts = read.export.count()
     log.info(
         "migrated the 0.2 registry %s (run %s: %d types, %d workers, %d readable-id entries) to %s",
