@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         from registry.devstack.stack import dev_token_env  # the dev stack imports the whole server
 
         env = dev_token_env(os.environ)
-    elif args.command == "render-envoy":  # Envoy's config holds no tokens: auth is moot here
+    elif args.command in ("render-envoy", "export", "import"):
+        # Envoy's config holds no tokens, and export and import serve no client: auth is moot
         env = {**os.environ, "AUTH_ENABLED": os.environ.get("AUTH_ENABLED") or "false"}
     try:
         config = load_config(args.config, env)

@@ -237,7 +237,9 @@ def _exists_message(
     registry: str, namespace: str, root: RunInfo | None, existing: list[RunInfo]
 ) -> str:
     running = sum(run.running for run in existing)
-    root_status = "missing" if root is None else root.status.removeprefix("WORKFLOW_EXECUTION_")
+    root_status = (
+        "missing" if root is None else root.status.removeprefix("WORKFLOW_EXECUTION_STATUS_")
+    )
     return (
         f"registry {registry} already exists in namespace {namespace}: its root is "
         f"{root_status.lower()}, {running} of its {len(existing)} workflows run. Importing "
@@ -366,7 +368,20 @@ async def migrate(
     if run is not None and run.status == _STATUS_CONTINUED:  # it moved on: its current run
         run = await temporal.find(workflow_id)
     if run is None or not run.running or run.workflow_type != LEGACY_WORKFLOW_TYPE:
-        return False  # migrated already
+        current = await temporal.find(workflow_id)  # migrated already; but is 0.2 back?
+        if (
+            current is not None
+            and current.running
+            and current.workflow_type == LEGACY_WORKFLOW_TYPE
+        ):
+            log.error(
+                "the 0.2 registry %s runs again (run %s) after it was migrated to %s: writes "
+                "made through it are not in this registry; stop every 0.2 process",
+                workflow_id,
+                current.run_id,
+                layout.root_id(),
+            )
+        return False
     if read is None or read.run_id != run.run_id:
         read = await LegacyRegistry.read(temporal, run, namespace)
     states = read.states(layout, limits)

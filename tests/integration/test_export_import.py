@@ -203,6 +203,7 @@ def test_round_trip_into_the_same_namespace_while_a_registry_serves(
         refused = cli(registry, "import", str(backup))
         assert refused.returncode == 1
         assert f"registry {workflow_id} already exists in namespace default" in refused.stderr
+        assert "its root is running, 11 of its 11 workflows run" in refused.stderr
         assert "import --replace" in refused.stderr and "Nothing was changed" in refused.stderr
         assert "later-worker-0" in {w for w in served(channel)["workers"]}
 

@@ -261,5 +261,5 @@ def test_replaying_the_outcomes_of_a_run_gives_its_state(ordered: bool) -> None:
 
 
 def test_a_bound_below_the_room_kept_for_remembered_writes_is_named() -> None:
-    with pytest.raises(DoesNotFit, match="registry.shard_max_bytes 65536 leaves no room"):
+    with pytest.raises(DoesNotFit, match=r"registry\.shard_max_bytes 65536 leaves no room"):
         shard_states(sample(types=0, workers=0, slugs=0), Layout("r"), Limits(max_bytes=65_536))
