@@ -36,7 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from registry.catalog.engine import Limits
 from registry.catalog.export import Export, collect, replay_outcomes, root_state, shard_states
-from registry.catalog.layout import Layout
+from registry.catalog.layout import KINDS, Layout
 from registry.catalog.legacy import (
     LEGACY_WORKFLOW_TYPE,
     input_and_results,
@@ -497,4 +497,4 @@ async def run_import(config: Config, source: str, *, replace: bool, reason: str)
 
 
 def _counts(layout: dict[str, int]) -> str:
-    return ", ".join(f"{count} {kind}" for kind, count in layout.items())
+    return ", ".join(f"{layout[kind]} {kind}" for kind in KINDS if kind in layout)
