@@ -258,9 +258,10 @@ def closed(run: RunInfo) -> RegistryError:
     return unavailable(
         "REGISTRY_WORKFLOW_CLOSED",
         f"registry workflow {run.workflow_id} is {run.status}; the registry will not replace it "
-        "with an empty one. Restore it with `temporal-registry import --replace FILE` from an "
-        "export, or reset it (`temporal workflow reset --workflow-id "
-        f"{run.workflow_id} --type LastWorkflowTask`); see docs/operations.md",
+        "with an empty one. Bring it back: reset it (`temporal workflow reset --workflow-id "
+        f"{run.workflow_id} --type LastWorkflowTask`), or export the registry (`temporal-registry "
+        "export -o FILE` reads closed workflows from their history) and import it "
+        "(`temporal-registry import --replace FILE`); see docs/operations.md, Backup and restore",
         workflow_id=run.workflow_id,
         run_id=run.run_id,
     )
