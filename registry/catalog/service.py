@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -126,7 +127,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             for i, spec in enumerate(registration.workflows)
             for j, a in enumerate(spec.search_attributes)
         )
-        worker, changed = await store.register_worker(registration, plan.principal, plan.admin)
+        worker, changed = await store.register_worker(
+            replace(registration, principal=plan.principal, admin=plan.admin)
+        )
         return registry_pb2.RegisterWorkerResponse(
             worker=worker_to_proto(worker_view(worker, store.liveness_inputs())),
             changed_workflows=changed,

@@ -29,7 +29,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
@@ -39,17 +38,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from registry.catalog.engine import Limits, Shard, new_state
-from registry.catalog.entries import (
-    SLUG_PREFIX,
-    canonical,
-    schema_digest,
-    slug_counter,
-    spec_fields,
-    stored_worker,
-    stored_workflow,
-    worker_fields,
-)
+from registry.catalog.engine import Limits, Shard, dumps, new_state
 from registry.catalog.layout import IDS, ORDERED_KINDS, TYPES, WORKERS, Layout
 from registry.catalog.metrics import (
     HEARTBEATS,
@@ -57,9 +46,23 @@ from registry.catalog.metrics import (
     LEASES_RENEWED,
     WORKERS_EXPIRED,
 )
-from registry.catalog.shard_rules import decide_type_op
+from registry.catalog.shard_rules import (
+    decide_type_op,
+    declare_op,
+    delete_op,
+    expire_op,
+    put_op,
+    register_op,
+    renew_op,
+    schema_digest,
+    stored_worker,
+    stored_workflow,
+    toggle_op,
+    unregister_op,
+)
 from registry.catalog.shards import ShardTail, ShardView, ShardWriter
 from registry.catalog.temporal import RegistryTemporal
+from registry.dispatch.claims import SLUG_PREFIX, claim_op, reset_op, slug_counter, slug_key
 from registry.dispatch.rules import choose_task_queue
 from registry.dispatch.temporal import WorkflowStarter
 from registry.liveness.rules import (
@@ -96,7 +99,10 @@ from registry.shared.model import (
     SlugCounter,
     StoredWorker,
     StoredWorkflow,
+    WorkerRef,
     WorkerRegistration,
+    WorkflowDeletion,
+    WorkflowToggle,
     WorkflowWrite,
 )
 
@@ -114,7 +120,9 @@ _POLLER_READ_WAIT = 2.0
 SAFETY_STALENESS: Final = 0.2
 # How long a safety decision waits for this process's view to catch up before UNAVAILABLE.
 _CATCH_UP_WAIT = 5.0
-_MAX_RENEWALS_PER_OP = 10_000
+# Worker ids in one renew operation: its outcome carries every renewed entry (about 300
+# bytes each), and an update's result must stay well under Temporal's 2 MiB payload limit.
+_MAX_RENEWALS_PER_OP = 500
 
 # How a gRPC service reaches the store: the registry as this process serves it, or a
 # RegistryError UNAVAILABLE saying why it can't yet (RegistryRuntime.registry).
@@ -213,12 +221,19 @@ class RegistryStore:
     def _view(self, kind: str, index: int) -> ShardView[Any]:
         name = self.layout.shard_id(kind, index)
         if kind == WORKERS:
-            return ShardView(name, stored_worker, self.catalog.on_worker)
+            return ShardView(
+                name, lambda key, raw: stored_worker(key, json.loads(raw)), self.catalog.on_worker
+            )
         if kind == IDS:
-            return ShardView(name, slug_counter, self.catalog.on_id)
-        view: ShardView[StoredWorkflow] = ShardView(
-            name, lambda key, raw: stored_workflow(key, raw, view.blobs), self.catalog.on_workflow
-        )
+            return ShardView(
+                name, lambda key, raw: slug_counter(key, json.loads(raw)), self.catalog.on_id
+            )
+
+        def decode(key: str, raw: str) -> StoredWorkflow:
+            entry = json.loads(raw)
+            return stored_workflow(key, entry, view.blobs.get(entry.get("schema") or ""))
+
+        view: ShardView[StoredWorkflow] = ShardView(name, decode, self.catalog.on_workflow)
         return view
 
     def initial_state(self, kind: str, index: int) -> dict[str, Any]:
@@ -387,53 +402,32 @@ class RegistryStore:
     # --- writes --------------------------------------------------------------------------------
 
     async def register_worker(
-        self, registration: WorkerRegistration, principal: str, admin: bool
+        self, registration: WorkerRegistration
     ) -> tuple[StoredWorker, list[str]]:
         """Declare the worker's types (each in its shard), then store the worker with a fresh
         lease. The stored worker, and the types whose declaration changed. A type another
         principal owns is refused (PERMISSION_DENIED, one violation per type) before the
-        worker is stored."""
+        worker is stored. `registration` carries the caller (principal, admin)."""
         worker_id = registration.worker_id
-        declares = []
-        for i, spec in enumerate(registration.workflows):
-            declares.append(
+        declared = await asyncio.gather(
+            *(
                 self.submit(
                     TYPES,
                     spec.workflow_type,
-                    {
-                        "op": "declare",
-                        "key": spec.workflow_type,
-                        "index": i,
-                        "spec": spec_fields(replace(spec, task_queue=registration.task_queue)),
-                        "schema": spec.input_schema,
-                        "principal": principal,
-                        "admin": admin,
-                        "keep_queue": self._served_elsewhere(spec.workflow_type, worker_id),
-                    },
+                    declare_op(
+                        registration,
+                        i,
+                        keep_queue=self._served_elsewhere(spec.workflow_type, worker_id),
+                    ),
                     refuse=False,
                 )
+                for i, spec in enumerate(registration.workflows)
             )
-        declared = await asyncio.gather(*declares)
+        )
         refused_types = [outcome for outcome in declared if not outcome.get("ok")]
         if refused_types:
             raise merged_refusal(refused_types)
-        await self.submit(
-            WORKERS,
-            worker_id,
-            {
-                "op": "register",
-                "key": worker_id,
-                "worker": worker_fields(
-                    registration.task_queue,
-                    registration.environment,
-                    registration.labels,
-                    registration.ttl_seconds,
-                    [spec.workflow_type for spec in registration.workflows],
-                ),
-                "principal": principal,
-                "admin": admin,
-            },
-        )
+        await self.submit(WORKERS, worker_id, register_op(registration))
         self.refresh_pollers_soon([registration.task_queue])  # it may be polling already
         changed = [
             spec.workflow_type
@@ -457,28 +451,13 @@ class RegistryStore:
         )
 
     async def unregister_worker(self, worker_id: str, principal: str, admin: bool) -> None:
-        await self.submit(
-            WORKERS,
-            worker_id,
-            {"op": "unregister", "key": worker_id, "principal": principal, "admin": admin},
-        )
+        await self.submit(WORKERS, worker_id, unregister_op(WorkerRef(worker_id, principal, admin)))
         self._heartbeats.pop(worker_id, None)
-
-    def put_op(self, write: WorkflowWrite) -> dict[str, Any]:
-        return {
-            "op": "put",
-            "key": write.spec.workflow_type,
-            "spec": spec_fields(write.spec),
-            "schema": write.spec.input_schema,
-            "enabled": write.enabled,
-            "create": write.create,
-            "owner": write.owner,
-        }
 
     async def put_workflow(self, write: WorkflowWrite) -> tuple[StoredWorkflow, bool]:
         """An operator's create or replace; the stored type and whether its spec changed."""
         key = write.spec.workflow_type
-        outcome = await self.submit(TYPES, key, self.put_op(write))
+        outcome = await self.submit(TYPES, key, put_op(write))
         await self._safety_acknowledged()
         return self.catalog.workflows[key], bool(outcome.get("result", {}).get("changed"))
 
@@ -494,20 +473,20 @@ class RegistryStore:
             state["entries"][key] = raw
             digest = json.loads(raw).get("schema", "")
             if digest in view.blobs:
-                state["blobs"][digest] = canonical(view.blobs[digest])
+                state["blobs"][digest] = dumps(view.blobs[digest])
         outcome = Shard(state).apply(
-            {"ops": [{"id": "dry-run", **self.put_op(write)}]}, decide_type_op, self.now()
+            {"ops": [{"id": "dry-run", **put_op(write)}]}, decide_type_op, self.now()
         )["outcomes"][0]
         if not outcome.get("ok"):
             raise refusal(outcome)
-        blobs = {**view.blobs, schema_digest(write.spec.input_schema): write.spec.input_schema}
-        return stored_workflow(key, outcome["entries"][key], blobs)
+        entry = json.loads(outcome["entries"][key])
+        schema = write.spec.input_schema if schema_digest(write.spec.input_schema) else None
+        stored: StoredWorkflow = stored_workflow(key, entry, schema)
+        return stored
 
     async def delete_workflow(self, workflow_type: str, allow_missing: bool) -> None:
         await self.submit(
-            TYPES,
-            workflow_type,
-            {"op": "delete", "key": workflow_type, "allow_missing": allow_missing},
+            TYPES, workflow_type, delete_op(WorkflowDeletion(workflow_type, allow_missing))
         )
         await self._safety_acknowledged()
 
@@ -515,9 +494,7 @@ class RegistryStore:
         self, workflow_type: str, enabled: bool, reason: str = ""
     ) -> StoredWorkflow:
         await self.submit(
-            TYPES,
-            workflow_type,
-            {"op": "toggle", "key": workflow_type, "enabled": enabled, "reason": reason},
+            TYPES, workflow_type, toggle_op(WorkflowToggle(workflow_type, enabled, reason))
         )
         await self._safety_acknowledged()
         return self.catalog.workflows[workflow_type]
@@ -563,23 +540,22 @@ class RegistryStore:
         dispatch, shards = self._config.dispatch, self.layout.ids
         outcome = await self.submit(
             IDS,
-            SLUG_PREFIX + slug,
-            {
-                "op": "claim",
-                "slug": slug,
-                "request_id": request_id,
-                "at_least": at_least,
-                "ttl": dispatch.slug_ttl_days * 86_400,
-                "max_slugs": -(-dispatch.max_slug_counters // shards),
-                "request_ttl": dispatch.request_id_ttl_hours * 3_600,
-                "max_requests": -(-dispatch.max_request_ids // shards),
-            },
+            slug_key(slug),
+            claim_op(
+                slug,
+                request_id,
+                at_least,
+                ttl=dispatch.slug_ttl_days * 86_400,
+                max_slugs=-(-dispatch.max_slug_counters // shards),
+                request_ttl=dispatch.request_id_ttl_hours * 3_600,
+                max_requests=-(-dispatch.max_request_ids // shards),
+            ),
         )
         result = outcome.get("result", {})
         return int(result["counter"]), bool(result.get("retry"))
 
     async def reset_slug(self, slug: str) -> int:
-        outcome = await self.submit(IDS, SLUG_PREFIX + slug, {"op": "reset", "slug": slug})
+        outcome = await self.submit(IDS, slug_key(slug), reset_op(slug))
         return int(outcome.get("result", {}).get("previous", 0))
 
     # --- heartbeats ------------------------------------------------------------------------------
@@ -686,7 +662,7 @@ class RegistryStore:
             by_shard.setdefault(self.shard(WORKERS, worker_id), {})[worker_id] = round(seen, 3)
         results = await asyncio.gather(
             *(
-                self.writers[shard].submit({"op": "renew", "seen": dict(chunk)})
+                self.writers[shard].submit(renew_op(chunk))
                 for shard, seen in by_shard.items()
                 for chunk in _chunks(seen, _MAX_RENEWALS_PER_OP)
             ),
@@ -719,9 +695,7 @@ class RegistryStore:
         for worker_id in expire:
             by_shard.setdefault(self.shard(WORKERS, worker_id), []).append(worker_id)
         for shard, ids in by_shard.items():
-            outcome = await self.writers[shard].submit(
-                {"op": "expire", "workers": ids, "grace": liveness.expiry_grace_factor}
-            )
+            outcome = await self.writers[shard].submit(expire_op(ids, liveness.expiry_grace_factor))
             WORKERS_EXPIRED.inc(len(outcome.get("result", {}).get("expired", [])))
 
     async def _refresh_pollers(self, queues: list[str] | None = None) -> None:

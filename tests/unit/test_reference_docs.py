@@ -99,7 +99,7 @@ def test_generated_metrics_cover_the_collectors_gauges(reference_docs: ModuleTyp
         "temporal_registry_rpc_requests_total",
         "temporal_registry_heartbeats_total",
         "temporal_registry_workers",
-        "temporal_registry_snapshot_age_seconds",
+        "temporal_registry_state_bytes",
     } <= names
 
 

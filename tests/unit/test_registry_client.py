@@ -5,16 +5,14 @@ nothing Temporal does on its own is ever answered INTERNAL."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import grpc
-import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from registry.catalog.temporal import UNPROCESSED_UPDATE, RegistryWorkflowClient
-from registry.catalog.workflow import RegistryWorkflow
-from registry.server.config import RegistrySettings
+from registry.catalog.temporal import UNPROCESSED_UPDATE, RegistryTemporal
 from registry.server.errors import RegistryError
 
 
@@ -44,17 +42,16 @@ class FakeClient:
     def __init__(self, handle: FakeHandle) -> None:
         self.handle = handle
 
-    def get_workflow_handle_for(self, run: Any, workflow_id: str) -> FakeHandle:
+    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
         return self.handle
 
 
-def write(script: list[Any], timeout: float = 5.0) -> tuple[Any, FakeHandle]:
+def write(script: list[Any]) -> tuple[Any, FakeHandle]:
     handle = FakeHandle(script)
-    settings = RegistrySettings(update_timeout_seconds=timeout)
-    registry = RegistryWorkflowClient(FakeClient(handle), settings)  # type: ignore[arg-type]
+    temporal = RegistryTemporal(FakeClient(handle), "q", timedelta(seconds=5))  # type: ignore[arg-type]
 
     async def run() -> Any:
-        return await registry.execute(RegistryWorkflow.register_worker, object())  # type: ignore[arg-type]
+        return await temporal.apply("registry/workers/00", {"ops": []}, "batch-1")
 
     try:
         return asyncio.run(run()), handle
@@ -68,38 +65,33 @@ UNPROCESSED = "Workflow Update is rejected because it wasn't processed by worker
 def test_an_update_no_worker_processed_is_sent_again_with_the_same_id() -> None:
     result, handle = write([server_failure(UNPROCESSED_UPDATE, UNPROCESSED)] * 2 + ["the change"])
     assert result == "the change"
-    assert len(handle.update_ids) == 3
-    assert len(set(handle.update_ids)) == 1
+    assert handle.update_ids == ["batch-1"] * 3
 
 
-def test_an_update_never_processed_within_the_deadline_is_not_internal() -> None:
-    error, _ = write([server_failure(UNPROCESSED_UPDATE, UNPROCESSED)] * 1000, timeout=0.3)
+def test_an_update_a_run_accepted_then_handed_over_is_sent_again_with_the_same_id() -> None:
+    """It may have been applied: the next run answers its first outcome (the engine remembers
+    every applied operation's outcome across continue-as-new), so sending it again is safe."""
+    interrupted = server_failure("AcceptedUpdateCompletedWorkflow", "the run closed")
+    result, handle = write([interrupted, "the first outcome"])
+    assert result == "the first outcome"
+    assert handle.update_ids == ["batch-1"] * 2
+
+
+def test_other_failures_temporal_gives_an_update_are_unavailable() -> None:
+    error, handle = write([server_failure("SomethingTemporalAddsLater", "the server said so")])
     assert isinstance(error, RegistryError)
-    assert error.code == grpc.StatusCode.DEADLINE_EXCEEDED
-
-
-@pytest.mark.parametrize(
-    ("kind", "reason"),
-    [
-        ("AcceptedUpdateCompletedWorkflow", "REGISTRY_WRITE_INTERRUPTED"),
-        ("SomethingTemporalAddsLater", "REGISTRY_WRITE_FAILED"),
-    ],
-)
-def test_other_failures_temporal_gives_an_update_are_unavailable(kind: str, reason: str) -> None:
-    error, handle = write([server_failure(kind, "the server said so")])
-    assert isinstance(error, RegistryError)
-    assert (error.code, error.reason) == (grpc.StatusCode.UNAVAILABLE, reason)
+    assert (error.code, error.reason) == (grpc.StatusCode.UNAVAILABLE, "REGISTRY_WRITE_FAILED")
     assert "the server said so" in error.message
-    assert len(handle.update_ids) == 1  # may have been applied: never sent again
+    assert len(handle.update_ids) == 1  # never sent again
 
 
 def test_a_refusal_of_the_registry_workflow_keeps_its_code() -> None:
     refusal = ApplicationError(
-        "no such worker",
-        {"reason": "WORKER_NOT_FOUND", "violations": []},
-        type="NOT_FOUND",
+        "a batch is 1-512 operations",
+        {"reason": "INVALID_REQUEST", "violations": []},
+        type="INVALID_ARGUMENT",
         non_retryable=True,
     )
     error, _ = write([WorkflowUpdateFailedError(refusal)])
     assert isinstance(error, RegistryError)
-    assert (error.code, error.reason) == (grpc.StatusCode.NOT_FOUND, "WORKER_NOT_FOUND")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")

@@ -26,7 +26,6 @@ from registry.search_attributes.rules import (
 from registry.search_attributes.workflow import AttributeChange
 from registry.server.errors import RegistryError
 from registry.shared.model import (
-    Catalog,
     FieldViolation,
     SearchAttributeSpec,
     StoredWorkflow,
@@ -57,8 +56,9 @@ def workflow(workflow_type: str, *attributes: SearchAttributeSpec) -> StoredWork
     )
 
 
-def catalog_of(*workflows: StoredWorkflow) -> Catalog:
-    return Catalog(revision=1, workflows={w.spec.workflow_type: w for w in workflows})
+def catalog_of(*workflows: StoredWorkflow) -> dict[str, StoredWorkflow]:
+    """The catalogue's workflow types, as the rules read them."""
+    return {w.spec.workflow_type: w for w in workflows}
 
 
 # --- constants -------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_a_type_without_slots_has_none() -> None:
 
 
 def test_declared_attributes_of_an_empty_catalog() -> None:
-    assert declared_attributes(Catalog()) == ({}, [])
+    assert declared_attributes({}) == ({}, [])
 
 
 def test_declared_attributes_map_names_to_type_first_description_and_sorted_declarers() -> None:
