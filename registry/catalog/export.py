@@ -22,7 +22,8 @@ with another layout (each key hashed again with registry.catalog.layout):
 }
 ```
 
-Entries are the shards' entries as JSON objects (registry.catalog.entries); `ids` is a list
+Entries are the shards' entries as JSON objects (registry.catalog.shard_rules,
+registry.dispatch.claims); `ids` is a list
 because its order matters (least recently used first: eviction follows it); schemas are
 blobs, stored once by content address. `revisions` is the highest revision of any shard of
 each kind: imported shards start above it, so revisions never go back. `sources` says how
@@ -45,8 +46,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from registry.catalog.engine import Limits, Shard, dumps, new_state
-from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX
 from registry.catalog.layout import IDS, KINDS, ORDERED_KINDS, TYPES, WORKERS, Layout
+from registry.dispatch.claims import REQUEST_PREFIX, slug_key
 
 FORMAT: Final = "temporal-registry-export"
 VERSION: Final = 1
@@ -322,7 +323,7 @@ def home_key(kind: str, key: str, entry: Mapping[str, Any]) -> str:
     it claimed (a claim reads and writes both in one shard)."""
     slug = entry.get("slug")
     if kind == IDS and key.startswith(REQUEST_PREFIX) and isinstance(slug, str):
-        return SLUG_PREFIX + slug
+        return slug_key(slug)
     return key
 
 

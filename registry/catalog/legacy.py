@@ -22,10 +22,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import value_to_type
 
-from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX
 from registry.catalog.export import Export
 from registry.catalog.layout import IDS, TYPES, WORKERS
 from registry.catalog.shard_rules import type_entry, worker_entry
+from registry.dispatch.claims import request_key, slug_key
 from registry.shared.model import StoredWorker, StoredWorkflow
 
 LEGACY_WORKFLOW_TYPE: Final = "TemporalRegistry"
@@ -142,6 +142,6 @@ def legacy_export(catalog: Mapping[str, Any], registry: str, namespace: str, now
         last = float(value.get("last_claimed_epoch", 0.0))
         counter = int(value.get("counter", 0))
         for request_id, claimed in (value.get("claims") or {}).items():
-            ids[REQUEST_PREFIX + request_id] = {"slug": slug, "counter": int(claimed), "at": last}
-        ids[SLUG_PREFIX + slug] = {"counter": counter, "last": last}
+            ids[request_key(request_id)] = {"slug": slug, "counter": int(claimed), "at": last}
+        ids[slug_key(slug)] = {"counter": counter, "last": last}
     return export

@@ -14,7 +14,6 @@ import pytest
 from temporalio.converter import DataConverter
 
 from registry.catalog.engine import Decision, Limits, Refusal, Shard, View, dumps, new_state
-from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX, schema_digest
 from registry.catalog.export import (
     FORMAT,
     DoesNotFit,
@@ -27,6 +26,8 @@ from registry.catalog.export import (
     shard_states,
 )
 from registry.catalog.layout import IDS, KINDS, TYPES, WORKERS, Layout
+from registry.catalog.shard_rules import schema_digest
+from registry.dispatch.claims import REQUEST_PREFIX, SLUG_PREFIX
 
 CONVERTER = DataConverter.default.payload_converter
 LIMITS = Limits(max_bytes=200_000, remembered_ops=64)

@@ -13,11 +13,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter, value_to_type
 
 from registry.catalog.engine import Limits, dumps
-from registry.catalog.entries import REQUEST_PREFIX, SLUG_PREFIX, stored_worker, stored_workflow
 from registry.catalog.export import collect, shard_states
 from registry.catalog.layout import IDS, TYPES, WORKERS, Layout
 from registry.catalog.legacy import NotLegacy, legacy_catalog, legacy_export, read_history
-from registry.catalog.shard_rules import type_entry, worker_entry
+from registry.catalog.shard_rules import stored_worker, stored_workflow
+from registry.dispatch.claims import REQUEST_PREFIX, SLUG_PREFIX
 from registry.shared.model import StoredWorker, StoredWorkflow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "registry-histories"
@@ -66,12 +66,13 @@ def test_the_catalogue_becomes_the_entries_the_shards_store() -> None:
     export = legacy_export(catalog, "workflow-registry", "default", 1.0)
     assert set(export.entries[WORKERS]) == set(catalog["workers"])
     for worker_id, legacy in catalog["workers"].items():
-        raw = dumps(export.entries[WORKERS][worker_id])
-        assert stored_worker(worker_id, raw) == value_to_type(StoredWorker, legacy)
+        entry = json.loads(dumps(export.entries[WORKERS][worker_id]))  # as the shard stores it
+        assert stored_worker(worker_id, entry) == value_to_type(StoredWorker, legacy)
     assert set(export.entries[TYPES]) == set(catalog["workflows"])
     for workflow_type, legacy in catalog["workflows"].items():
-        raw = dumps(export.entries[TYPES][workflow_type])
-        assert stored_workflow(workflow_type, raw, export.blobs) == value_to_type(
+        entry = json.loads(dumps(export.entries[TYPES][workflow_type]))
+        schema = export.blobs.get(entry["schema"]) if entry["schema"] else None
+        assert stored_workflow(workflow_type, entry, schema) == value_to_type(
             StoredWorkflow, legacy
         )
     for slug, legacy in catalog["slugs"].items():
@@ -110,15 +111,3 @@ def test_remembered_claims_become_request_records_before_their_slug() -> None:
     assert home["order"][-3:] == ["r:req-a", "r:req-b", "s:orders"]
     again = collect("r", "default", 1.0, {}, states)
     assert list(again.entries[IDS]) == list(export.entries[IDS])
-
-
-def test_the_rules_entries_read_back_as_the_store_reads_them() -> None:
-    worker = StoredWorker("w-1", "q", "prod", {"a": "b"}, 30, ["t.1"], 1.5, 2.5, "team")
-    assert stored_worker("w-1", dumps(worker_entry(worker))) == worker
-    start, results = run(2)
-    for key, legacy in legacy_catalog(start, results)["workflows"].items():
-        stored = value_to_type(StoredWorkflow, legacy)
-        entry = type_entry(stored)
-        blobs = {entry["schema"]: stored.spec.input_schema} if entry["schema"] else {}
-        assert stored_workflow(key, dumps(entry), blobs) == stored
-        assert ("_refs" in entry) == bool(stored.spec.input_schema)
