@@ -221,6 +221,7 @@ class ShardWriter:
             if self._view.epoch != epoch:  # replaced meanwhile: which state has it is unknown
                 for pending in batch:
                     _settle(pending.future, error=state_replaced(self._workflow_id))
+                REGISTRY_WRITES.labels(name, "failed").inc(len(batch))
                 continue
             if self._on_result is not None:
                 self._on_result(result, sent, time.time())

@@ -212,10 +212,11 @@ async def import_registry(
     if existing and not replace:
         raise TransferError(_exists_message(layout.root, namespace, root_run, existing))
     report = ImportReport(layout, export.count())
-    running = [run for run in existing if run.running]  # the root first: no process joins it
-    for run in running:
-        await _terminate(temporal, run, reason)
-        report.terminated.append(run.workflow_id)
+    running = [run for run in existing if run.running]
+    for is_root in (True, False):  # the root first: no process joins while shards go
+        batch = [run for run in running if (run.workflow_id == root_id) == is_root]
+        await _bounded(_terminate(temporal, run, reason) for run in batch)
+        report.terminated += [run.workflow_id for run in batch]
     shard_ids = [layout.shard_id(kind, index) for kind, index in states]
     await _bounded(
         _start_new(temporal, SHARD_NAME, wid, state)
