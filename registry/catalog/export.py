@@ -37,7 +37,6 @@ shards that would hold it.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -197,8 +196,10 @@ def collect(
     sources: Mapping[str, str] | None = None,
 ) -> Export:
     """An export of every shard's state (engine states, by (kind, index)), merged by kind.
-    An ordered kind's shards are merged so each keeps its own order, the least recently used
-    of all first (by the entries' times: a slug's `last`, a request record's `at`)."""
+    An ordered kind's entries are listed least recently used first: by the time each was last
+    written (a slug's `last`, a request record's `at`; a shard's order follows these times,
+    every write stamping and moving its keys), ties by key. So the listing is the same
+    whichever way the shards were read (a query, or their history)."""
     export = Export(
         registry=registry,
         namespace=namespace,
@@ -212,12 +213,11 @@ def collect(
         for state in shards:
             export.revisions[kind] = max(export.revisions[kind], int(state.get("revision", 0)))
         if kind in ORDERED_KINDS:
-            runs = [
-                [(key, json.loads(state["entries"][key])) for key in _ordered_keys(state)]
-                for state in shards
+            used = [
+                (key, json.loads(raw)) for state in shards for key, raw in state["entries"].items()
             ]
-            merged = heapq.merge(*runs, key=lambda item: _recency(item[1]))
-            export.entries[kind] = dict(merged)
+            used.sort(key=lambda item: (_recency(item[1]), item[0]))
+            export.entries[kind] = dict(used)
         else:
             export.entries[kind] = {
                 key: json.loads(raw) for state in shards for key, raw in state["entries"].items()
@@ -230,13 +230,6 @@ def collect(
     return export
 
 
-def _ordered_keys(state: Mapping[str, Any]) -> list[str]:
-    """The shard's keys, least recently used first (any key missing from `order`, first)."""
-    order = [key for key in state.get("order", []) if key in state["entries"]]
-    listed = set(order)
-    return [key for key in state["entries"] if key not in listed] + order
-
-
 def _recency(entry: Mapping[str, Any]) -> float:
     """When an ordered entry was last used: a slug's `last` claim, a request record's `at`."""
     value = entry.get("last", entry.get("at", 0.0))
@@ -246,8 +239,9 @@ def _recency(entry: Mapping[str, Any]) -> float:
 def replay_outcomes(state: dict[str, Any], results: Iterable[Any]) -> dict[str, Any]:
     """A shard's state after the `apply` results of its run (from its history), applied to
     the run's input state: entries and blobs as the outcomes say, ordered keys moved to the
-    end when written. (Only a `touch` without a write is not in an outcome: the order is then
-    that of the writes. The `snapshot` query gives the exact order.)"""
+    end when written. (An outcome lists its keys sorted, and a `touch` without a write is not
+    in it: within one operation, and for such touches, the order is that of the writes.
+    `collect` lists ordered entries by their times, which both give alike.)"""
     entries, blobs, order = state["entries"], state["blobs"], state.get("order", [])
     ordered = bool(state.get("ordered"))
     for result in results:

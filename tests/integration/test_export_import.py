@@ -241,6 +241,13 @@ def test_into_another_namespace_with_another_layout_a_running_process_follows(
         populate(authorized(raw), "ns")
         expected = served(authorized(raw))
         assert cli(source, "export", "-o", str(backup)).returncode == 0
+    # No process serves it now: every workflow is read from its history, to the same entries.
+    unserved = workdir / f"{backup.stem}-unserved.json"
+    assert cli(source, "export", "-o", str(unserved)).returncode == 0
+    queried, replayed = read_export(backup), read_export(unserved)
+    assert set(queried["sources"].values()) == {"query"}
+    assert set(replayed["sources"].values()) == {"history"}
+    assert replayed["entries"] == queried["entries"] and replayed["blobs"] == queried["blobs"]
     namespace = unique("moved")
     layout = {"types": 3, "workers": 5, "ids": 3}
     target_settings = own_registry_settings()
@@ -352,6 +359,13 @@ def test_a_terminated_shard_recovers_with_the_command_the_refusal_names(
 
         wait_until(refused, 30, "readiness names the closed shard")
         assert f"registry workflow {shard} is" in message[0]
+        assert "`temporal-registry import --replace FILE`" in message[0]
+        # The other way back starts with an export: the closed shard is read from its history.
+        closed_export = workdir / f"{workflow_id}-closed.json"
+        assert cli(registry, "export", "-o", str(closed_export)).returncode == 0
+        from_history = read_export(closed_export)
+        assert from_history["sources"][shard] == "history"
+        assert set(from_history["entries"]["workers"]) == set(before["workers"])
         command = message[0].split("(`", 1)[1].split("`)", 1)[0]
         assert command.startswith(f"temporal workflow reset --workflow-id {shard}")
         program, *arguments = command.split()
