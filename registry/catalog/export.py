@@ -213,11 +213,11 @@ def collect(
         for state in shards:
             export.revisions[kind] = max(export.revisions[kind], int(state.get("revision", 0)))
         if kind in ORDERED_KINDS:
-            used = [
+            listed = [
                 (key, json.loads(raw)) for state in shards for key, raw in state["entries"].items()
             ]
-            used.sort(key=lambda item: (_recency(item[1]), item[0]))
-            export.entries[kind] = dict(used)
+            listed.sort(key=lambda item: (_recency(item[1]), item[0]))
+            export.entries[kind] = dict(listed)
         else:
             export.entries[kind] = {
                 key: json.loads(raw) for state in shards for key, raw in state["entries"].items()
