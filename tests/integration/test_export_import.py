@@ -3,7 +3,8 @@ processes: every entry survives a round trip into the same namespace (while a re
 process keeps serving, and reloads the imported state without a restart) and into another
 namespace with another shard layout (a running process there opens the registry again in
 the new layout); an import that does not fit, or that would overwrite a registry without
---replace, changes nothing; a terminated shard recovers with the command the refusal names."""
+--replace, changes nothing; a terminated shard recovers with the command the refusal names,
+and a registry terminated whole comes back from an export read from its history."""
 
 from __future__ import annotations
 
@@ -399,3 +400,42 @@ def test_a_terminated_shard_recovers_with_the_command_the_refusal_names(
             },
         }
         serves(channel, expected)
+
+
+def test_a_terminated_registry_is_exported_from_history_and_imported_back(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """The whole registry terminated while no process runs: the export reads every workflow
+    from its history, an import without --replace refuses (naming the closed root), and
+    import --replace starts new runs over the closed ones that a new process serves."""
+    settings = own_registry_settings(shards={"types": 2, "workers": 2, "ids": 1})
+    workflow_id = settings["registry"]["workflow_id"]
+    registry = Registry(workdir, temporal.address, overrides=settings)
+    with running(registry), grpc.insecure_channel(registry.grpc_target) as raw:
+        populate(authorized(raw), "gone")
+        before = served(authorized(raw))
+    ids = [f"{workflow_id}/root"] + [
+        f"{workflow_id}/{kind}/{i:02d}"
+        for kind, n in (("types", 2), ("workers", 2), ("ids", 1))
+        for i in range(n)
+    ]
+
+    async def terminate_all() -> None:
+        client = await Client.connect(temporal.address)
+        for workflow in ids:
+            await client.get_workflow_handle(workflow).terminate(reason="all gone")
+
+    asyncio.run(terminate_all())
+    backup = workdir / f"{workflow_id}-terminated.json"
+    exported = cli(registry, "export", "-o", str(backup))
+    assert exported.returncode == 0, exported.stderr
+    assert "6 workflows read from their history" in exported.stderr
+    refused = cli(registry, "import", str(backup))
+    assert refused.returncode == 1
+    assert "its root is terminated, 0 of its 6 workflows run" in refused.stderr
+    imported = cli(registry, "import", str(backup), "--replace")
+    assert imported.returncode == 0, imported.stderr
+    assert "running registry workflows" not in imported.stderr  # nothing ran to terminate
+    again = Registry(workdir, temporal.address, overrides=settings)
+    with running(again), grpc.insecure_channel(again.grpc_target) as raw:
+        serves(authorized(raw), before)
