@@ -14,6 +14,11 @@
   continue-as-new to the next run. Replicas converge as fast as Temporal delivers events, and
   an idle registry costs Temporal only these waiting reads. `confirm` proves the view current
   (the run's history length, one DescribeWorkflowExecution) when a safety decision needs it.
+  A run that closes otherwise (terminated: an import --replace, an operator, a reset) is
+  followed to the workflow's next run, which is no continuation of the view: the view is
+  replaced whole (`ShardView.reset`), never merged by revision, and writes in flight across
+  it are answered REGISTRY_STATE_REPLACED. `root_replaced` does the same for the root and
+  tells the process to open the registry again when the new root has another layout.
 """
 
 from __future__ import annotations
