@@ -3,6 +3,8 @@
 temporal-registry up [-f config.yaml]    Temporal dev server + registry + Envoy, foreground
 temporal-registry serve -f config.yaml   only the registry, against an existing Temporal
 temporal-registry render-envoy [...]     the Envoy config for a config (or compose defaults)
+temporal-registry export -o FILE         all of a registry's state, to a JSON file
+temporal-registry import FILE [--replace]   restore it (into any layout)
 
 Client commands (workflows, workers, start, schedules, ...) talk to a running registry
 over gRPC; `temporal-registry --help` lists them all.
@@ -47,6 +49,42 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--check", type=Path, metavar="FILE", help="fail when FILE differs from the rendering"
     )
+    export = commands.add_parser(
+        "export",
+        help="write all of a registry's state to a JSON file (reads Temporal, as serve does)",
+        description="Write all of the registry's state (workflow types with their schemas, "
+        "workers and leases, readable-id counters and request records, the root's record) "
+        "to one JSON file, by kind, so it can be imported into any layout. Reads the "
+        "registry's workflows in Temporal with the configuration `serve` uses (-f, env); a "
+        "registry no process serves, or one an operator terminated, is read from its "
+        "history. See docs/operations.md, Backup and restore.",
+    )
+    export.add_argument("-f", "--config", type=Path, help="the registry's YAML config")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="where to write it (- for stdout)"
+    )
+    restore = commands.add_parser(
+        "import",
+        help="restore a registry's state from an export (--replace to overwrite one)",
+        description="Restore a registry from a file `temporal-registry export` wrote, into "
+        "the registry, namespace and shard layout of the configuration (-f, env), which may "
+        "differ from the exported one. Every shard's state is built and checked against "
+        "registry.shard_max_bytes first: a file that does not fit is refused, naming the "
+        "shard and how many shards would hold it, before anything changes. When the "
+        "registry exists (running or closed) the import is refused unless --replace: then "
+        "its workflows are terminated (the reason names this import) and new runs started "
+        "with the file's state; running registry processes reload it. Exit 1 when refused.",
+    )
+    restore.add_argument("file", metavar="FILE", help="an export")
+    restore.add_argument("-f", "--config", type=Path, help="the registry's YAML config")
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="terminate the existing registry's workflows and replace all of its state",
+    )
+    restore.add_argument(
+        "--reason", default="", help="why, recorded in the terminated workflows' histories"
+    )
     for module in CLIENT_COMMAND_MODULES:
         importlib.import_module(module).add_commands(commands)
     return parser
@@ -67,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         from registry.devstack.stack import dev_token_env  # the dev stack imports the whole server
 
         env = dev_token_env(os.environ)
-    elif args.command == "render-envoy":  # Envoy's config holds no tokens: auth is moot here
+    elif args.command in ("render-envoy", "export", "import"):
+        # Envoy's config holds no tokens, and export and import serve no client: auth is moot
         env = {**os.environ, "AUTH_ENABLED": os.environ.get("AUTH_ENABLED") or "false"}
     try:
         config = load_config(args.config, env)
@@ -76,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "render-envoy":
         return _render_envoy(args, config)
+    if args.command in ("export", "import"):
+        return _transfer(args, config)
     configure_logging(
         config.logging.level,
         config.logging.json_format,
@@ -112,6 +153,31 @@ def _run_service(command: str, config: Config) -> int:
         return EXIT_RUNTIME
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _transfer(args: argparse.Namespace, config: Config) -> int:
+    """export or import: one line on stderr saying what was done, or why not (exit 1)."""
+    from temporalio.exceptions import TemporalError
+
+    from registry.catalog.transfer import TransferError, run_export, run_import
+    from registry.server.errors import RegistryError
+
+    configure_logging("WARNING", json_format=False)
+    try:
+        if args.command == "export":
+            done = asyncio.run(run_export(config, args.output))
+        else:
+            done = asyncio.run(
+                run_import(config, args.file, replace=args.replace, reason=args.reason)
+            )
+    except RegistryError as error:  # a registry workflow Temporal does not answer for
+        print(f"temporal-registry {args.command}: {error.message}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except (TransferError, RuntimeError, TemporalError) as error:  # refused; Temporal's error
+        print(f"temporal-registry {args.command}: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(done, file=sys.stderr)
     return 0
 
 

@@ -19,9 +19,11 @@ from typing import TypeVar
 from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
 
+from registry.catalog.engine import Limits
 from registry.catalog.layout import Layout
 from registry.catalog.store import RegistryStore
 from registry.catalog.temporal import RegistryTemporal
+from registry.catalog.transfer import LegacyRegistry, TransferError, migrate
 from registry.catalog.workflow import RegistryRoot, RegistryShard
 from registry.search_attributes.temporal import SearchAttributeActivities
 from registry.search_attributes.workflow import ProvisionSearchAttributes
@@ -152,6 +154,7 @@ class RegistryRuntime:
         worker_run = asyncio.create_task(worker.run(), name="registry-worker")
         background: asyncio.Task[None] | None = None
         lost: asyncio.Task[bool] | None = None
+        replaced: asyncio.Task[bool] | None = None
         store: RegistryStore | None = None
         try:
             temporal = RegistryTemporal(
@@ -168,6 +171,7 @@ class RegistryRuntime:
             )
             background = asyncio.create_task(store.run(), name="registry-store")
             lost = asyncio.create_task(temporal.lost.wait(), name="registry-lost")
+            replaced = asyncio.create_task(store.root.replaced.wait(), name="registry-root")
             self._registry = store
             await self._set_ready(True)
             self._state.ok()
@@ -177,8 +181,17 @@ class RegistryRuntime:
                 ", ".join(f"{n} {kind} shards" for kind, n in store.layout.counts().items()),
                 settings.task_queue,
             )
-            await asyncio.wait({worker_run, background, lost}, return_when=FIRST_COMPLETED)
-            if lost.done():
+            await asyncio.wait(
+                {worker_run, background, lost, replaced}, return_when=FIRST_COMPLETED
+            )
+            if replaced.done():
+                self._not_ready = NotReady(
+                    "REGISTRY_REPLACED",
+                    f"registry {settings.workflow_id} was replaced with another layout "
+                    f"({store.root.state.get('layout')}); opening it again",
+                )
+                log.warning("%s", self._not_ready.message)
+            elif lost.done():
                 self._not_ready = NotReady(
                     "REGISTRY_WORKFLOW_UNAVAILABLE",
                     f"registry {settings.workflow_id} no longer exists in namespace "
@@ -196,7 +209,7 @@ class RegistryRuntime:
             if store is not None:  # flush the renewals acknowledged here, briefly
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(store.stop(), FINAL_FLUSH_SECONDS)
-            for task in (background, lost):
+            for task in (background, lost, replaced):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
@@ -204,15 +217,28 @@ class RegistryRuntime:
                 await _shut_down(worker, WORKER_SHUTDOWN_SECONDS)
 
     async def _open(self, temporal: RegistryTemporal, client: Client) -> RegistryStore:
-        """Join the registry (or create it, with the configured layout), start any shard not
-        running yet, and read every shard: the store, ready to serve."""
+        """Join the registry (or create it, with the configured layout, migrating a 0.2
+        registry's state into it: registry.catalog.transfer.LegacyRegistry), start any shard
+        not running yet, and read every shard: the store, ready to serve."""
         settings = self._config.registry
+        namespace = self._config.temporal.namespace
         wanted = Layout(settings.workflow_id, **settings.shards.model_dump())
-        root = await temporal.start_root(
-            wanted.root_id(),
-            {"format": 1, "layout": wanted.counts(), "continued": 0},
-            service_start(self._config),
-        )
+        limits = Limits(max_bytes=settings.shard_max_bytes)
+        initial: dict[str, object] = {"format": 1, "layout": wanted.counts(), "continued": 0}
+        legacy = None
+        if await temporal.find(wanted.root_id()) is None:
+            legacy = await LegacyRegistry.find(temporal, settings.workflow_id, namespace)
+        if legacy is not None:
+            self._not_ready = NotReady(
+                "REGISTRY_MIGRATING", f"migrating the 0.2 registry {settings.workflow_id}"
+            )
+            try:
+                legacy.states(wanted, limits)  # it fits: checked before anything is created
+            except TransferError as error:
+                self._not_ready = NotReady("REGISTRY_MIGRATION_REFUSED", str(error))
+                raise
+            initial.update(migrated_from=legacy.marker, created_at=legacy.created_at)
+        root = await temporal.start_root(wanted.root_id(), initial, service_start(self._config))
         layout = Layout(settings.workflow_id, **root["layout"])
         if layout != wanted:
             log.warning(
@@ -223,6 +249,9 @@ class RegistryRuntime:
                 wanted.counts(),
             )
         store = RegistryStore(temporal, client, self._config, layout)
+        # A root that names a 0.2 run still running: the migration is due (whoever began it),
+        # and its shards are filled before any is started empty below.
+        await migrate(temporal, root.get("migrated_from"), layout, limits, namespace, legacy)
         await asyncio.gather(
             *(
                 temporal.start_shard(layout.shard_id(kind, i), store.initial_state(kind, i))

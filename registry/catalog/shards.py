@@ -14,6 +14,11 @@
   continue-as-new to the next run. Replicas converge as fast as Temporal delivers events, and
   an idle registry costs Temporal only these waiting reads. `confirm` proves the view current
   (the run's history length, one DescribeWorkflowExecution) when a safety decision needs it.
+  A run that closes otherwise (terminated: an import --replace, an operator, a reset) is
+  followed to the workflow's next run, which is no continuation of the view: the view is
+  replaced whole (`ShardView.reset`), never merged by revision, and writes in flight across
+  it are answered REGISTRY_STATE_REPLACED. The root is followed the same way (RootView):
+  a new root with another layout tells the process to open the registry again.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ T = TypeVar("T")
 MAX_BATCH_OPS: Final = 256
 MAX_BATCH_BYTES: Final = 256 * 1024
 LONG_POLL_SECONDS: Final = 25.0  # Temporal answers an idle long poll after about 20 s
+# How soon a tail looks again for a new run of a closed shard (doubling up to the max).
+_REOPEN_WAIT: Final = 0.2
+_REOPEN_WAIT_MAX: Final = 5.0
 _CLOSED_EVENTS: Final = frozenset(
     {
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
@@ -71,6 +79,7 @@ class ShardView(Generic[T]):
         self.size = 0  # the shard's exact size as of the newest batch seen (engine.Shard.size)
         self.continued = 0  # continue-as-new count as of the newest run start seen
         self.loaded = False
+        self.epoch = 0  # how many times the view was replaced wholesale (reset)
 
     def load(self, state: dict[str, Any]) -> None:
         """A whole shard state (a run's input, or a snapshot): keys this process changed at a
@@ -87,6 +96,18 @@ class ShardView(Generic[T]):
         self.revision = max(self.revision, revision)
         self.continued = int(state.get("continued", 0))
         self.loaded = True
+
+    def reset(self, state: dict[str, Any]) -> None:
+        """Replace the whole view with a state that is not a continuation of what it holds
+        (a new run started by an import, a `temporal workflow reset`): its revisions start
+        over, so nothing is merged by revision. Listeners hear of every key that changes."""
+        self.epoch += 1
+        for key in [k for k in self.items if k not in state["entries"]]:
+            self._set(key, None, 0)
+        self._revs.clear()
+        self.blobs.clear()
+        self.revision = 0
+        self.load(state)
 
     def apply_batch(self, result: dict[str, Any]) -> None:
         """Every outcome of one applied batch (an `apply` update's result)."""
@@ -125,13 +146,21 @@ class ShardView(Generic[T]):
 
 
 class RootView:
-    """The root workflow's state as its history tells it (ShardTail follows it too)."""
+    """The root workflow's state as its history tells it (ShardTail follows it too).
+    `replaced` is set when a run replacing the root holds another layout (an import into
+    another layout): the process must open the registry again."""
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = {}
+        self.replaced = asyncio.Event()
 
     def load(self, state: dict[str, Any]) -> None:
+        if self.state and state.get("layout") != self.state.get("layout"):
+            self.replaced.set()
         self.state = state
+
+    def reset(self, state: dict[str, Any]) -> None:
+        self.load(state)
 
     def apply_batch(self, result: dict[str, Any]) -> None:
         if "layout" in result:  # record_service_start answers the root's whole state
@@ -140,6 +169,8 @@ class RootView:
 
 class _Followed(Protocol):
     def load(self, state: dict[str, Any]) -> None: ...
+
+    def reset(self, state: dict[str, Any]) -> None: ...
 
     def apply_batch(self, result: dict[str, Any]) -> None: ...
 
@@ -205,6 +236,7 @@ class ShardWriter:
             batch = self._take()
             name = batch[0].op.get("op", "op")
             sent = time.time()
+            epoch = self._view.epoch
             try:
                 result = await self._temporal.apply(
                     self._workflow_id,
@@ -220,6 +252,11 @@ class ShardWriter:
                 log.exception("batch to %s failed", self._workflow_id)
                 for pending in batch:
                     _settle(pending.future, error=error)
+                continue
+            if self._view.epoch != epoch:  # replaced meanwhile: which state has it is unknown
+                for pending in batch:
+                    _settle(pending.future, error=state_replaced(self._workflow_id))
+                REGISTRY_WRITES.labels(name, "failed").inc(len(batch))
                 continue
             if self._on_result is not None:
                 self._on_result(result, sent, time.time())
@@ -252,6 +289,15 @@ class ShardWriter:
             batch.append(self._queue.pop(0))
             size += pending.size
         return batch
+
+
+def state_replaced(workflow_id: str) -> RegistryError:
+    return unavailable(
+        "REGISTRY_STATE_REPLACED",
+        f"the state of registry workflow {workflow_id} was replaced (an import, or a reset) "
+        "while this write ran; it may or may not be in the new state: read it, and retry "
+        "the write if need be",
+    )
 
 
 def _settle(
@@ -287,6 +333,11 @@ class ShardTail:
         self.closed: RegistryError | None = None
         self.caught_up = asyncio.Event()
         self._catch_up_to = 0
+        # The highest revision this tail has read in the shard's history: a run that starts
+        # lower is no continuation of what the view holds.
+        self._history_revision = 0
+        self._replaced = False  # the run being read replaced a closed one: reset the view
+        self._reopen_wait = _REOPEN_WAIT
 
     async def start(self) -> None:
         """Find the current run and how long its history is: `caught_up` is set once the
@@ -327,24 +378,57 @@ class ShardTail:
         elif page.next_page_token:
             self._token = page.next_page_token
         elif self.closed is not None:
-            await asyncio.sleep(5.0)  # closed for good: look again later (a reset, an import)
-            run = await self._temporal.describe(self.workflow_id)
-            if run.running and run.run_id != self.run_id:
-                self.run_id, self._catch_up_to = run.run_id, run.history_length
-                self.closed, self._token, self.last_event_id = None, b"", 0
+            await self._after_close()
+
+    async def _after_close(self) -> None:
+        """The run closed without continuing as new (terminated or reset, by an operator or
+        an import): follow the workflow's next run once there is one. It is no continuation
+        of this one, so its start replaces the view wholesale (ShardView.reset)."""
+        run = await self._temporal.describe(self.workflow_id)
+        if run.run_id == self.run_id:  # closed for good, so far: look again later
+            await asyncio.sleep(self._reopen_wait)
+            self._reopen_wait = min(self._reopen_wait * 2, _REOPEN_WAIT_MAX)
+            return
+        log.warning(
+            "%s: run %s closed; following its replacement, run %s",
+            self.workflow_id,
+            self.run_id,
+            run.run_id,
+        )
+        self.run_id, self._token, self.last_event_id = run.run_id, b"", 0
+        self.closed, self._replaced, self._reopen_wait = None, True, _REOPEN_WAIT
 
     def _event(self, event: Any) -> str:
         """Apply one event; the next run's id when the run continued as new."""
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             attributes = event.workflow_execution_started_event_attributes
-            self._view.load(self._temporal.decode(attributes.input))
+            state = self._temporal.decode(attributes.input)
+            revision = int(state.get("revision", 0))
+            if self._replaced or revision < self._history_revision:
+                log.warning(
+                    "%s: run %s is no continuation of the state this replica holds "
+                    "(revision %d, had %d): reloading it whole",
+                    self.workflow_id,
+                    self.run_id,
+                    revision,
+                    self._history_revision,
+                )
+                self._view.reset(state)
+                self._history_revision = 0
+            else:
+                self._view.load(state)
+            self._replaced = False
+            self._history_revision = max(self._history_revision, revision)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             outcome = event.workflow_execution_update_completed_event_attributes.outcome
             if outcome.HasField("success"):
                 result = self._temporal.decode(outcome.success)
                 if isinstance(result, dict):
                     self._view.apply_batch(result)
+                    self._history_revision = max(
+                        self._history_revision, int(result.get("revision", 0))
+                    )
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             attributes = event.workflow_execution_continued_as_new_event_attributes
             return str(attributes.new_execution_run_id)

@@ -63,6 +63,7 @@ class RunInfo:
     status: str
     history_length: int
     history_size_bytes: int
+    workflow_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class RegistryTemporal:
     @property
     def client(self) -> Client:
         return self._client
+
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
 
     # --- starting --------------------------------------------------------------------------
 
@@ -171,15 +176,22 @@ class RegistryTemporal:
             description = await self._client.get_workflow_handle(workflow_id).describe(
                 rpc_timeout=self._timeout
             )
-        info = description.raw_description.workflow_execution_info
-        return RunInfo(
-            workflow_id=workflow_id,
-            run_id=description.run_id,
-            running=info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
-            status=WorkflowExecutionStatus.Name(info.status),
-            history_length=info.history_length,
-            history_size_bytes=info.history_size_bytes,
-        )
+        return _run_info(workflow_id, description)
+
+    async def find(self, workflow_id: str, run_id: str = "") -> RunInfo | None:
+        """A workflow's current run (or the run `run_id`), None when Temporal has no such
+        workflow: for callers asking whether one exists (startup, export, import), where a
+        missing workflow is no sign that Temporal lost the registry."""
+        handle = self._client.get_workflow_handle(workflow_id, run_id=run_id or None)
+        try:
+            description = await handle.describe(rpc_timeout=self._timeout)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise unreachable(workflow_id, error.status.name) from error
+        except RPCTimeoutOrCancelledError as error:
+            raise unreachable(workflow_id, type(error).__name__) from error
+        return _run_info(workflow_id, description)
 
     async def query(self, workflow_id: str, query: str, *args: Any) -> Any:
         with self._answering(workflow_id):
@@ -227,15 +239,29 @@ class RegistryTemporal:
             raise unreachable(workflow_id, cause) from error
 
 
+def _run_info(workflow_id: str, description: Any) -> RunInfo:
+    info = description.raw_description.workflow_execution_info
+    return RunInfo(
+        workflow_id=workflow_id,
+        run_id=description.run_id,
+        running=info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+        status=WorkflowExecutionStatus.Name(info.status),
+        history_length=info.history_length,
+        history_size_bytes=info.history_size_bytes,
+        workflow_type=description.workflow_type,
+    )
+
+
 def closed(run: RunInfo) -> RegistryError:
     """UNAVAILABLE for a registry workflow whose current run is closed: it is never replaced
     by an empty one; this says how to bring the registry back."""
     return unavailable(
         "REGISTRY_WORKFLOW_CLOSED",
         f"registry workflow {run.workflow_id} is {run.status}; the registry will not replace it "
-        "with an empty one. Restore it with `temporal-registry import --replace FILE` from an "
-        "export, or reset it (`temporal workflow reset --workflow-id "
-        f"{run.workflow_id} --type LastWorkflowTask`); see docs/operations.md",
+        "with an empty one. Bring it back: reset it (`temporal workflow reset --workflow-id "
+        f"{run.workflow_id} --type LastWorkflowTask`), or export the registry (`temporal-registry "
+        "export -o FILE` reads closed workflows from their history) and import it "
+        "(`temporal-registry import --replace FILE`); see docs/operations.md, Backup and restore",
         workflow_id=run.workflow_id,
         run_id=run.run_id,
     )

@@ -197,7 +197,7 @@ class RegistrySettings(_Section):
     )
     shard_max_bytes: int = Field(
         default=1_000_000,
-        ge=65_536,
+        ge=262_144,
         le=1_500_000,
         description="Bound of each registry shard's state, in bytes as Temporal's payload "
         "converter writes it; a write that would pass it is refused (RESOURCE_EXHAUSTED). "

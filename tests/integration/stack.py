@@ -148,6 +148,11 @@ def start_echo_worker(workdir: Path, temporal_address: str, task_queue: str) -> 
     return worker
 
 
+# What the registry's commands run with: the test's environment, without the variables that
+# would override their config file.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_"))}
+
+
 @dataclass
 class Registry:
     """`temporal-registry serve` with a config file written for this test."""
@@ -176,13 +181,27 @@ class Registry:
             config.setdefault(section, {}).update(values)
         return config
 
-    def start(self) -> Registry:
+    def write_config(self) -> Path:
+        """The config file `serve` (and `export`, `import`) read."""
         config_path = self.workdir / f"registry-{self.grpc_port}.yaml"
         config_path.write_text(yaml.safe_dump(self.config()))
-        argv = [sys.executable, "-m", "registry.cli", "serve", "-f", str(config_path)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REGISTRY_"))}
+        return config_path
+
+    def command(self, *args: str) -> list[str]:
+        """A `temporal-registry` command with this registry's config file."""
+        return [
+            sys.executable,
+            "-m",
+            "registry.cli",
+            args[0],
+            "-f",
+            str(self.write_config()),
+            *args[1:],
+        ]
+
+    def start(self) -> Registry:
         self.process = Process(
-            "registry", argv, self.workdir / f"registry-{self.grpc_port}.log", env
+            "registry", self.command("serve"), self.workdir / f"registry-{self.grpc_port}.log", ENV
         ).start()
         wait_until(
             lambda: port_accepts(self.grpc_port), 30, "registry gRPC port", self.process.popen

@@ -30,7 +30,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runtime": ("shared", "server", *FEATURES),
     "devstack": ("shared", "server", "app", "devstack", *FEATURES),
     "worker": ("client",),
-    "cli": ("shared", "server", "client", "devstack", "app"),
+    # export and import (registry.catalog.transfer) run in the command's process
+    "cli": ("shared", "server", "client", "devstack", "app", "catalog"),
 }
 # Distributions only the server needs: the client side must import without them.
 SERVER_ONLY = (

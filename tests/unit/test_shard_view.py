@@ -1,0 +1,90 @@
+"""registry.catalog.shards: a view replaced wholesale by a run that is no continuation of
+what it holds (an import, a reset), where merging by revision would keep stale entries; a
+write in flight across such a replacement is not applied to the new view."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from registry.catalog.engine import Limits, new_state
+from registry.catalog.shards import ShardView, ShardWriter
+from registry.server.errors import RegistryError
+
+
+def state(revision: int, entries: dict[str, Any], blobs: dict[str, Any] | None = None) -> Any:
+    built = new_state("workers", "r/workers/00", Limits())
+    built["revision"] = revision
+    built["entries"] = {key: json.dumps(value) for key, value in entries.items()}
+    built["blobs"] = {key: json.dumps(value) for key, value in (blobs or {}).items()}
+    return built
+
+
+def outcome(rev: int, entries: dict[str, Any]) -> dict[str, Any]:
+    changes = {k: None if v is None else json.dumps(v) for k, v in entries.items()}
+    return {"id": f"op-{rev}", "ok": True, "rev": rev, "result": {}, "entries": changes}
+
+
+def view_with_history() -> tuple[ShardView[dict[str, Any]], list[tuple[str, Any, Any]]]:
+    heard: list[tuple[str, Any, Any]] = []
+    view: ShardView[dict[str, Any]] = ShardView(
+        "r/workers/00", lambda key, raw: json.loads(raw), lambda k, o, n: heard.append((k, o, n))
+    )
+    view.load(state(10, {"a": {"v": 1}, "b": {"v": 1}}, {"d1": {"schema": 1}}))
+    view.apply(outcome(11, {"c": {"v": 11}}))
+    view.apply(outcome(12, {"a": {"v": 12}}))
+    return view, heard
+
+
+def test_a_replacing_state_is_taken_whole_whatever_its_revisions() -> None:
+    view, heard = view_with_history()
+    heard.clear()
+    imported = state(5, {"a": {"v": "imported"}, "z": {"v": "imported"}}, {"d2": {"schema": 2}})
+    view.reset(imported)
+    assert view.items == {"a": {"v": "imported"}, "z": {"v": "imported"}}
+    assert view.raw == imported["entries"]
+    assert view.blobs == {"d2": {"schema": 2}}
+    assert view.revision == 5 and view.epoch == 1
+    assert sorted(k for k, _, new in heard if new is None) == ["b", "c"]  # listeners told
+    view.apply(outcome(6, {"z": None}))  # the new run's writes apply from its revisions
+    assert "z" not in view.items
+
+
+def test_merging_it_by_revision_instead_would_keep_stale_entries() -> None:
+    view, _ = view_with_history()
+    view.load(state(5, {"a": {"v": "imported"}}))
+    assert view.items["a"] == {"v": 12} and "c" in view.items  # why reset exists
+
+
+class SlowTemporal:
+    """Answers one batch when told to (a real shard answers from Temporal)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.sent = asyncio.Event()
+
+    async def apply(self, shard_id: str, batch: dict[str, Any], update_id: str) -> Any:
+        self.sent.set()
+        await self.release.wait()
+        op = batch["ops"][0]
+        return {"revision": 3, "now": 0.0, "size": 1, "outcomes": [outcome(3, {op["key"]: {}})]}
+
+
+def test_a_write_in_flight_when_the_view_is_replaced_is_answered_unavailable() -> None:
+    async def scenario() -> None:
+        view, _ = view_with_history()
+        temporal = SlowTemporal()
+        writer = ShardWriter(temporal, "r/workers/00", view, timeout=5, limits={})  # type: ignore[arg-type]
+        write = asyncio.create_task(writer.submit({"op": "register", "key": "late"}))
+        await temporal.sent.wait()
+        view.reset(state(1, {}))
+        temporal.release.set()
+        with pytest.raises(RegistryError) as failed:
+            await write
+        assert failed.value.reason == "REGISTRY_STATE_REPLACED"
+        assert "late" not in view.items  # the tail brings it if the new run has it
+
+    asyncio.run(scenario())
