@@ -9,7 +9,6 @@ JSON Schema meta-schema, a token's bindings, the least TTL the lease flush can k
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -32,14 +31,6 @@ MAX_HANDOVER_REASON_LENGTH: Final = 500
 MAX_DISABLED_REASON_LENGTH: Final = 500
 
 
-def min_ttl_seconds(config: Config) -> int:
-    """The least lease the flush cadence can keep: a worker heartbeats every TTL/3 (the
-    keeper's cadence), and a renewal lands within a flush interval plus its margin, so a lease
-    lapses unless TTL - TTL/3 > interval + margin."""
-    liveness = config.liveness
-    return math.ceil(1.5 * (liveness.flush_interval_seconds + liveness.flush_margin_seconds)) + 1
-
-
 @dataclass(frozen=True)
 class RegistrationPlan:
     registration: WorkerRegistration
@@ -50,26 +41,16 @@ class RegistrationPlan:
 def plan_registration(
     request: registry_pb2.RegisterWorkerRequest, principal: Principal, config: Config
 ) -> RegistrationPlan:
-    """A RegisterWorker request, checked: structure, input schemas against the meta-schema,
-    a TTL the flush can keep (INVALID_REGISTRATION), then the token's bindings
-    (PERMISSION_DENIED)."""
+    """A RegisterWorker request, checked: structure and input schemas against the meta-schema
+    (INVALID_REGISTRATION), then the token's bindings (PERMISSION_DENIED). Any TTL the
+    contract allows can be kept: the lease flush adapts its cadence to short leases
+    (registry.liveness.rules.cadence)."""
     registration = registration_from_proto(request)
     registration = replace(registration, ttl_seconds=effective_ttl(registration.ttl_seconds))
     violations = validate_worker_registration(registration)
     if not violations:
         for i, spec in enumerate(registration.workflows):
             violations += check_meta_schema(spec.input_schema, f"workflows[{i}].input_schema")
-    least = min_ttl_seconds(config)
-    if registration.ttl_seconds < least:
-        violations.append(
-            FieldViolation(
-                "ttl_seconds",
-                f"is {registration.ttl_seconds} s; the least this registry can keep is "
-                f"{least} s (1.5 x (liveness.flush_interval_seconds + "
-                "liveness.flush_margin_seconds), plus one)",
-                "too_short",
-            )
-        )
     if violations:
         raise invalid_fields("INVALID_REGISTRATION", violations)
     check_registration_allowed(principal, registration)

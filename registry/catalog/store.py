@@ -70,6 +70,7 @@ from registry.liveness.rules import (
     ExpiryDecision,
     Lease,
     Poller,
+    cadence,
     expired_workers,
     lease_valid,
     poller_health,
@@ -124,6 +125,7 @@ _CATCH_UP_WAIT = 5.0
 # Worker ids in one renew operation: its outcome carries every renewed entry (about 300
 # bytes each), and an update's result must stay well under Temporal's 2 MiB payload limit.
 _MAX_RENEWALS_PER_OP = 500
+_MIN_FLUSH_INTERVAL = 0.5
 
 # How a gRPC service reaches the store: the registry as this process serves it, or a
 # RegistryError UNAVAILABLE saying why it can't yet (RegistryRuntime.registry).
@@ -613,7 +615,7 @@ class RegistryStore:
         try:
             async with asyncio.TaskGroup() as group:
                 liveness = self._config.liveness
-                group.create_task(self._every(liveness.flush_interval_seconds, self.flush))
+                group.create_task(self._every(self._flush_interval, self.flush))
                 group.create_task(
                     self._every(liveness.poller_refresh_seconds, self._refresh_pollers)
                 )
@@ -631,7 +633,22 @@ class RegistryStore:
         except RegistryError as error:
             log.warning("final lease flush failed: %s", error.message)
 
-    async def _every(self, seconds: float, step: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def _flush_interval(self) -> float:
+        """How long until the next lease flush: the configured interval, shorter while a
+        worker heartbeating here holds a lease too short for it (liveness.rules.cadence)."""
+        liveness = self._config.liveness
+        workers = self.catalog.workers
+        shortest = min(
+            (workers[w].ttl_seconds for w in self._heartbeats if w in workers), default=None
+        )
+        if shortest is None:
+            return liveness.flush_interval_seconds
+        interval, _ = cadence(shortest, liveness.flush_interval_seconds, 0)
+        return max(interval, _MIN_FLUSH_INTERVAL)
+
+    async def _every(
+        self, seconds: float | Callable[[], float], step: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> None:
         state = StateLog(log, f"registry background step {step.__name__}")
         while True:
             try:
@@ -641,7 +658,7 @@ class RegistryStore:
                 raise
             except Exception as error:
                 state.failed(error)  # one line when it starts failing, not one per step
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(seconds() if callable(seconds) else seconds)
 
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(work)

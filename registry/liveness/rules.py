@@ -73,6 +73,15 @@ def lease_valid(lease: Lease, now: float) -> bool:
     return now < lease.expires_at
 
 
+def cadence(ttl: float, flush_interval: float, margin: float) -> tuple[float, float]:
+    """The flush interval and margin a lease of `ttl` seconds needs: the configured ones,
+    shortened for a short lease to a quarter of it each. A worker heartbeats every ttl/3 (the
+    keeper's cadence); its renewal is sent within one interval of the heartbeat and lands
+    within the margin, so interval + margin <= ttl/2 < 2 ttl/3 keeps the lease from lapsing."""
+    cap = ttl / 4
+    return min(flush_interval, cap), min(margin, cap)
+
+
 def renewals_due(
     stored: Mapping[str, Lease],
     last_heartbeat: Mapping[str, float],
@@ -83,14 +92,15 @@ def renewals_due(
     """worker_id -> new expires_at for the workers to renew in this flush.
 
     Renewed: workers with a heartbeat newer than their lease's renewal point
-    whose stored lease expires before `now + flush_interval + margin`, and whose
-    heartbeat still vouches for them now (`heartbeat + ttl > now`). Heartbeats
+    whose stored lease expires before `now + interval + margin` (their `cadence`), and
+    whose heartbeat still vouches for them now (`heartbeat + ttl > now`). Heartbeats
     from workers without a stored lease are ignored: they must register first.
     """
-    horizon = now + flush_interval + margin
     due: dict[str, float] = {}
     for worker_id, lease in stored.items():
         heartbeat = last_heartbeat.get(worker_id)
+        interval, lands = cadence(lease.ttl_seconds, flush_interval, margin)
+        horizon = now + interval + lands
         if heartbeat is None or heartbeat <= lease.renewed_at or lease.expires_at >= horizon:
             continue
         expires_at = heartbeat + lease.ttl_seconds

@@ -42,6 +42,7 @@ def temporal(workdir: Path) -> Iterator[TemporalDevServer]:
 @pytest.fixture(scope="session")
 def registry(workdir: Path, temporal: TemporalDevServer) -> Iterator[Registry]:
     process = Registry(workdir, temporal.address).start()
+    process.wait_ready()
     yield process
     process.stop()
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import grpc
 import httpx
 import yaml
+from temporal_registry.v1 import system_pb2, system_pb2_grpc
 
 from registry.devstack.gateway import (
     GatewayLayout,
@@ -211,6 +212,17 @@ class Registry:
     @property
     def grpc_target(self) -> str:
         return f"{LOOPBACK}:{self.grpc_port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until its readiness RPC answers (Temporal reached, every shard read)."""
+        with grpc.insecure_channel(self.grpc_target) as channel:
+            system = system_pb2_grpc.SystemServiceStub(channel)
+            wait_until(
+                lambda: system.GetReadiness(system_pb2.GetReadinessRequest(), timeout=5),
+                timeout,
+                "registry ready",
+                self.process.popen if self.process else None,
+            )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         return self.process.stop(sig) if self.process else 0

@@ -268,7 +268,7 @@ def test_reads_are_unavailable_with_a_reason_when_temporal_goes_away(workdir: Pa
             body = response.json()
             assert body["code"] == 14
             assert body["details"][0]["reason"] == "REGISTRY_WORKFLOW_UNAVAILABLE", path
-            assert "workflow-registry does not answer" in body["message"]
+            assert "workflow-registry/root does not answer" in body["message"]
     finally:
         envoy.stop()
         registry.stop()

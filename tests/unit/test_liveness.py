@@ -17,6 +17,7 @@ from registry.liveness.rules import (
     Poller,
     PollerHealth,
     apply_renewals,
+    cadence,
     expired_workers,
     history_events_per_1000_heartbeats,
     humanize_seconds,
@@ -355,3 +356,14 @@ def test_any_polled_queue_is_enough_and_each_queue_is_named() -> None:
         "orders-v2: 2 active pollers",
     )
     assert not workflow_health([VALID], {"a": STALE, "b": STALE}, ["a", "b"], NOW).healthy
+
+
+def test_a_short_lease_gets_a_shorter_cadence_and_never_lapses() -> None:
+    """A 6 s lease with the default 5 s flush and 5 s margin: renewed in time anyway."""
+    assert cadence(60, 5.0, 5.0) == (5.0, 5.0)
+    assert cadence(6, 5.0, 5.0) == (1.5, 1.5)
+    lease = Lease("w", 6, expires_at=106.0)  # granted at 100
+    # A heartbeat at 102 (every ttl/3), flushes every 1.5 s from 100.
+    assert renewals_due({"w": lease}, {"w": 102.0}, 103.0, 5.0, 5.0) == {}  # not yet due
+    # The next flush (1.5 s later) renews it; the renewal lands within 1.5 s, before 106.
+    assert renewals_due({"w": lease}, {"w": 102.0}, 104.5, 5.0, 5.0) == {"w": 108.0}
