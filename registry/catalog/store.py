@@ -449,9 +449,13 @@ class RegistryStore:
     ) -> bool:
         """Whether declaring would change nothing: the same declaration on the same queue,
         and an owner already settled (a non-admin registrant claims an unowned type)."""
-        queue = stored.spec.task_queue if keep_queue else registration.task_queue
+        principal, admin = registration.principal, registration.admin
+        may_change = admin or not principal or not stored.owner or stored.owner == principal
+        # Another principal's worker runs an owned type only on its stored queue, as declared:
+        # its own queue is what must match (the shard refuses anything else).
+        queue = stored.spec.task_queue if keep_queue and may_change else registration.task_queue
         declared = replace(registration.workflows[index], task_queue=queue)
-        settled = bool(stored.owner) or registration.admin or not registration.principal
+        settled = bool(stored.owner) or admin or not principal
         return settled and stored.spec == declared
 
     def _served_elsewhere(self, workflow_type: str, worker_id: str) -> bool:

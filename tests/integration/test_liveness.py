@@ -5,6 +5,7 @@ self-preservation instead, and workflow health follows Temporal's own pollers.""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from integration.stack import Registry, TemporalDevServer, wait_until
 from integration.test_registry_durability import own_registry_settings, running
+from registry.catalog.layout import WORKERS, Layout
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +77,14 @@ def is_gone(stub: registry_pb2_grpc.RegistryServiceStub, worker_id: str) -> bool
 async def stored_lease_and_history(
     temporal: TemporalDevServer, workflow_id: str, worker_id: str
 ) -> tuple[float, int]:
-    """The lease the registry workflow itself holds, and its history length (one run)."""
+    """The lease the worker's shard itself holds, and the shard's history length (one run)."""
     client = await Client.connect(temporal.address)
-    handle = client.get_workflow_handle(workflow_id)
+    layout = Layout(workflow_id)
+    shard = layout.shard_id(WORKERS, layout.shard_of(WORKERS, worker_id))
+    handle = client.get_workflow_handle(shard)
     snapshot = await handle.query("snapshot", -1)
     description = await handle.describe()
-    lease = snapshot["catalog"]["workers"][worker_id]["lease_expires_epoch"]
+    lease = json.loads(snapshot["entries"][worker_id])["expires"]
     return lease, description.raw_description.workflow_execution_info.history_length
 
 
