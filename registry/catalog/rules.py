@@ -110,6 +110,7 @@ def plan_disable_reason(reason: str) -> str:
             f"a reason of 1-{MAX_DISABLED_REASON_LENGTH} printable characters is required "
             "to disable a workflow type",
             "required",
+            error_reason="INVALID_REQUEST",
         )
     return reason.strip()
 
@@ -121,6 +122,7 @@ def plan_handover_reason(reason: str) -> str:
             "reason",
             f"a reason of 1-{MAX_HANDOVER_REASON_LENGTH} printable characters is required",
             "required",
+            error_reason="INVALID_REQUEST",
         )
     return reason
 
@@ -154,7 +156,9 @@ def required_id(value: str, field: str) -> None:
         raise invalid_field(field, "is required", "required")
 
 
-def invalid_field(field: str, description: str, reason: str) -> RegistryError:
+def invalid_field(
+    field: str, description: str, reason: str, *, error_reason: str = "INVALID_ARGUMENT"
+) -> RegistryError:
     return invalid_argument(
-        "INVALID_ARGUMENT", f"{field}: {description}", [FieldViolation(field, description, reason)]
+        error_reason, f"{field}: {description}", [FieldViolation(field, description, reason)]
     )
