@@ -549,6 +549,10 @@ class RegistryStore:
                 f"({', '.join(sorted(pending)[:5])}); their state is kept in their "
                 "continue-as-new input",
             )
+        # Answer once this process follows every new run: reads after the answer see them.
+        await asyncio.gather(
+            *(tail.confirm(0, _CATCH_UP_WAIT) for tail in [self.root_tail, *self.tails.values()])
+        )
         return previous[0], root_run
 
     async def _safety_acknowledged(self) -> None:

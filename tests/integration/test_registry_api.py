@@ -400,8 +400,10 @@ def test_registry_metrics(http: httpx.Client) -> None:
     assert samples['temporal_registry_writes_total{outcome="ok",update="register"}'] >= 1
     assert samples["temporal_registry_revision"] >= 1
     assert samples['temporal_registry_history_length{kind="workers"}'] >= 1
-    assert 0 < samples['temporal_registry_state_bytes{kind="workers"}'] < (
-        samples["temporal_registry_state_bound_bytes"]
+    assert (
+        0
+        < samples['temporal_registry_state_bytes{kind="workers"}']
+        < (samples["temporal_registry_state_bound_bytes"])
     )
     assert samples["temporal_registry_self_preservation"] in (0, 1)
     assert samples["temporal_registry_update_queue_depth"] == 0

@@ -242,10 +242,15 @@ def test_unknown_workflow_types_on_the_registry_task_queue_fail(
 def test_concurrent_writes_through_continue_as_new_cycles_lose_nothing(
     workdir: Path, temporal: TemporalDevServer
 ) -> None:
-    """300 registrations and 40 operator writes, 24 at a time, across several runs of the
-    registry workflow (it continues as new every 100 updates here), then a killed process:
-    a fresh process finds every acknowledged write."""
-    overrides = own_registry_settings(max_updates_per_run=100, continue_as_new_events=500)
+    """300 registrations and 40 operator writes, 24 at a time, while every registry workflow
+    hands its run over three times (as continue-as-new does), then a stopped process: a fresh
+    process finds every acknowledged write, and no workflow task ever failed."""
+    layout = {"types": 1, "workers": 2, "ids": 1}
+    overrides = own_registry_settings(shards=layout)
+    registry_id = overrides["registry"]["workflow_id"]
+    workflow_ids = [f"{registry_id}/root"] + [
+        f"{registry_id}/{kind}/{i:02d}" for kind, n in layout.items() for i in range(n)
+    ]
     workers = [unique("burst") for _ in range(300)]
     types = [unique("type") for _ in range(30)]
     manual = [unique("manual") for _ in range(40)]
@@ -255,8 +260,15 @@ def test_concurrent_writes_through_continue_as_new_cycles_lose_nothing(
             for i, w in enumerate(workers)
         ]
         calls += [lambda m=m: create(stub, m) for m in manual]
+        for at in (50, 150, 250):  # handovers in the middle of the writes
+            calls.insert(
+                at,
+                lambda: stub.ShutdownRegistry(
+                    registry_pb2.ShutdownRegistryRequest(reason="under load"), timeout=60
+                ),
+            )
         in_parallel(calls)
-        assert status(stub).continue_as_new_count >= 3
+        assert status(stub).continue_as_new_count >= 3 * len(workflow_ids)
         assert worker_ids(stub) >= set(workers)
     # A new process (the old one was stopped) reads everything back from Temporal.
     restarted = Registry(workdir, temporal.address, overrides=overrides)
@@ -267,7 +279,7 @@ def test_concurrent_writes_through_continue_as_new_cycles_lose_nothing(
 
         async def failures() -> list[str]:
             client = await Client.connect(temporal.address)
-            return await failed_workflow_tasks(client, overrides["registry"]["workflow_id"])
+            return [f for wid in workflow_ids for f in await failed_workflow_tasks(client, wid)]
 
         assert asyncio.run(failures()) == []
 
@@ -324,7 +336,7 @@ def test_a_restarted_temporal_server_loses_nothing_acknowledged(workdir: Path) -
 def test_two_replicas_on_one_registry_workflow_stay_consistent(
     workdir: Path, temporal: TemporalDevServer
 ) -> None:
-    overrides = own_registry_settings(snapshot_refresh_seconds=0.3, max_concurrent_updates=4)
+    overrides = own_registry_settings()
     with (
         running(Registry(workdir, temporal.address, overrides=overrides)) as a,
         running(Registry(workdir, temporal.address, overrides=overrides)) as b,
@@ -363,7 +375,9 @@ def test_shutdown_hands_the_state_to_the_next_run(http: httpx.Client) -> None:
 
     after = http.get("/registry/status").json()
     assert after["registry_run_id"] == body["run_id"]
-    assert after["continue_as_new_count"] == before["continue_as_new_count"] + 1
+    # Every registry workflow handed over: the root and each shard.
+    handed_over = len(before["shards"]) + 1
+    assert after["continue_as_new_count"] == before["continue_as_new_count"] + handed_over
     assert after["workflow_count"] == before["workflow_count"]
     assert http.get(f"/registry/workflows/{kind}").status_code == 200
     assert http.get("/ready").status_code == 200
