@@ -158,7 +158,10 @@ class RegistryRuntime:
         store: RegistryStore | None = None
         try:
             temporal = RegistryTemporal(
-                client, settings.task_queue, timedelta(seconds=settings.query_timeout_seconds)
+                client,
+                settings.task_queue,
+                timedelta(seconds=settings.query_timeout_seconds),
+                long_poll_client=worker_client,
             )
             self._not_ready = NotReady(
                 "REGISTRY_WORKFLOW_UNAVAILABLE",

@@ -39,6 +39,7 @@ from registry.catalog.engine import dumps
 from registry.catalog.metrics import REGISTRY_WRITES
 from registry.catalog.temporal import RegistryTemporal, RunInfo, closed
 from registry.server.errors import RegistryError, unavailable
+from registry.server.state_log import summary
 
 log = logging.getLogger("registry.catalog.shards")
 T = TypeVar("T")
@@ -143,6 +144,27 @@ class ShardView(Generic[T]):
         self._revs[key] = revision
         if self._listener is not None and (old is not None or new is not None):
             self._listener(key, old, new)
+
+
+class TailHealth:
+    """Whether every tail of a process follows its history: one log line when the first one
+    starts failing, one when the last one recovers (58 tails fail together when Temporal
+    goes away)."""
+
+    def __init__(self) -> None:
+        self._failing: set[str] = set()
+
+    def failed(self, workflow_id: str, error: BaseException) -> None:
+        if not self._failing:
+            log.warning("following the registry's workflow histories: %s", summary(error))
+        log.debug("following %s failed", workflow_id, exc_info=error)
+        self._failing.add(workflow_id)
+
+    def ok(self, workflow_id: str) -> None:
+        if workflow_id in self._failing:
+            self._failing.discard(workflow_id)
+            if not self._failing:
+                log.info("following the registry's workflow histories: recovered")
 
 
 class RootView:
@@ -345,19 +367,26 @@ class ShardTail:
         run = await self._temporal.describe(self.workflow_id)
         self.run_id, self._catch_up_to = run.run_id, run.history_length
 
-    async def run(self) -> None:
-        """Follow the history until cancelled (a failed read is retried after a pause)."""
+    async def run(self, health: TailHealth | None = None) -> None:
+        """Follow the history until cancelled. A failed read (Temporal unreachable, a long
+        poll cut by a connection closing) is retried at once, then after growing pauses; the
+        failure is logged once for all tails (`health`), not once per shard and retry."""
+        pause = 0.0
         while True:
             try:
                 await self._follow()
+                pause = 0.0
+                if health is not None:
+                    health.ok(self.workflow_id)
             except asyncio.CancelledError:
                 raise
-            except RegistryError as error:
-                log.warning("following %s: %s", self.workflow_id, error.message)
-                await asyncio.sleep(1.0)
-            except Exception:
-                log.exception("following %s failed", self.workflow_id)
-                await asyncio.sleep(1.0)
+            except Exception as error:
+                if health is not None:
+                    health.failed(self.workflow_id, error)
+                else:
+                    log.warning("following %s: %s", self.workflow_id, error)
+                await asyncio.sleep(pause)
+                pause = min(max(pause * 2, 0.05), 2.0)
 
     async def _follow(self) -> None:
         page = await self._temporal.history_page(

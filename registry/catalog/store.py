@@ -61,7 +61,7 @@ from registry.catalog.shard_rules import (
     toggle_op,
     unregister_op,
 )
-from registry.catalog.shards import RootView, ShardTail, ShardView, ShardWriter
+from registry.catalog.shards import RootView, ShardTail, ShardView, ShardWriter, TailHealth
 from registry.catalog.temporal import RegistryTemporal
 from registry.dispatch.claims import SLUG_PREFIX, claim_op, reset_op, slug_counter, slug_key
 from registry.dispatch.rules import choose_task_queue
@@ -609,8 +609,9 @@ class RegistryStore:
         """Find every shard's current run and read it to the end; call before serving."""
         tails = [self.root_tail, *self.tails.values()]
         await asyncio.gather(*(tail.start() for tail in tails))
+        health = TailHealth()
         for tail in tails:
-            self._spawn(tail.run())
+            self._spawn(tail.run(health))
         await asyncio.gather(*(tail.caught_up.wait() for tail in tails))
 
     def closed_shard(self) -> RegistryError | None:

@@ -42,6 +42,9 @@ from registry.server.errors import FieldViolation, RegistryError, refused, unava
 # too many in flight (another replica's burst), or the run closed under it (continue-as-new).
 _RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED)
 _MAX_BACKOFF_SECONDS = 1.0
+# Temporal closes a connection at its maximum age, cutting calls in flight on it ("transport
+# error", UNKNOWN): such a call is sent again with the same update id, this many times.
+_MAX_CUT_CONNECTIONS = 3
 # Failures Temporal itself gives an update (source "Server"), by failure type:
 # - delivered in a workflow task the worker completed without processing it (a task raced by
 #   a sticky-queue timeout or a run handing over): never accepted, so the same update id may
@@ -73,8 +76,18 @@ class HistoryPage:
 
 
 class RegistryTemporal:
-    def __init__(self, client: Client, task_queue: str, rpc_timeout: timedelta) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        rpc_timeout: timedelta,
+        *,
+        long_poll_client: Client | None = None,
+    ) -> None:
         self._client = client
+        # History long polls wait up to ~20 s each: on a connection of their own (the
+        # embedded worker's), so they never share the fail-fast one calls for clients use.
+        self._long_poll_client = long_poll_client or client
         self._task_queue = task_queue
         self._timeout = rpc_timeout
         self.lost = asyncio.Event()  # Temporal has no such workflow (see the module docstring)
@@ -145,7 +158,7 @@ class RegistryTemporal:
         return run_id
 
     async def _update(self, workflow_id: str, update: Any, arg: Any, update_id: str) -> Any:
-        backoff = 0.02
+        backoff, cuts = 0.02, 0
         handle = self._client.get_workflow_handle(workflow_id)
         while True:
             try:
@@ -158,7 +171,10 @@ class RegistryTemporal:
                 if not _unprocessed(error.cause) and not _interrupted(error.cause):
                     raise _refusal(error.cause) from None
             except RPCError as error:
-                if error.status not in _RETRYABLE:
+                cut = error.status == RPCStatusCode.UNKNOWN and cuts < _MAX_CUT_CONNECTIONS
+                if cut:  # a connection Temporal closed under the call: the same id again
+                    cuts += 1
+                elif error.status not in _RETRYABLE:
                     raise unreachable(workflow_id, error.status.name) from error
                 if error.status == RPCStatusCode.NOT_FOUND:
                     run = await self.describe(workflow_id)  # raises the lost error if gone
@@ -211,8 +227,9 @@ class RegistryTemporal:
             wait_new_event=wait > 0,
             history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT,
         )
+        client = self._long_poll_client if wait > 0 else self._client
         with self._answering(workflow_id):
-            response = await self._client.workflow_service.get_workflow_execution_history(
+            response = await client.workflow_service.get_workflow_execution_history(
                 request, timeout=timedelta(seconds=wait) if wait > 0 else self._timeout
             )
         return HistoryPage(list(response.history.events), response.next_page_token)

@@ -4,9 +4,11 @@ the rules; registry.search_attributes.workflow runs the changes durably)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import grpc
 from temporalio import activity
@@ -16,9 +18,14 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
     RemoveSearchAttributesRequest,
 )
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from registry.search_attributes.rules import (
     SQL_SLOTS,
@@ -152,13 +159,19 @@ class SearchAttributeAdmin:
         """Run the change through the provisioning workflow: what it did. A conflict or an
         exhausted budget it meets is FAILED_PRECONDITION; any other failure UNAVAILABLE."""
         try:
-            done: AttributeChange = await self._client.execute_workflow(
+            handle = await self._client.start_workflow(
                 ProvisionSearchAttributes.run,
                 change,
                 id=f"registry-provision-search-attributes-{uuid.uuid4()}",
                 task_queue=self._task_queue,
                 execution_timeout=PROVISION_TIMEOUT,
             )
+            done = await _result(handle)
+        except (RPCError, RPCTimeoutOrCancelledError) as error:
+            raise unavailable(
+                "TEMPORAL_UNAVAILABLE",
+                f"could not provision search attributes: Temporal did not answer ({error})",
+            ) from None
         except WorkflowFailureError as error:
             cause = error.cause.cause if isinstance(error.cause, ActivityError) else error.cause
             if isinstance(cause, ApplicationError) and cause.type in (
@@ -173,3 +186,15 @@ class SearchAttributeAdmin:
                 f"could not change the namespace's search attributes: {cause or error}",
             ) from None
         return done
+
+
+async def _result(handle: WorkflowHandle[Any, AttributeChange]) -> AttributeChange:
+    """The workflow's result; a long poll cut by a connection closing (Temporal closes old
+    connections) is asked again, within the workflow's own timeout."""
+    deadline = time.monotonic() + PROVISION_TIMEOUT.total_seconds()
+    while True:
+        try:
+            return await handle.result()
+        except RPCError as error:
+            if error.status != RPCStatusCode.UNKNOWN or time.monotonic() > deadline:
+                raise

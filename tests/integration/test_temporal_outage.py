@@ -178,10 +178,10 @@ def test_a_temporal_that_comes_back_empty_is_provisioned_again(
         assert status.worker_count == 1
     log = registry_log(registry)
     assert_no_traceback_per_retry(log)
-    # One line per change of state, not one per retry: the refresh loop that failed for the
-    # whole outage (every 2 s) said so once or twice.
-    refresh_lines = [line for line in log.splitlines() if "background step refresh" in line]
-    assert 1 <= len(refresh_lines) <= 4, refresh_lines
+    # One line per change of state, not one per retry: the tails following the registry's
+    # workflows (one per shard, retrying all through the outage) said so once or twice.
+    tail_lines = [line for line in log.splitlines() if "workflow histories" in line]
+    assert 1 <= len(tail_lines) <= 4, tail_lines
     assert log.count("no longer exists in namespace") == 1
 
 
@@ -262,5 +262,5 @@ def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Pat
     finally:
         registry.stop()
         temporal.stop()
-    assert registrations > 50
+    assert registrations > 30  # registrations all through the window: several forced closes
     assert failures == []
