@@ -70,7 +70,7 @@ class _CatchUpdateResults(Interceptor):
         class Catch(WorkflowInboundInterceptor):
             async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
                 result = await self.next.handle_update_handler(input)
-                _caught[input.id] = result
+                _caught[input.id] = json.loads(json.dumps(result))  # as it was then
                 return result
 
         return Catch
@@ -103,8 +103,7 @@ def replay(histories: list[WorkflowHistory]) -> list[str]:
             _caught.clear()
             await replayer.replay_workflow(history)
             for update_id, recorded in recorded_outcomes(history).items():
-                replayed = json.loads(json.dumps(_caught.get(update_id)))
-                if replayed != recorded:
+                if _caught.get(update_id) != recorded:
                     differ.append(f"{history.workflow_id} update {update_id}")
         return differ
 
