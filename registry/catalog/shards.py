@@ -49,7 +49,7 @@ MAX_BATCH_BYTES: Final = 256 * 1024
 LONG_POLL_SECONDS: Final = 25.0  # Temporal answers an idle long poll after about 20 s
 # How soon a tail looks again for a new run of a closed shard (doubling up to the max).
 _REOPEN_WAIT: Final = 0.2
-_REOPEN_WAIT_MAX: Final = 5.0
+_REOPEN_WAIT_MAX: Final = 0.5  # a closed run is looked at this often until replaced
 _CLOSED_EVENTS: Final = frozenset(
     {
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
@@ -389,6 +389,9 @@ class ShardTail:
                 pause = min(max(pause * 2, 0.05), 2.0)
 
     async def _follow(self) -> None:
+        if self.closed is not None:  # nothing more will come on this run: wait for the next
+            await self._after_close()
+            return
         page = await self._temporal.history_page(
             self.workflow_id, self.run_id, self._token, wait=LONG_POLL_SECONDS
         )
@@ -404,10 +407,10 @@ class ShardTail:
         if next_run:  # continued as new: follow the next run from its start
             self.run_id, self._token, self.last_event_id = next_run, b"", 0
             self._catch_up_to = 0
+        elif self.closed is not None:  # closed otherwise: nothing more will come on this run
+            await self._after_close()
         elif page.next_page_token:
             self._token = page.next_page_token
-        elif self.closed is not None:
-            await self._after_close()
 
     async def _after_close(self) -> None:
         """The run closed without continuing as new (terminated or reset, by an operator or
@@ -462,9 +465,8 @@ class ShardTail:
             attributes = event.workflow_execution_continued_as_new_event_attributes
             return str(attributes.new_execution_run_id)
         elif kind in _CLOSED_EVENTS:
-            self.closed = closed(
-                RunInfo(self.workflow_id, self.run_id, False, EventType.Name(kind), 0, 0)
-            )
+            status = EventType.Name(kind).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
+            self.closed = closed(RunInfo(self.workflow_id, self.run_id, False, status, 0, 0))
         return ""
 
     async def confirm(self, max_age: float, wait: float) -> None:

@@ -287,7 +287,7 @@ def test_two_startups_interleaved_step_by_step_migrate_once(
                 *(r._open(t, t.client) for r, t in zip(runtimes, temporals, strict=True))
             )
             try:
-                return [(store.catalog, bool(store.root.get("migrated_from"))) for store in stores]
+                return [(store.catalog, bool(store.root.state.get("migrated_from"))) for store in stores]
             finally:
                 for store in stores:
                     for task in store._spawned:
