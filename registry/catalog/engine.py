@@ -211,6 +211,11 @@ class Shard:
         """Bytes entries and blobs may still take (the remembered outcomes' room aside)."""
         return self.limits.max_bytes - self.limits.reserved_bytes - self._entry_bytes()
 
+    def empty_room(self) -> int:
+        """Bytes entries and blobs could take were the shard empty."""
+        held = self._costs["entries"] + self._costs["blobs"] + self._costs["order"]
+        return self.room() + held
+
     def _entry_bytes(self) -> int:
         return self.size - self._costs["applied"]
 
@@ -272,10 +277,25 @@ class Shard:
         return {"id": op_id, "ok": True, "rev": self.revision, "result": prepared.result, **changes}
 
     def _over_budget(self, prepared: _Prepared) -> Refusal | None:
-        """RESOURCE_EXHAUSTED when the decision grows entries and blobs past their room."""
+        """RESOURCE_EXHAUSTED when the decision grows entries and blobs past their room:
+        ENTRY_TOO_LARGE when what it writes would not fit even an empty shard (more shards
+        would not help), SHARD_FULL otherwise."""
         growth = self._growth(prepared)
         if growth <= 0 or growth <= self.room():
             return None
+        written = sum(_item_cost(key, raw) for key, raw in prepared.put.items())
+        written += sum(_item_cost(digest, raw) for digest, raw in prepared.blobs.items())
+        if written > self.empty_room():
+            return Refusal(
+                "RESOURCE_EXHAUSTED",
+                "ENTRY_TOO_LARGE",
+                f"this write stores {written} bytes in registry shard {self.state['name']}, "
+                f"more than a shard may hold ({self.empty_room()} bytes: registry."
+                f"shard_max_bytes {self.limits.max_bytes}, less {self.limits.reserved_bytes} "
+                "kept for remembered writes); make it smaller (its schema, labels, "
+                "descriptions and warnings as JSON, non-ASCII characters escaped), or raise "
+                "registry.shard_max_bytes",
+            )
         return Refusal(
             "RESOURCE_EXHAUSTED",
             "SHARD_FULL",

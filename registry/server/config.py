@@ -44,6 +44,7 @@ from registry.server.principals import (
     derived_name,
 )
 from registry.shared.interpolate import MissingVariableError, interpolate
+from registry.shared.specs import MAX_SHARD_BYTES, MIN_SHARD_BYTES
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 
@@ -197,8 +198,8 @@ class RegistrySettings(_Section):
     )
     shard_max_bytes: int = Field(
         default=1_000_000,
-        ge=262_144,
-        le=1_500_000,
+        ge=MIN_SHARD_BYTES,
+        le=MAX_SHARD_BYTES,
         description="Bound of each registry shard's state, in bytes as Temporal's payload "
         "converter writes it; a write that would pass it is refused (RESOURCE_EXHAUSTED). "
         "Temporal refuses a payload over 2 MiB.",

@@ -47,6 +47,11 @@ MAX_INPUT_SCHEMA_DEPTH: Final = 32  # nesting of objects and arrays; `{}` has de
 # registry.decoding: the deepest JSON value every protobuf decoder on the path accepts)
 MAX_WORKFLOWS_PER_WORKER: Final = 200
 MAX_REGISTRATION_BYTES: Final = 1024 * 1024  # Temporal warns at 256 KiB, fails at 2 MB
+# Bounds of registry.shard_max_bytes. At the smallest, an empty shard still holds the largest
+# worker registration and a type with the largest schema (after the room kept for remembered
+# writes, registry.catalog.engine.Limits); the largest stays far below Temporal's 2 MiB.
+MIN_SHARD_BYTES: Final = 512 * 1024
+MAX_SHARD_BYTES: Final = 1_500_000
 MIN_TTL_SECONDS: Final = 5
 MAX_TTL_SECONDS: Final = 86_400
 DEFAULT_TTL_SECONDS: Final = 60  # what ttl_seconds == 0 means

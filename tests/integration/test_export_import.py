@@ -34,6 +34,7 @@ from temporalio.client import Client
 from integration.stack import ENV, Registry, TemporalDevServer, authorized, wait_until
 from integration.test_registry_durability import own_registry_settings, running, unique
 from registry.devstack.binaries import venv_binary
+from registry.shared.specs import MIN_SHARD_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -283,7 +284,7 @@ def test_an_export_that_does_not_fit_is_refused_before_anything_changes(
         workdir,
         temporal.address,
         overrides=own_registry_settings(
-            shard_max_bytes=262_144, shards={"types": 1, "workers": 1, "ids": 1}
+            shard_max_bytes=MIN_SHARD_BYTES, shards={"types": 1, "workers": 1, "ids": 1}
         ),
     )
     workers = {
@@ -297,7 +298,7 @@ def test_an_export_that_does_not_fit_is_refused_before_anything_changes(
             "expires": 2.0,
             "principal": "",
         }
-        for i in range(900)
+        for i in range(2400)
     }
     export = {
         "format": "temporal-registry-export",
@@ -316,7 +317,7 @@ def test_an_export_that_does_not_fit_is_refused_before_anything_changes(
     assert refused.returncode == 1
     workflow_id = registry.config()["registry"]["workflow_id"]
     assert f"registry shard {workflow_id}/workers/00 would hold" in refused.stderr
-    fits = "900 workers do not fit in 1 shards: registry.shards.workers: 2 would hold"
+    fits = "2400 workers do not fit in 1 shards: registry.shards.workers: 2 would hold"
     assert fits in refused.stderr
     assert "Nothing was changed" in refused.stderr
 

@@ -47,6 +47,7 @@ from registry.catalog.workflow import RegistryRoot, RegistryShard
 from registry.runtime import RegistryRuntime
 from registry.server.config import load_config
 from registry.shared.model import SlugCounter, StoredWorker, StoredWorkflow, WorkflowSpec
+from registry.shared.specs import MIN_SHARD_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -287,7 +288,9 @@ def test_two_startups_interleaved_step_by_step_migrate_once(
                 *(r._open(t, t.client) for r, t in zip(runtimes, temporals, strict=True))
             )
             try:
-                return [(store.catalog, bool(store.root.state.get("migrated_from"))) for store in stores]
+                return [
+                    (store.catalog, bool(store.root.state.get("migrated_from"))) for store in stores
+                ]
             finally:
                 for store in stores:
                     for task in store._spawned:
@@ -314,13 +317,13 @@ def test_a_0_2_catalogue_too_large_for_the_layout_is_refused_before_anything_is_
     workdir: Path, temporal: TemporalDevServer
 ) -> None:
     settings = own_registry_settings(
-        shard_max_bytes=262_144, shards={"types": 1, "workers": 1, "ids": 1}
+        shard_max_bytes=MIN_SHARD_BYTES, shards={"types": 1, "workers": 1, "ids": 1}
     )
     workflow_id, task_queue = (
         settings["registry"]["workflow_id"],
         settings["registry"]["task_queue"],
     )
-    asyncio.run(start_legacy(temporal.address, workflow_id, task_queue, legacy_state(900)))
+    asyncio.run(start_legacy(temporal.address, workflow_id, task_queue, legacy_state(2400)))
     registry = Registry(workdir, temporal.address, overrides=settings).start()
     try:
         with grpc.insecure_channel(registry.grpc_target) as channel:

@@ -55,7 +55,20 @@ from registry.shared.model import (
     WorkflowToggle,
     WorkflowWrite,
 )
-from registry.shared.specs import DEFAULT_TTL_SECONDS
+from registry.shared.specs import (
+    DEFAULT_TTL_SECONDS,
+    MAX_IDENTIFIER_LENGTH,
+    MAX_INPUT_SCHEMA_BYTES,
+    MAX_INPUT_WARNING_FIELD_LENGTH,
+    MAX_INPUT_WARNING_MESSAGE_LENGTH,
+    MAX_INPUT_WARNINGS,
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_SEARCH_ATTRIBUTE_DESCRIPTION_LENGTH,
+    MAX_SEARCH_ATTRIBUTES,
+    MIN_SHARD_BYTES,
+)
 
 CONVERTER = DataConverter.default.payload_converter
 NOW = 1_800_000_000.0
@@ -117,9 +130,10 @@ def registration(
 class Registry:
     """A workers shard and a types shard, written as the server writes them."""
 
-    def __init__(self) -> None:
-        self.workers = Shard(new_state("workers", "workflow-registry/workers/00", Limits()))
-        self.types = Shard(new_state("types", "workflow-registry/types/00", Limits()))
+    def __init__(self, limits: Limits | None = None) -> None:
+        limits = limits or Limits()
+        self.workers = Shard(new_state("workers", "workflow-registry/workers/00", limits))
+        self.types = Shard(new_state("types", "workflow-registry/types/00", limits))
 
     def register(self, reg: WorkerRegistration, now: float = NOW) -> list[dict[str, Any]]:
         """Declare each type (keep_queue from the other workers), then, when none was
@@ -721,6 +735,87 @@ def test_an_empty_schema_is_no_blob() -> None:
     assert (entry["schema"], "_refs" in entry, registry.types.state["blobs"]) == ("", False, {})
     assert schema_digest({}) == ""
     assert registry.workflows()[ORDERS].spec.input_schema == {}
+
+
+# --- size: the largest valid entries -----------------------------------------------------------
+
+
+def largest_labels(prefix: str) -> dict[str, str]:
+    """The most labels, the longest keys and values, non-ASCII: six bytes a character once
+    the payload converter escapes them."""
+    key = MAX_LABEL_KEY_LENGTH - len(prefix) - 2
+    return {f"{prefix}{i:02d}" + "k" * key: "é" * MAX_LABEL_VALUE_LENGTH for i in range(MAX_LABELS)}
+
+
+def largest_schema() -> dict[str, Any]:
+    """An input schema of MAX_INPUT_SCHEMA_BYTES as json.dumps writes it."""
+    frame = {"type": "object", "description": ""}
+    return {**frame, "description": "d" * (MAX_INPUT_SCHEMA_BYTES - len(json.dumps(frame)))}
+
+
+def test_the_largest_worker_and_schema_fit_an_empty_shard_at_the_smallest_bound() -> None:
+    """At registry.shard_max_bytes' minimum, a registration at every limit is stored, not
+    refused: the bound is about how many entries a shard holds, never about a valid one."""
+    longest = "w" * MAX_IDENTIFIER_LENGTH
+    reg = registration(
+        longest,
+        "q" * MAX_IDENTIFIER_LENGTH,
+        spec("t" * MAX_IDENTIFIER_LENGTH, input_schema=largest_schema(), labels={"team": "x"}),
+        labels=largest_labels("w"),
+    )
+    registry = Registry(Limits(max_bytes=MIN_SHARD_BYTES))
+    assert all(outcome["ok"] for outcome in registry.register(reg))
+    for shard in (registry.workers, registry.types):
+        assert CONVERTER.to_payloads([shard.state])[0].ByteSize() == shard.size <= MIN_SHARD_BYTES
+    assert registry.all_workers()[longest].labels == reg.labels
+
+
+def test_an_entry_no_shard_could_hold_is_refused_as_too_large_and_the_shard_keeps_working() -> None:
+    """A type at every limit at once (the largest schema, labels, warnings and search
+    attributes, non-ASCII) is larger than a shard at the smallest bound may hold: refused
+    ENTRY_TOO_LARGE (more shards would not help), nothing stored, and the shard takes the
+    next write."""
+    huge = spec(
+        ORDERS,
+        input_schema=largest_schema(),
+        labels=largest_labels("t"),
+        description="é" * 10_000,
+        schedule_input_warnings=[
+            InputWarningSpec(
+                "f" * (MAX_INPUT_WARNING_FIELD_LENGTH - 2) + f"{i:02d}",
+                "é" * MAX_INPUT_WARNING_MESSAGE_LENGTH,
+            )
+            for i in range(MAX_INPUT_WARNINGS)
+        ],
+        search_attributes=[
+            SearchAttributeSpec(
+                f"Attr{i:02d}", "Keyword", "é" * MAX_SEARCH_ATTRIBUTE_DESCRIPTION_LENGTH
+            )
+            for i in range(MAX_SEARCH_ATTRIBUTES)
+        ],
+    )
+    registry = Registry(Limits(max_bytes=MIN_SHARD_BYTES))
+    before = registry.snapshot()
+    (outcome,) = registry.register(registration("w1", "orders", huge))
+    assert refusal(outcome) == ("RESOURCE_EXHAUSTED", "ENTRY_TOO_LARGE")
+    assert "registry.shard_max_bytes" in outcome["message"]
+    assert registry.snapshot() == before
+    assert all(outcome["ok"] for outcome in registry.register(registration()))
+
+
+def test_a_full_shard_says_so_and_frees_room_on_delete() -> None:
+    """SHARD_FULL, not ENTRY_TOO_LARGE, once entries that would each fit fill the shard."""
+    registry = Registry(Limits(max_bytes=MIN_SHARD_BYTES))
+    outcomes: list[dict[str, Any]] = []
+    for n in range(20):
+        reg = registration(f"w{n:02d}", "orders", spec(ORDERS), labels=largest_labels(f"{n:02d}"))
+        outcomes = registry.register(reg)
+        if not outcomes[-1]["ok"]:
+            break
+    assert refusal(outcomes[-1]) == ("RESOURCE_EXHAUSTED", "SHARD_FULL")
+    assert 1 < n < 20
+    assert registry.worker_op(unregister_op(WorkerRef("w00")))["ok"]
+    assert all(outcome["ok"] for outcome in registry.register(reg))
 
 
 # --- the encoding -----------------------------------------------------------------------------
