@@ -9,7 +9,7 @@ with another layout (each key hashed again with registry.catalog.layout):
   "format": "temporal-registry-export", "version": 1,
   "registry": "workflow-registry", "namespace": "default",
   "exported_at": "2026-12-03T10:54:03Z", "exported_at_epoch": 1796295243.0,
-  "layout": {"types": 16, "workers": 32, "ids": 8},
+  "layout": {"types": 32, "workers": 32, "ids": 8},
   "revisions": {"types": 812, "workers": 40211, "ids": 93},
   "root": {...the root workflow's state...},
   "entries": {

@@ -160,7 +160,7 @@ class TemporalConfig(_Section):
 class ShardCounts(_Section):
     """How many shard workflows hold each kind of registry state."""
 
-    types: int = Field(default=16, ge=1, le=256, description="Shards of workflow types.")
+    types: int = Field(default=32, ge=1, le=256, description="Shards of workflow types.")
     workers: int = Field(default=32, ge=1, le=256, description="Shards of workers and leases.")
     ids: int = Field(
         default=8, ge=1, le=64, description="Shards of readable-id counters and request ids."
