@@ -14,6 +14,8 @@ import urllib.request
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
@@ -130,6 +132,96 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 )
 def test_good_schemas(schema: dict[str, Any]) -> None:
     assert check_schema(schema) == []
+
+
+# Values the meta-schema accepts for some keywords and refuses for others, formats included
+# (URIs, URI references, anchors, linear and backtracking patterns).
+_VALUES = st.sampled_from(
+    [
+        "string",
+        "strin",
+        "object",
+        -1,
+        0,
+        2,
+        1.5,
+        True,
+        None,
+        [],
+        ["a"],
+        ["a", "a"],
+        {},
+        "order.json",
+        "::not a uri",
+        "https://example.com/s",
+        "#/$defs/a",
+        "#a",
+        "a b",
+        "^[a-z]+$",
+        "(?=a)",
+        "[a-",
+        "(a)\\1",
+        "1bad",
+        "ok_anchor",
+    ]
+)
+_KEYWORDS = st.sampled_from(
+    [
+        "type",
+        "minLength",
+        "maxItems",
+        "required",
+        "enum",
+        "const",
+        "$id",
+        "$schema",
+        "$anchor",
+        "$dynamicAnchor",
+        "$comment",
+        "pattern",
+        "format",
+        "uniqueItems",
+        "multipleOf",
+        "title",
+        "$vocabulary",
+        "x-custom",
+        "dependentRequired",
+    ]
+)
+_SUBSCHEMA_KEYWORDS = st.sampled_from(
+    ["properties", "patternProperties", "$defs", "items", "not", "allOf", "prefixItems"]
+)
+
+
+def _subschemas(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from(["a", "b/c", "^x$", "(?<=x)", "[z-"])
+    return st.one_of(
+        st.tuples(_SUBSCHEMA_KEYWORDS, st.dictionaries(keys, children, max_size=2)),
+        st.tuples(_SUBSCHEMA_KEYWORDS, st.lists(children, max_size=2)),
+        st.tuples(_SUBSCHEMA_KEYWORDS, children),
+    ).map(lambda pair: {pair[0]: pair[1]})
+
+
+_SCHEMAS = st.recursive(
+    st.dictionaries(_KEYWORDS, _VALUES, max_size=3) | st.booleans(),
+    lambda children: st.builds(
+        lambda base, sub: {**base, **sub} if isinstance(base, dict) else sub,
+        st.dictionaries(_KEYWORDS, _VALUES, max_size=2),
+        _subschemas(children),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SCHEMAS)
+def test_the_fast_meta_schema_check_agrees_with_jsonschema(schema: Any) -> None:
+    """jsonschema-rs decides whether a schema passes the meta-schema; only a refused one goes
+    through jsonschema (Python) for its violations. Both must agree, formats included."""
+    if not isinstance(schema, dict):
+        return
+    refused_by_python = bool(list(schemas._meta_validator().iter_errors(schema)))
+    assert schemas._meta_check().is_valid(schema) is not refused_by_python, schema
 
 
 def test_meta_schema_errors_point_into_the_schema() -> None:
