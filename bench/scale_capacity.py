@@ -4,6 +4,8 @@
 Starts a real stack (Temporal dev server, the registry, Envoy; default configuration: the
 default shard layout and bound) and, through the registry's own gRPC port:
 
+0. measures the ceiling the writes sit on: plain Temporal updates to as many workflows as the
+   registry has worker shards, --in-flight at a time, on the same server (one update each);
 1. registers --workers workers (3 workflow types each, over --queues task queues) declaring
    --types workflow types with --schema-bytes input schemas, --in-flight at a time, and
    reports registrations/s (overall and the slowest 10 s window) and every refusal;
@@ -36,8 +38,10 @@ from typing import Any
 import grpc
 from benchlib import LatencySummary, Stack, aio_channel, running_stack
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 TARGET_RATE = 500.0
 TARGET_ACTIVATION_MS = 200.0
@@ -82,6 +86,57 @@ def registration(i: int, args: argparse.Namespace, schemas: list[dict[str, Any]]
     for message, t in zip(request.workflows, types, strict=True):
         message.input_schema.update(schemas[t])
     return request
+
+
+@workflow.defn(sandboxed=False)
+class DirectUpdates:
+    """The baseline: a workflow whose update does nothing but count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def apply(self, op: dict[str, Any]) -> int:
+        self.count += 1
+        return self.count
+
+
+async def direct_update_rate(
+    client: Client, workflows: int, in_flight: int, seconds: float = 15.0
+) -> tuple[float, LatencySummary]:
+    """Plain Temporal updates on the same server, as many workflows and in flight as the
+    registrations: the per-update ceiling a registry write sits on (one update each)."""
+    queue = f"direct-updates-{uuid.uuid4().hex[:8]}"
+    latencies: list[float] = []
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[DirectUpdates],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handles = [
+            await client.start_workflow(DirectUpdates.run, id=f"{queue}-{n}", task_queue=queue)
+            for n in range(workflows)
+        ]
+        stop = time.monotonic() + seconds
+
+        async def caller(n: int) -> None:
+            while time.monotonic() < stop:
+                began = time.perf_counter()
+                await handles[n % workflows].execute_update(DirectUpdates.apply, {"n": n})
+                latencies.append(time.perf_counter() - began)
+                n += in_flight
+
+        started = time.monotonic()
+        await asyncio.gather(*(caller(n) for n in range(in_flight)))
+        elapsed = time.monotonic() - started
+        for handle in handles:
+            await handle.terminate("scale bench: baseline done")
+    return len(latencies) / elapsed, LatencySummary.of(latencies)
 
 
 async def register_all(
@@ -243,6 +298,16 @@ async def measure(stack: Stack, args: argparse.Namespace) -> None:
     client = await Client.connect(stack.temporal.address)
     async with aio_channel(stack.registry.grpc_target) as channel:
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        status = await stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest())
+        worker_shards = sum(1 for s in status.shards if "/workers/" in s.workflow_id)
+        direct_rate, direct_latency = await direct_update_rate(
+            client, worker_shards, args.in_flight
+        )
+        print(
+            f"direct Temporal updates ({worker_shards} workflows, {args.in_flight} in flight): "
+            f"{direct_rate:.0f}/s, {direct_latency.line()}",
+            flush=True,
+        )
         print(f"registering {args.workers} workers ({args.types} types, {args.queues} queues)")
         registered = await register_all(stub, args, schemas)
         status = await stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest())
@@ -256,7 +321,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> None:
     print(
         f"registrations: {registered['registered']} in {registered['seconds']:.0f} s, "
         f"{rate:.0f}/s (slowest 10 s window {registered['slowest_window_rate']:.0f}/s; "
-        f"target {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'MISSED'}), "
+        f"target {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'MISSED'}; "
+        f"{rate / direct_rate:.2f}x the direct update rate {direct_rate:.0f}/s), "
         f"refused: {registered['refused'] or 'none'}"
     )
     print(
