@@ -1,3 +1,3 @@
 """Workflow types and workers: the RegistryService handlers, the rules of every write, the
-registry workflow that stores them, the calls to it, and this process's copy of the
-catalogue."""
+registry workflows that store them (a root and shards), the calls to them, and this process's
+view of them."""

@@ -27,7 +27,7 @@ HEARTBEATS = Counter(
 )
 LEASE_RENEWAL_FLUSHES = Counter(
     "temporal_registry_lease_renewal_flushes_total",
-    "Batched lease renewal updates sent to the registry workflow.",
+    "Lease renewal operations sent to the worker shards (one per shard per flush).",
 )
 LEASES_RENEWED = Counter(
     "temporal_registry_leases_renewed_total",
@@ -39,7 +39,7 @@ WORKERS_EXPIRED = Counter(
 )
 REGISTRY_WRITES = Counter(
     "temporal_registry_writes_total",
-    "Updates sent to the registry workflow, by update and outcome (ok, refused, failed).",
+    "Operations sent to the registry's shards, by operation and outcome (ok, refused, failed).",
     ["update", "outcome"],
 )
 

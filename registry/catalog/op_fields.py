@@ -1,7 +1,7 @@
 """Reading a shard operation's fields without trusting them: the shape checks every decide
 function (registry.catalog.shard_rules, registry.dispatch.claims) makes before it decides.
 
-An operation is plain JSON from a registry update (DESIGN: `{"id", "op", ...fields}`). The
+An operation is plain JSON from a registry update (`{"id", "op", ...fields}`). The
 server checked the request's syntax before it built the operation, so these checks do not
 repeat it (a syntax rule tightened later must not change what a replayed history decides);
 they only make sure a decide function never raises and never stores anything but plain JSON

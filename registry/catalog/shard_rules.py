@@ -1,5 +1,5 @@
-"""The rules of the `workers` and `types` shards: their decide functions (DESIGN14, "Entries"
-and "Operations"), the encoding of their entries, and the operations the server sends.
+"""The rules of the `workers` and `types` shards: their decide functions (docs/architecture.md,
+"Entries and operations"), the encoding of their entries, and the operations the server sends.
 
 A decide function (`decide_worker_op`, `decide_type_op`) looks at one operation and the
 shard's entries (registry.catalog.engine.View) and returns what changes (a Decision) or why
@@ -357,7 +357,7 @@ def _foreign_declaration(
 
 
 def decide_worker_op(op: Mapping[str, Any], view: View, now: float) -> Decision | Refusal:
-    """register, unregister, renew, expire (see the module's docstring and DESIGN14)."""
+    """register, unregister, renew, expire (see the module's docstring and docs/architecture.md)."""
     return decide_op(op, view, now, _WORKER_OPS)
 
 
@@ -449,7 +449,7 @@ def _expire(fields: Fields, view: View, now: float) -> Decision | Refusal:
 
 
 def decide_type_op(op: Mapping[str, Any], view: View, now: float) -> Decision | Refusal:
-    """declare, put, delete, toggle (see the module's docstring and DESIGN14)."""
+    """declare, put, delete, toggle (see the module's docstring and docs/architecture.md)."""
     return decide_op(op, view, now, _TYPE_OPS)
 
 

@@ -1,9 +1,10 @@
 """The rules of the `ids` shards: readable workflow id counters (`<slug>-r<N>`) and the
 request records that make a retried start get the counter it got the first time.
 
-`decide_id_op` is the shards' decide function (registry.catalog.engine; DESIGN14, "Entries" and
-"Operations"). A shard is ordered: its keys are kept least recently used first (a JSON list,
-which survives continue-as-new in order), and every put moves a key to the most recent end.
+`decide_id_op` is the shards' decide function (registry.catalog.engine; docs/architecture.md,
+"Entries and operations"). A shard is ordered: its keys are kept least recently used first (a
+JSON list, which survives continue-as-new in order), and every put moves a key to the most
+recent end.
 
 - slug, key `s:<slug>`: {"counter": int, "last": when it was last claimed or reset}
 - request record, key `r:<request_id>`: {"slug", "counter", "at"}. A record lives in the shard

@@ -9,7 +9,7 @@
 
 Health, readiness, the gRPC health service and reflection are public. An RPC missing from
 the table needs `admin` (fail closed). Tokens are compared in constant time. Ownership of
-workers and workflow types is recorded and enforced by the registry workflow
+workers and workflow types is recorded and enforced by the registry's shards
 (registry.catalog), from the principal the server passes in each write.
 """
 

@@ -168,16 +168,17 @@ class ShardCounts(_Section):
 
 
 class RegistrySettings(_Section):
-    """The registry workflow in Temporal."""
+    """The registry workflows in Temporal."""
 
     workflow_id: NonEmptyStr = Field(
-        default="workflow-registry", description="Workflow id of the registry workflow."
+        default="workflow-registry",
+        description="Prefix of the registry workflows' ids: <id>/root and <id>/<kind>/<NN>.",
     )
     task_queue: NonEmptyStr = Field(
-        default="temporal-registry", description="Task queue the registry workflow runs on."
+        default="temporal-registry", description="Task queue the registry workflows run on."
     )
     query_timeout_seconds: float = Field(
-        default=5.0, gt=0, description="Timeout of queries to the registry workflow."
+        default=5.0, gt=0, description="Timeout of calls to the registry workflows."
     )
     continue_as_new_events: int = Field(
         default=2_000,

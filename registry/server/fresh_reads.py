@@ -1,4 +1,4 @@
-"""Reads of remote state (the registry workflow's snapshot, a task queue's pollers) that a
+"""Reads of remote state (a task queue's pollers) that a
 caller needs to have *started after it asked*, shared by concurrent callers and spaced, so a
 flood of callers that miss cannot flood Temporal: one read in flight per key, and reads of a
 key start at most every `spacing` seconds."""

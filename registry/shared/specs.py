@@ -1,7 +1,7 @@
 """Structural validation of what clients send: workflow specs and worker registrations.
 
-Used twice: by the gRPC server before it calls Temporal, and by the registry workflow's
-update validators, so a bad payload never reaches workflow state. It must therefore load in
+Used by the gRPC server before it sends anything to Temporal, and (its JSON value and number
+checks) by the shards' operation checks (registry.catalog.op_fields). It must therefore load in
 Temporal's workflow sandbox: standard library only (no time, random, os or IO), deterministic,
 and it never raises on hostile input. Values arrive from JSON, so every field may have the
 wrong Python type; that is reported as a violation (reason `invalid_type`), never raised.
