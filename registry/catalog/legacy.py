@@ -3,9 +3,10 @@
 Version 0.2 kept all registry state in one workflow (`registry.workflow_id`, workflow type
 `TemporalRegistry`) whose run input is `{"catalog": {"revision", "workflows": {type:
 StoredWorkflow}, "workers": {id: StoredWorker}, "slugs": {slug: SlugCounter}}, ...}` and
-whose every write update answered a `CatalogChange` (registry.shared.model), the change it
-made. Its current state is therefore its current run's input with every completed write's
-result applied in order, as 0.2 applied them (`apply_change` below, unchanged in meaning):
+whose every write update answered a CatalogChange, the change it made: a dict with the
+new `revision` and the lists below (`_CHANGE_FIELDS`) of upserted and deleted entries. Its
+current state is therefore its current run's input with every completed write's result
+applied in order, as 0.2 applied them (`apply_change` below, unchanged in meaning):
 no workflow code runs, so nothing is decided again with today's rules.
 
 The catalogue becomes an Export (registry.catalog.export), from which the shards' states are

@@ -1,5 +1,5 @@
-"""The registry's data model: plain dataclasses shared by the registry
-workflow, its update validators and the servers.
+"""The registry's data model: plain dataclasses shared by the server, the shards' rules
+(which encode them as entries, registry.catalog.shard_rules) and the client side.
 
 Standard library only, so the workflow sandbox can import it unchanged, and
 every value round-trips through Temporal's JSON payload converter.
@@ -114,18 +114,7 @@ class SlugCounter:
     claims: dict[str, int] = field(default_factory=dict)  # request_id -> counter, oldest first
 
 
-@dataclass
-class Catalog:
-    """The registry's state at one revision: what the `snapshot` query returns. `slugs` is
-    ordered from least to most recently claimed (the LRU order of eviction)."""
-
-    revision: int = 0
-    workflows: dict[str, StoredWorkflow] = field(default_factory=dict)
-    workers: dict[str, StoredWorker] = field(default_factory=dict)
-    slugs: dict[str, SlugCounter] = field(default_factory=dict)
-
-
-# --- writes: the argument of each registry workflow update ------------------------------------
+# --- writes: what the server asks of the shards (registry.catalog.shard_rules builds the ops) --
 
 
 @dataclass
@@ -135,21 +124,6 @@ class WorkerRef:
     worker_id: str
     principal: str = ""
     admin: bool = False
-
-
-@dataclass
-class LeaseRenewals:
-    """worker_id -> new lease expiry (Unix seconds); a lease is never shortened."""
-
-    expires_at: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class WorkerExpiry:
-    """Workers the server found past their grace period; the workflow re-checks each."""
-
-    worker_ids: list[str] = field(default_factory=list)
-    grace_factor: float = 2.0
 
 
 @dataclass
@@ -173,44 +147,3 @@ class WorkflowToggle:
     workflow_type: str
     enabled: bool
     reason: str = ""
-
-
-@dataclass
-class SlugClaim:
-    """Claim the next counter of `slug` (at least `at_least`). Entries unclaimed for
-    `ttl_seconds` expire, and the least recently claimed go beyond `max_slugs`."""
-
-    slug: str
-    request_id: str = ""
-    at_least: int = 0
-    ttl_seconds: float = 30 * 86_400
-    max_slugs: int = 2_000
-
-
-@dataclass
-class SlugReset:
-    slug: str
-
-
-@dataclass
-class Handover:
-    """Drain this run and continue as new."""
-
-    reason: str = ""
-
-
-@dataclass
-class CatalogChange:
-    """What one write changed: the result of every write update. A server applies it to its
-    copy of the catalogue; `revision` is the catalogue's revision after the write."""
-
-    revision: int
-    workflows: list[StoredWorkflow] = field(default_factory=list)
-    workers: list[StoredWorker] = field(default_factory=list)
-    deleted_workflows: list[str] = field(default_factory=list)
-    deleted_workers: list[str] = field(default_factory=list)
-    changed_workflows: list[str] = field(default_factory=list)  # specs created or changed
-    no_op: bool = False  # the write changed nothing; `revision` is the current one
-    slugs: list[SlugCounter] = field(default_factory=list)
-    deleted_slugs: list[str] = field(default_factory=list)
-    counter: int = 0  # what a slug claim got, or what a reset replaced
