@@ -8,12 +8,13 @@ sandbox can import this module unchanged.
 Leases and heartbeats
 ---------------------
 A worker registers with a TTL and gets a stored lease `expires_at = now + ttl`
-in the durable registry workflow. Its heartbeats stay in the registry server's
-memory; once per flush interval F the server sends one batched update with the
+in its worker shard, one of the durable registry workflows. Its heartbeats stay
+in the registry server's memory; once per flush interval F the server takes the
 workers from `renewals_due`: those that heartbeated since their lease was last
 renewed and whose stored lease would expire before the next flush can land
-(`expires_at < now + F + margin`, margin = how long an update may take to land).
-A renewal sets `expires_at = last_heartbeat + ttl`.
+(`expires_at < now + F + margin`, margin = how long an update may take to land),
+and sends one renewal per worker shard holding any of them, which that shard's
+group commit writes as one update. A renewal sets `expires_at = last_heartbeat + ttl`.
 
 A heartbeating worker's stored lease never lapses if `ttl > F + margin + h`
 (h = heartbeat interval): when it is due, its last heartbeat is at most h old,
@@ -21,21 +22,36 @@ so the renewal moves the lease past the next flush plus the margin.
 
 History growth
 --------------
-With N workers heartbeating every h seconds, TTL T, flush interval F and
-margin m (each update adds about 5 history events):
+With N workers heartbeating every h seconds, spread over S worker shards, TTL T,
+flush interval F and margin m (each update adds about 5 history events):
 
-* at most one update per flush interval: at most 5 / F events per second,
+* at most one update per worker shard per flush interval, and only shards
+  holding a due worker get one: at most min(S, N) / F updates per second,
   whatever the heartbeat frequency;
 * each worker is renewed at most about once per P = T - F - m - h seconds
   (its renewal period; between P and P + F in practice);
-* so updates per second <= min(1 / F, N / P), heartbeats per second = N / h, and
+* so updates per second <= min(min(S, N) / F, N / P), heartbeats per second =
+  N / h, and
 
-      events per 1,000 heartbeats = 5000 * h * min(1 / (N * F), 1 / P)
+      events per 1,000 heartbeats = 5000 * h * min(min(S, N) / (N * F), 1 / P)
 
-  (`history_events_per_1000_heartbeats`). Workers registered at staggered
-  times with N >= P / F make every flush carry a renewal, which gives
-  5000 * h / (N * F): 50 for N=100, h=5 s, T=30 s, F=5 s, m=5 s; 4.2 for N=100,
-  h=5 s, T=300 s, F=60 s, m=10 s. Writing every heartbeat would cost 5,000.
+  (`history_events_per_1000_heartbeats`; `shards` = S, 1 for a single registry
+  workflow). The events land in the shards' histories, S workflows each
+  continuing as new on its own, so one shard's history grows by at most
+  5 / F events per second however many workers heartbeat.
+
+  Example, the default S = 32 with N = 1000, h = 1 s, T = 30 s, F = 5 s,
+  m = 5 s: P = 19 s; the shards allow 32 / 5 = 6.4 updates per second, the
+  leases 1000 / 19 = 53, so 6.4 updates (32 events) per second against 1,000
+  heartbeats per second: 32 events per 1,000 heartbeats (1 with one shard).
+  With N >= S * P / F workers registered at staggered times, almost every
+  shard renews at every flush, close to the bound (31.96 simulated over an
+  hour in tests/unit/test_liveness.py). With a few workers per shard each
+  renewal is nearly an update of its own and both terms are close: N = 100,
+  h = 5 s, T = 30 s, F = 5 s, m = 5 s gives 5000 * 5 * min(32 / 500, 1 / 15)
+  = 1,600 (50 with one shard); with a long TTL the lease term wins: N = 100,
+  h = 5 s, T = 300 s, F = 60 s, m = 10 s gives 5000 * 5 / 225 = 111
+  (4.2 with one shard). Writing every heartbeat would cost 5,000.
 """
 
 from __future__ import annotations
@@ -122,11 +138,19 @@ def apply_renewals(leases: Mapping[str, Lease], renewals: Mapping[str, float]) -
 
 
 def history_events_per_1000_heartbeats(
-    workers: int, heartbeat_interval: float, ttl: float, flush_interval: float, margin: float
+    workers: int,
+    heartbeat_interval: float,
+    ttl: float,
+    flush_interval: float,
+    margin: float,
+    *,
+    shards: int = 1,
 ) -> float:
-    """The upper bound on history growth from the module docstring."""
+    """The upper bound on history growth from the module docstring, summed over every worker
+    shard: `shards` is how many worker shards the workers are spread over."""
     renewal_period = max(flush_interval, ttl - flush_interval - margin - heartbeat_interval)
-    updates_per_worker_second = min(1 / (workers * flush_interval), 1 / renewal_period)
+    updating = min(shards, workers)  # shards that can hold a due worker
+    updates_per_worker_second = min(updating / (workers * flush_interval), 1 / renewal_period)
     return EVENTS_PER_UPDATE * 1000 * heartbeat_interval * updates_per_worker_second
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from registry.catalog.layout import shard_index
 from registry.liveness import rules as liveness
 from registry.liveness.rules import (
     EVENTS_PER_UPDATE,
@@ -118,13 +119,17 @@ def simulate(
     margin: float,
     duration: float = 3600.0,
     latency: float = 1.0,
+    shards: int = 1,
 ) -> Simulation:
     """Workers register at staggered times over one TTL (a rolling deploy) and
     heartbeat every `heartbeat` seconds; the server flushes every `flush`
-    seconds and each update lands `latency` later. Checks that no stored lease
-    of a heartbeating worker ever lapses: leases only change when an update
+    seconds and each update lands `latency` later. Workers are spread over
+    `shards` worker shards as the registry spreads them (a hash of the id), and a
+    flush costs one update per shard holding a due worker. Checks that no stored
+    lease of a heartbeating worker ever lapses: leases only change when an update
     lands, so checking at every flush and every landing covers all times."""
     registered_at = {f"w{i:04d}": i * ttl / workers for i in range(workers)}
+    shard_of = {worker_id: shard_index(worker_id, shards) for worker_id in registered_at}
     stored: dict[str, Lease] = {}
     last_renewal: dict[str, float] = {}
     updates, shortest_gap = 0, float("inf")
@@ -142,7 +147,7 @@ def simulate(
         due = renewals_due(stored, last_heartbeat, now, flush, margin)
         if not due:
             continue
-        updates += 1
+        updates += len({shard_of[worker_id] for worker_id in due})
         assert all(lease_valid(lease, now + latency) for lease in stored.values()), now
         stored = apply_renewals(stored, due)
         for worker_id in due:
@@ -154,26 +159,72 @@ def simulate(
 
 
 @pytest.mark.parametrize(
-    ("workers", "heartbeat", "ttl", "flush", "margin", "expected"),
+    ("workers", "heartbeat", "ttl", "flush", "margin", "shards", "expected"),
     [
         # One update per 5 s flush carries 100 heartbeats' worth.
-        (100, 5.0, 30, 5.0, 5.0, 50.0),
+        (100, 5.0, 30, 5.0, 5.0, 1, 50.0),
         # Flushing once a minute with a 5 min TTL brings it under 5.
-        (100, 5.0, 300, 60.0, 10.0, 25 / 6),
+        (100, 5.0, 300, 60.0, 10.0, 1, 25 / 6),
         # Few workers: each is renewed at most once per ttl - flush - margin - heartbeat.
-        (2, 5.0, 30, 5.0, 5.0, 5000 * 5 / 15),
+        (2, 5.0, 30, 5.0, 5.0, 1, 5000 * 5 / 15),
+        # The default 32 worker shards (1,000 workers: below). About 3 workers per shard: the
+        # lease term bounds it, nearly one update per renewal.
+        (100, 5.0, 30, 5.0, 5.0, 32, 1600.0),
+        (100, 5.0, 300, 60.0, 10.0, 32, 5000 * 5 / 225),
+        # Fewer workers than shards: at most one shard per worker can need an update.
+        (10, 5.0, 30, 5.0, 5.0, 32, 5000 * 5 / 15),
+        (2, 5.0, 30, 5.0, 5.0, 32, 5000 * 5 / 15),
     ],
 )
 def test_history_growth_over_an_hour_matches_the_formula(
-    workers: int, heartbeat: float, ttl: int, flush: float, margin: float, expected: float
+    workers: int,
+    heartbeat: float,
+    ttl: int,
+    flush: float,
+    margin: float,
+    shards: int,
+    expected: float,
 ) -> None:
-    result = simulate(workers=workers, heartbeat=heartbeat, ttl=ttl, flush=flush, margin=margin)
-    bound = history_events_per_1000_heartbeats(workers, heartbeat, ttl, flush, margin)
+    result = simulate(
+        workers=workers, heartbeat=heartbeat, ttl=ttl, flush=flush, margin=margin, shards=shards
+    )
+    bound = history_events_per_1000_heartbeats(
+        workers, heartbeat, ttl, flush, margin, shards=shards
+    )
     assert bound == pytest.approx(expected)
     assert result.events_per_1000_heartbeats <= bound
-    assert result.updates <= 3600 / flush
+    assert result.updates <= min(shards, workers) * 3600 / flush
     assert result.shortest_renewal_gap >= ttl - flush - margin - heartbeat
     assert result.events_per_1000_heartbeats < EVENTS_PER_UPDATE * 1000  # one update per beat
+
+
+def test_one_shard_is_the_default() -> None:
+    assert history_events_per_1000_heartbeats(100, 5.0, 30, 5.0, 5.0) == pytest.approx(50.0)
+    assert history_events_per_1000_heartbeats(
+        100, 5.0, 30, 5.0, 5.0, shards=1
+    ) == history_events_per_1000_heartbeats(100, 5.0, 30, 5.0, 5.0)
+
+
+@pytest.mark.parametrize("workers", [1, 10, 100, 1000, 50_000])
+def test_shards_multiply_the_bound_at_most_by_their_number(workers: int) -> None:
+    one = history_events_per_1000_heartbeats(workers, 1.0, 30, 5.0, 5.0)
+    for shards in (2, 8, 32, 256):
+        many = history_events_per_1000_heartbeats(workers, 1.0, 30, 5.0, 5.0, shards=shards)
+        assert one <= many <= shards * one + 1e-9
+        # never above renewing each worker once per renewal period
+        assert many <= 5000 * 1.0 / (30 - 5 - 5 - 1) + 1e-9
+
+
+def test_a_thousand_workers_over_32_shards_nearly_reach_the_bound() -> None:
+    # Up to one update per shard per flush: 32 / 5 updates per second for 1,000 heartbeats
+    # per second. Staggered over one TTL, each shard holds about 31 workers, so nearly every
+    # shard has a due worker at every flush and the simulation comes close to the bound.
+    bound = history_events_per_1000_heartbeats(1000, 1.0, 30, 5.0, 5.0, shards=32)
+    assert bound == pytest.approx(32.0)
+    result = simulate(workers=1000, heartbeat=1.0, ttl=30, flush=5.0, margin=5.0, shards=32)
+    assert 0.95 * bound <= result.events_per_1000_heartbeats <= bound
+    assert result.updates <= 32 * 3600 / 5.0
+    assert result.shortest_renewal_gap >= 30 - 5 - 5 - 1
 
 
 def test_a_hundred_workers_cost_one_update_per_flush_not_per_heartbeat() -> None:
