@@ -77,6 +77,12 @@ class _Runs:
         self.updates = 0
         self.handover = ""
 
+    def hand_over(self, reason: object) -> str:
+        """Ask for a handover (the `hand_over` update of both workflows); this run's id."""
+        self.updates += 1
+        self.handover = reason if isinstance(reason, str) else "handover"
+        return workflow.info().run_id
+
     def due(self, state: Mapping[str, Any]) -> bool:
         info = workflow.info()
         return bool(
@@ -142,9 +148,7 @@ class RegistryShard:
     @workflow.update
     def hand_over(self, reason: str) -> str:
         """Drain this run and continue as new with the whole state; returns this run's id."""
-        self._runs.updates += 1
-        self._runs.handover = reason if isinstance(reason, str) else "handover"
-        return workflow.info().run_id
+        return self._runs.hand_over(reason)
 
     @hand_over.validator
     def _validate_hand_over(self, reason: str) -> None:
@@ -212,9 +216,8 @@ class RegistryRoot:
 
     @workflow.update
     def hand_over(self, reason: str) -> str:
-        self._runs.updates += 1
-        self._runs.handover = reason if isinstance(reason, str) else "handover"
-        return workflow.info().run_id
+        """Drain this run and continue as new with the whole state; returns this run's id."""
+        return self._runs.hand_over(reason)
 
     @hand_over.validator
     def _validate_hand_over(self, reason: str) -> None:
