@@ -105,7 +105,8 @@ def populate(channel: grpc.Channel, tag: str) -> None:
 
 
 def served(channel: grpc.Channel) -> dict[str, Any]:
-    """What a registry process serves, without what varies with time (health, last seen)."""
+    """What a registry process serves, without what varies with time (health, last seen) or
+    is empty (a 0.2 registry did not store every default)."""
     registry = registry_pb2_grpc.RegistryServiceStub(channel)
     dispatch = dispatch_pb2_grpc.DispatchServiceStub(channel)
     workflows = registry.ListWorkflows(
@@ -114,17 +115,14 @@ def served(channel: grpc.Channel) -> dict[str, Any]:
     workers = registry.ListWorkers(registry_pb2.ListWorkersRequest(page_size=1000), timeout=10)
     ids = dispatch.ListWorkflowIds(dispatch_pb2.ListWorkflowIdsRequest(page_size=1000), timeout=10)
     varying = {"workers", "healthy", "healthReasons", "lastSeenEpoch"}
+
+    def fields(message: Any) -> dict[str, Any]:
+        found = json_format.MessageToDict(message).items()
+        return {k: v for k, v in found if k not in varying and v not in ("", {}, [])}
+
     return {
-        "workflows": {
-            w.workflow_type: {
-                k: v for k, v in json_format.MessageToDict(w).items() if k not in varying
-            }
-            for w in workflows.workflows
-        },
-        "workers": {
-            w.worker_id: {k: v for k, v in json_format.MessageToDict(w).items() if k not in varying}
-            for w in workers.workers
-        },
+        "workflows": {w.workflow_type: fields(w) for w in workflows.workflows},
+        "workers": {w.worker_id: fields(w) for w in workers.workers},
         "ids": {c.slug: (c.counter, c.last_claimed_epoch) for c in ids.slug_counters},
     }
 

@@ -27,12 +27,9 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 from temporal_registry.v1 import (
     dispatch_pb2,
     dispatch_pb2_grpc,
-    registry_pb2,
-    registry_pb2_grpc,
     system_pb2,
     system_pb2_grpc,
 )
@@ -41,6 +38,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from integration.stack import Registry, TemporalDevServer, authorized, wait_until
+from integration.test_export_import import served
 from integration.test_registry_durability import own_registry_settings
 from registry.catalog.temporal import RegistryTemporal
 from registry.catalog.workflow import RegistryRoot, RegistryShard
@@ -141,27 +139,6 @@ def expected_state(state: dict[str, Any]) -> dict[str, Any]:
         workers[key] = {k: v for k, v in worker.items() if v not in ("", {}, [])}
     ids = {s: (v["counter"], v["last_claimed_epoch"]) for s, v in catalog["slugs"].items()}
     return {"workflows": workflows, "workers": workers, "ids": ids}
-
-
-def served(channel: grpc.Channel) -> dict[str, Any]:
-    registry = registry_pb2_grpc.RegistryServiceStub(channel)
-    dispatch = dispatch_pb2_grpc.DispatchServiceStub(channel)
-    workflows = registry.ListWorkflows(
-        registry_pb2.ListWorkflowsRequest(page_size=1000), timeout=10
-    )
-    workers = registry.ListWorkers(registry_pb2.ListWorkersRequest(page_size=1000), timeout=10)
-    ids = dispatch.ListWorkflowIds(dispatch_pb2.ListWorkflowIdsRequest(page_size=1000), timeout=10)
-    varying = {"workers", "healthy", "healthReasons", "lastSeenEpoch"}
-
-    def fields(message: Any) -> dict[str, Any]:
-        found = json_format.MessageToDict(message).items()
-        return {k: v for k, v in found if k not in varying and v not in ("", {}, [])}
-
-    return {
-        "workflows": {w.workflow_type: fields(w) for w in workflows.workflows},
-        "workers": {w.worker_id: fields(w) for w in workers.workers},
-        "ids": {c.slug: (c.counter, c.last_claimed_epoch) for c in ids.slug_counters},
-    }
 
 
 @contextmanager
