@@ -14,9 +14,13 @@ Measured during the heartbeat phase:
 * achieved heartbeats per second, errors by gRPC status code, client-side latency
   (p50/p90/p99/max, from just before the call to its response; sends run on a fixed schedule,
   so a slow server shows as schedule lag and a lower achieved rate);
-* history events the registry workflow gained: the open run's growth plus every run it
-  continued as new into (each run is described by run id), per 1,000 heartbeats, next to the
-  bound of registry.liveness.history_events_per_1000_heartbeats for the same parameters;
+* history events the registry's workflows gained, summed over all of them: the root and every
+  shard GetRegistryStatus lists (worker, type and id shards). For each, the growth of the run
+  open at the start plus every run it continued as new into (each run is described by run id).
+  Per 1,000 heartbeats, next to the bound of
+  registry.liveness.history_events_per_1000_heartbeats for the same parameters and the number
+  of worker shards (`shards=`), since lease renewals cost up to one update per worker shard
+  per flush;
 * registry writes (revision delta), continue-as-new count, healthy workers at the end;
 * RSS (VmRSS) of the registry process, and CPU time of each process of the stack.
 
@@ -51,13 +55,15 @@ from benchlib import (
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 from temporalio.client import Client
 
+from registry.catalog.layout import WORKERS
 from registry.liveness.rules import EVENTS_PER_UPDATE, history_events_per_1000_heartbeats
-from registry.server.config import LivenessConfig, RegistrySettings
+from registry.server.config import LivenessConfig
 
 WORKFLOW_TYPES = 20  # workers are spread over this many workflow types / task queues
 REGISTER_CONCURRENCY = 16
 CALL_TIMEOUT = 10.0
 IDLE_SECONDS = 3.0  # registry CPU is measured this long at rest, for a baseline
+DESCRIBE_CONCURRENCY = 16  # registry workflows described at once
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -106,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# --- registry workflow history ------------------------------------------------------------------
+# --- registry workflows' history ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,56 @@ async def history_since(
         length = description.raw_description.workflow_execution_info.history_length
         events += length - mark.history_length if run_id == mark.run_id else length
     return events, len(later)
+
+
+def registry_workflows(status: registry_pb2.GetRegistryStatusResponse) -> dict[str, str]:
+    """workflow id -> kind ("root", "workers", "types", "ids") of every registry workflow."""
+    workflows = {status.registry_workflow_id: "root"}
+    workflows.update({shard.workflow_id: shard.kind for shard in status.shards})
+    return workflows
+
+
+def new_runs_by_workflow(
+    before: registry_pb2.GetRegistryStatusResponse, after: registry_pb2.GetRegistryStatusResponse
+) -> dict[str, int]:
+    """workflow id -> runs it continued as new into between two statuses, as the registry saw
+    them: per shard from its count, the root's from the total less the shards'."""
+    was = {shard.workflow_id: shard.continue_as_new_count for shard in before.shards}
+    runs = {
+        shard.workflow_id: shard.continue_as_new_count - was.get(shard.workflow_id, 0)
+        for shard in after.shards
+    }
+    total = after.continue_as_new_count - before.continue_as_new_count
+    runs[after.registry_workflow_id] = max(0, total - sum(runs.values()))
+    return runs
+
+
+async def history_marks(client: Client, workflow_ids: list[str]) -> dict[str, HistoryMark]:
+    limit = asyncio.Semaphore(DESCRIBE_CONCURRENCY)
+
+    async def mark(workflow_id: str) -> HistoryMark:
+        async with limit:
+            return await history_mark(client, workflow_id)
+
+    marks = await asyncio.gather(*(mark(w) for w in workflow_ids))
+    return dict(zip(workflow_ids, marks, strict=True))
+
+
+async def registry_history_since(
+    client: Client, marks: dict[str, HistoryMark], expected_new_runs: dict[str, int]
+) -> dict[str, tuple[int, int]]:
+    """workflow id -> (events added since its mark, runs started since), for every marked
+    registry workflow (history_since on each)."""
+    limit = asyncio.Semaphore(DESCRIBE_CONCURRENCY)
+
+    async def since(workflow_id: str) -> tuple[int, int]:
+        async with limit:
+            return await history_since(
+                client, workflow_id, marks[workflow_id], expected_new_runs.get(workflow_id, 0)
+            )
+
+    added = await asyncio.gather(*(since(w) for w in marks))
+    return dict(zip(marks, added, strict=True))
 
 
 # --- load ---------------------------------------------------------------------------------------
@@ -294,7 +350,6 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
         args.flush_interval if args.flush_interval is not None else liveness.flush_interval_seconds
     )
     margin = args.flush_margin if args.flush_margin is not None else liveness.flush_margin_seconds
-    workflow_id = RegistrySettings().workflow_id
     target = stack.registry.grpc_target if args.via == "direct" else stack.envoy.grpc_target
     pid = stack.registry_pid
     rss = {"ready": rss_mib(pid)}
@@ -323,7 +378,8 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
         await asyncio.sleep(IDLE_SECONDS)
         idle_after = process_cpu(stack)
         status_before = await stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest())
-        mark = await history_mark(client, workflow_id)
+        kinds = registry_workflows(status_before)
+        marks = await history_marks(client, list(kinds))
         cpu_before = process_cpu(stack)
         print(
             f"heartbeat phase: {args.rate:g}/s for {args.duration:g} s via {args.via} "
@@ -337,8 +393,9 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
         cpu_after = process_cpu(stack)
         rss["after heartbeats"] = rss_mib(pid)
         status_after = await stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest())
-        new_runs_expected = status_after.continue_as_new_count - status_before.continue_as_new_count
-        events, new_runs = await history_since(client, workflow_id, mark, new_runs_expected)
+        added = await registry_history_since(
+            client, marks, new_runs_by_workflow(status_before, status_after)
+        )
     finally:
         for channel in channels:
             await channel.close()
@@ -351,9 +408,16 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
     errors = sum(stats.errors.values())
     achieved = ok / elapsed
     latency = LatencySummary.of(stats.latencies)
+    events = sum(e for e, _ in added.values())
+    new_runs = sum(r for _, r in added.values())
+    by_kind: collections.Counter[str] = collections.Counter()
+    for workflow_id, (e, _) in added.items():
+        by_kind[kinds[workflow_id]] += e
+    worker_shards = [shard for shard in status_after.shards if shard.kind == WORKERS]
+    holding = sum(shard.entries > 0 for shard in worker_shards)  # shards with bench workers
     per_1000 = events / ok * 1000 if ok else float("nan")
     bound = history_events_per_1000_heartbeats(
-        args.workers, args.workers / args.rate, args.ttl, flush, margin
+        args.workers, args.workers / args.rate, args.ttl, flush, margin, shards=len(worker_shards)
     )
 
     print()
@@ -371,23 +435,26 @@ async def run(stack: Stack, args: argparse.Namespace) -> str:
     )
     writes = status_after.revision - status_before.revision
     print(
-        f"registry history     {events} events added (runs continued as new: {new_runs}; "
+        f"registry history     {events} events added in {len(added)} workflows "
+        f"({', '.join(f'{kind} {n}' for kind, n in sorted(by_kind.items()))}; "
+        f"runs continued as new: {new_runs}; "
         f"revision {status_before.revision} -> {status_after.revision}: "
         f"{writes} write{'' if writes == 1 else 's'})"
     )
     print(
         f"  per 1000 heartbeats {per_1000:.2f} events; formula bound {bound:.2f} "
         f"(N={args.workers}, h={args.workers / args.rate:.3g} s, T={args.ttl} s, "
-        f"F={flush:g} s, m={margin:g} s)"
+        f"F={flush:g} s, m={margin:g} s, S={len(worker_shards)} worker shards)"
     )
     # Workers registered together hold leases that end together, so they are renewed
-    # together: one update per renewal period P = T - F - m - h (P to P + F in practice).
+    # together: one update per worker shard holding any of them per renewal period
+    # P = T - F - m - h (P to P + F in practice).
     period = max(flush, args.ttl - flush - margin - args.workers / args.rate)
-    together = EVENTS_PER_UPDATE * 1000 / (period * args.rate)
+    together = EVENTS_PER_UPDATE * 1000 * holding / (period * args.rate)
     print(
         f"  workers registered together: about {together:.2f} per 1000 "
-        f"(one update per ~{period:.0f} s; a {elapsed:.0f} s phase sees "
-        f"{elapsed / period:.1f} of them)"
+        f"({holding} shard updates per ~{period:.0f} s; a {elapsed:.0f} s phase sees "
+        f"{elapsed / period:.1f} rounds of them)"
     )
     print(
         f"  workers healthy    {status_after.healthy_worker_count} of {status_after.worker_count}"
