@@ -39,6 +39,7 @@ from registry.catalog.engine import dumps
 from registry.catalog.metrics import REGISTRY_WRITES
 from registry.catalog.temporal import RegistryTemporal, RunInfo, closed
 from registry.server.errors import RegistryError, unavailable
+from registry.server.fresh_reads import FreshReads
 from registry.server.state_log import summary
 
 log = logging.getLogger("registry.catalog.shards")
@@ -92,7 +93,11 @@ class ShardView(Generic[T]):
             if key not in state["entries"]:
                 self._set(key, None, revision)
         for key, raw in state["entries"].items():
-            if self._revs.get(key, -1) <= revision:
+            if self._revs.get(key, -1) > revision:
+                continue  # changed here since
+            if self.raw.get(key) == raw:  # the common case after continue-as-new: no change,
+                self._revs[key] = revision  # so nothing to decode or tell listeners
+            else:
                 self._set(key, raw, revision)
         self.revision = max(self.revision, revision)
         self.continued = int(state.get("continued", 0))
@@ -352,6 +357,10 @@ class ShardTail:
         self.last_event_id = 0
         self._progress = asyncio.Condition()
         self._confirmed_at = -1e18  # time.monotonic() the view was last proven current
+        # Concurrent confirmations share one DescribeWorkflowExecution that began after each
+        # of them asked; `_described` is what the newest one found.
+        self._describes: FreshReads[str] = FreshReads(0.0)
+        self._described: RunInfo | None = None
         self.closed: RegistryError | None = None
         self.caught_up = asyncio.Event()
         self._catch_up_to = 0
@@ -469,6 +478,9 @@ class ShardTail:
             self.closed = closed(RunInfo(self.workflow_id, self.run_id, False, status, 0, 0))
         return ""
 
+    async def _describe(self) -> None:
+        self._described = await self._temporal.describe(self.workflow_id)
+
     async def confirm(self, max_age: float, wait: float) -> None:
         """Return once the view is known to hold every write acknowledged before this call
         (or before max_age ago): the run's history length, read now, is reached by the tail.
@@ -476,7 +488,9 @@ class ShardTail:
         if time.monotonic() - self._confirmed_at <= max_age:
             return
         asked = time.monotonic()
-        run = await self._temporal.describe(self.workflow_id)
+        await self._describes.read(self.workflow_id, self._describe)
+        run = self._described
+        assert run is not None  # set by the read that just finished
         if not run.running:
             raise closed(run)
 

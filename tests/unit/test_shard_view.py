@@ -59,6 +59,30 @@ def test_merging_it_by_revision_instead_would_keep_stale_entries() -> None:
     assert view.items["a"] == {"v": 12} and "c" in view.items  # why reset exists
 
 
+def test_a_continued_run_s_state_decodes_only_what_changed() -> None:
+    """The next run starts with the state the view already holds (continue-as-new): nothing
+    is decoded again and no listener hears of it, however large the shard."""
+    decoded: list[str] = []
+    heard: list[str] = []
+
+    def decode(key: str, raw: str) -> Any:
+        decoded.append(key)
+        return json.loads(raw)
+
+    view: ShardView[dict[str, Any]] = ShardView(
+        "r/workers/00", decode, lambda key, old, new: heard.append(key)
+    )
+    entries = {f"w{n}": {"v": n} for n in range(1000)}
+    view.load(state(10, entries))
+    decoded.clear()
+    heard.clear()
+    view.apply(outcome(11, {"w1": {"v": "new"}}))
+    view.load(state(11, {**entries, "w1": {"v": "new"}}))  # the next run's input
+    assert decoded == ["w1"] and heard == ["w1"]  # the outcome only, not the reload
+    view.apply(outcome(12, {"w2": {"v": 12}}))  # later outcomes still apply by revision
+    assert view.items["w2"] == {"v": 12} and view.revision == 12
+
+
 class SlowTemporal:
     """Answers one batch when told to (a real shard answers from Temporal)."""
 
