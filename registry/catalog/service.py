@@ -159,24 +159,21 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.ListWorkersRequest, context: Context
     ) -> registry_pb2.ListWorkersResponse:
         store = self._store()
-        candidates = (
-            store.catalog.workers_of(request.workflow_type)
+        catalog = store.catalog
+        ids = (
+            sorted(catalog.workers_by_type.get(request.workflow_type, {}))
             if request.workflow_type
-            else store.catalog.workers.values()
+            else catalog.worker_ids()
         )
-        workers = sorted(
-            (w for w in candidates if not request.task_queue or w.task_queue == request.task_queue),
-            key=lambda worker: worker.worker_id,
-        )
+        if request.task_queue:
+            ids = [i for i in ids if catalog.workers[i].task_queue == request.task_queue]
         fingerprint = query_fingerprint(
             task_queue=request.task_queue, workflow_type=request.workflow_type
         )
-        page, token = paginate(
-            workers, lambda w: w.worker_id, request.page_size, request.page_token, fingerprint
-        )
+        page, token = paginate(ids, str, request.page_size, request.page_token, fingerprint)
         inputs = store.liveness_inputs()
         return registry_pb2.ListWorkersResponse(
-            workers=[worker_to_proto(worker_view(worker, inputs)) for worker in page],
+            workers=[worker_to_proto(worker_view(catalog.workers[i], inputs)) for i in page],
             next_page_token=token,
         )
 
@@ -202,7 +199,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         fingerprint = query_fingerprint(label_selector=selector, enabled=enabled, healthy=healthy)
         matching = [
             catalog.workflows[name]
-            for name in sorted(catalog.workflows)
+            for name in catalog.workflow_types()
             if labels_match(catalog.workflows[name].spec.labels, selector)
             and (enabled is None or catalog.workflows[name].enabled == enabled)
         ]

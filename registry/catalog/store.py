@@ -141,6 +141,20 @@ class Catalog:
         self.workers: dict[str, StoredWorker] = {}
         self.slugs: dict[str, SlugCounter] = {}
         self.workers_by_type: dict[str, dict[str, StoredWorker]] = {}
+        self._sorted_workers: list[str] | None = None  # kept until a worker comes or goes
+        self._sorted_workflows: list[str] | None = None  # kept until a type comes or goes
+
+    def worker_ids(self) -> list[str]:
+        """Every worker id, sorted (pages are read by bisecting this list)."""
+        if self._sorted_workers is None:
+            self._sorted_workers = sorted(self.workers)
+        return self._sorted_workers
+
+    def workflow_types(self) -> list[str]:
+        """Every workflow type, sorted."""
+        if self._sorted_workflows is None:
+            self._sorted_workflows = sorted(self.workflows)
+        return self._sorted_workflows
 
     @property
     def revision(self) -> int:
@@ -151,6 +165,8 @@ class Catalog:
         return list(self.workers_by_type.get(workflow_type, {}).values())
 
     def on_worker(self, key: str, old: StoredWorker | None, new: StoredWorker | None) -> None:
+        if (old is None) != (new is None):
+            self._sorted_workers = None
         if old is not None:
             for workflow_type in old.workflows:
                 served = self.workers_by_type.get(workflow_type)
@@ -165,6 +181,8 @@ class Catalog:
                 self.workers_by_type.setdefault(workflow_type, {})[key] = new
 
     def on_workflow(self, key: str, old: StoredWorkflow | None, new: StoredWorkflow | None) -> None:
+        if (old is None) != (new is None):
+            self._sorted_workflows = None
         if new is None:
             self.workflows.pop(key, None)
         else:
