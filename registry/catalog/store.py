@@ -118,8 +118,10 @@ _POLLER_READ_SPACING = 1.0
 # How long a start or a read waits for those before answering with the view it has.
 _POLLER_READ_WAIT = 2.0
 # How stale a shard's view may be for a safety decision; safety writes wait this long before
-# they are acknowledged (see the module docstring).
-SAFETY_STALENESS: Final = 0.2
+# they are acknowledged (see the module docstring). Longer costs each operator's create,
+# replace, enable, disable and delete that much; shorter costs starts a DescribeWorkflowExecution
+# more often (one per shard per this many seconds at most).
+SAFETY_STALENESS: Final = 0.5
 # How long a safety decision waits for this process's view to catch up before UNAVAILABLE.
 _CATCH_UP_WAIT = 5.0
 # Worker ids in one renew operation: its outcome carries every renewed entry (about 300
