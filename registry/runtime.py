@@ -18,13 +18,14 @@ from typing import TypeVar
 
 from temporalio.client import Client, Interceptor
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from registry.catalog.engine import Limits
 from registry.catalog.layout import Layout
 from registry.catalog.store import RegistryStore
 from registry.catalog.temporal import RegistryTemporal
 from registry.catalog.transfer import LegacyRegistry, TransferError, migrate
-from registry.catalog.workflow import RegistryRoot, RegistryShard
+from registry.catalog.workflow import SANDBOX_PASSTHROUGH, RegistryRoot, RegistryShard
 from registry.search_attributes.temporal import SearchAttributeActivities
 from registry.search_attributes.workflow import ProvisionSearchAttributes
 from registry.server.config import Config, RegistrySettings
@@ -144,6 +145,11 @@ class RegistryRuntime:
             task_queue=settings.task_queue,
             workflows=[RegistryRoot, RegistryShard, ProvisionSearchAttributes],
             activities=[search_attributes.add, search_attributes.remove],
+            workflow_runner=SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                    *SANDBOX_PASSTHROUGH
+                )
+            ),
             # After a crash, Temporal holds the registry's next workflow task on the dead
             # process's sticky queue for this long before any other process can take it.
             # Temporal's default (10 s) would leave every write hanging that long.

@@ -124,6 +124,8 @@ _POLLER_READ_WAIT = 2.0
 SAFETY_STALENESS: Final = 0.5
 # How long a safety decision waits for this process's view to catch up before UNAVAILABLE.
 _CATCH_UP_WAIT = 5.0
+# Registry workflows handed over at once by ShutdownRegistry.
+_HANDOVER_CONCURRENCY = 4
 # Worker ids in one renew operation: its outcome carries every renewed entry (about 300
 # bytes each), and an update's result must stay well under Temporal's 2 MiB payload limit.
 _MAX_RENEWALS_PER_OP = 500
@@ -543,37 +545,41 @@ class RegistryStore:
 
     async def hand_over(self, reason: str, within: float) -> tuple[str, str]:
         """Hand every registry workflow's run (root and shards) over to a new run, carrying its
-        state; returns once each new run is open: (the root's previous run, its new run)."""
+        state, a few at a time (a handover re-encodes and decodes a whole shard: all of them at
+        once would stall every write for seconds at full size); returns once each new run is
+        open: (the root's previous run, its new run)."""
         layout = self.layout
         ids = [layout.root_id(), *(layout.shard_id(k, i) for k, i in layout.shards())]
-        previous = await asyncio.gather(
-            *(self.temporal.hand_over(wid, reason, str(uuid.uuid4())) for wid in ids)
-        )
-        pending = dict(zip(ids, previous, strict=True))
         deadline = time.monotonic() + within
-        root_run = ""
-        while pending and time.monotonic() < deadline:
-            runs = await asyncio.gather(*(self.temporal.describe(wid) for wid in pending))
-            for run in runs:
-                if run.running and run.run_id != pending[run.workflow_id]:
-                    if run.workflow_id == ids[0]:
-                        root_run = run.run_id
-                    del pending[run.workflow_id]
-            if pending:
-                await asyncio.sleep(0.1)
+        slots = asyncio.Semaphore(_HANDOVER_CONCURRENCY)
+
+        async def hand_over_one(workflow_id: str) -> tuple[str, str]:
+            async with slots:
+                if time.monotonic() >= deadline:
+                    return "", ""
+                previous = await self.temporal.hand_over(workflow_id, reason, str(uuid.uuid4()))
+                while time.monotonic() < deadline:
+                    run = await self.temporal.describe(workflow_id)
+                    if run.running and run.run_id != previous:
+                        return previous, run.run_id
+                    await asyncio.sleep(0.05)
+                return previous, ""
+
+        runs = await asyncio.gather(*(hand_over_one(wid) for wid in ids))
+        pending = sorted(wid for wid, (_, new) in zip(ids, runs, strict=True) if not new)
         if pending:
             raise RegistryError(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "HANDOVER_PENDING",
-                f"{len(pending)} registry workflows are draining but no next run is open yet "
-                f"({', '.join(sorted(pending)[:5])}); their state is kept in their "
-                "continue-as-new input",
+                f"{len(pending)} of {len(ids)} registry workflows have no next run open after "
+                f"{within:g} s ({', '.join(pending[:5])}); nothing is lost (a draining run "
+                "carries its state to the next, one not yet asked runs on): ask again",
             )
         # Answer once this process follows every new run: reads after the answer see them.
         await asyncio.gather(
             *(tail.confirm(0, _CATCH_UP_WAIT) for tail in [self.root_tail, *self.tails.values()])
         )
-        return previous[0], root_run
+        return runs[0]
 
     async def _safety_acknowledged(self) -> None:
         """Hold a safety write's acknowledgement until every replica's next safety decision is
@@ -708,9 +714,9 @@ class RegistryStore:
         workers = self.catalog.workers
         for worker_id in self._heartbeats.keys() - workers.keys():
             del self._heartbeats[worker_id]
-        stored = {
+        stored = {  # only workers heard from here can be due (not all 50,000 each flush)
             w.worker_id: Lease(w.worker_id, w.ttl_seconds, w.lease_expires_epoch)
-            for w in workers.values()
+            for w in (workers[worker_id] for worker_id in self._heartbeats)
         }
         due = renewals_due(
             stored,

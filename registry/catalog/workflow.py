@@ -39,6 +39,18 @@ MAX_REASON_LENGTH: Final = 500
 DEFAULT_MAX_HISTORY_EVENTS: Final = 2_000
 DEFAULT_MAX_UPDATES_PER_RUN: Final = 500  # Temporal refuses more than 2,000 per run
 RUN_LIMITS: Final = ("max_history_events", "max_updates_per_run")
+# The pure modules these workflows import, passed through the sandbox: imported once per
+# process instead of once per run (a handover of every shard re-imported them 73 times, most
+# of the CPU a handover took). They hold no state between runs, and the sandbox's runtime
+# restrictions (no clocks, randomness or I/O) still apply to every call the workflows make.
+SANDBOX_PASSTHROUGH: Final = (
+    "registry.catalog.engine",
+    "registry.catalog.layout",
+    "registry.catalog.op_fields",
+    "registry.catalog.shard_rules",
+    "registry.dispatch.claims",
+    "registry.shared",
+)
 
 _DECIDE: Final[dict[str, Decide]] = {
     TYPES: decide_type_op,

@@ -163,3 +163,30 @@ print("ok")
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def test_the_registry_workflows_import_only_modules_passed_through_the_sandbox() -> None:
+    """Every registry module the workflows import (but their own) is imported once per
+    process, not once per run: a module added to their imports must be added to
+    SANDBOX_PASSTHROUGH, after checking it is pure."""
+    code = """
+import sys
+before = set(sys.modules)
+import registry.catalog.workflow
+print(" ".join(sorted(m for m in set(sys.modules) - before if m.startswith("registry."))))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = set(result.stdout.split()) - {"registry.catalog.workflow"}
+    from registry.catalog.workflow import SANDBOX_PASSTHROUGH
+
+    packages = {"registry.catalog", "registry.dispatch"}  # their __init__ only: docstrings
+    not_passed = {
+        name
+        for name in imported - packages
+        if not any(name == p or name.startswith(p + ".") for p in SANDBOX_PASSTHROUGH)
+    }
+    assert not not_passed
+    assert imported  # the check saw the workflows' imports
