@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import time
@@ -369,6 +370,9 @@ class ShardTail:
         self._history_revision = 0
         self._replaced = False  # the run being read replaced a closed one: reset the view
         self._reopen_wait = _REOPEN_WAIT
+        # Runs this tail has read to their end: a confirmation that saw one of them running is
+        # reached, although the tail now reads a later run.
+        self._left: collections.deque[str] = collections.deque(maxlen=16)
 
     async def start(self) -> None:
         """Find the current run and how long its history is: `caught_up` is set once the
@@ -414,6 +418,7 @@ class ShardTail:
         if self.last_event_id >= self._catch_up_to:
             self.caught_up.set()
         if next_run:  # continued as new: follow the next run from its start
+            self._left.append(self.run_id)
             self.run_id, self._token, self.last_event_id = next_run, b"", 0
             self._catch_up_to = 0
         elif self.closed is not None:  # closed otherwise: nothing more will come on this run
@@ -436,6 +441,7 @@ class ShardTail:
             self.run_id,
             run.run_id,
         )
+        self._left.append(self.run_id)
         self.run_id, self._token, self.last_event_id = run.run_id, b"", 0
         self.closed, self._replaced, self._reopen_wait = None, True, _REOPEN_WAIT
 
@@ -495,6 +501,8 @@ class ShardTail:
             raise closed(run)
 
         def reached() -> bool:
+            if run.run_id in self._left:  # that run ended since, and was read to its end
+                return True
             return self.run_id == run.run_id and self.last_event_id >= run.history_length
 
         try:

@@ -9,9 +9,14 @@ import json
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.converter import DataConverter
 
 from registry.catalog.engine import Limits, new_state
-from registry.catalog.shards import ShardView, ShardWriter
+from registry.catalog.shards import ShardTail, ShardView, ShardWriter
+from registry.catalog.temporal import HistoryPage, RunInfo
 from registry.server.errors import RegistryError
 
 
@@ -110,5 +115,63 @@ def test_a_write_in_flight_when_the_view_is_replaced_is_answered_unavailable() -
             await write
         assert failed.value.reason == "REGISTRY_STATE_REPLACED"
         assert "late" not in view.items  # the tail brings it if the new run has it
+
+    asyncio.run(scenario())
+
+
+class ScriptedHistory:
+    """A shard's runs as Temporal would serve them: r1 continues as new into r2."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        converter = DataConverter.default.payload_converter
+        payloads = Payloads(payloads=converter.to_payloads([state]))
+        started = HistoryEvent(
+            event_id=1, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+        )
+        started.workflow_execution_started_event_attributes.input.CopyFrom(payloads)
+        continued = HistoryEvent(
+            event_id=2, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        )
+        continued.workflow_execution_continued_as_new_event_attributes.new_execution_run_id = "r2"
+        self.pages = {("r1", b""): ([started], b"more"), ("r1", b"more"): ([continued], b"")}
+        self.pages["r2", b""] = ([started], b"next")
+        self.described = RunInfo("r/workers/00", "r1", True, "RUNNING", 1, 0)
+        self.r1_ends = asyncio.Event()
+
+    async def describe(self, workflow_id: str) -> RunInfo:
+        return self.described
+
+    async def history_page(
+        self, workflow_id: str, run_id: str, token: bytes, *, wait: float
+    ) -> Any:
+        if (run_id, token) == ("r1", b"more"):
+            await self.r1_ends.wait()
+        if (run_id, token) not in self.pages:
+            await asyncio.sleep(3600)  # a long poll with nothing new
+        events, next_token = self.pages[run_id, token]
+        return HistoryPage(events, next_token)
+
+    def decode(self, payloads: Any) -> Any:
+        return DataConverter.default.payload_converter.from_payloads(payloads.payloads)[0]
+
+
+def test_a_confirmation_is_reached_when_its_run_continued_as_new_meanwhile() -> None:
+    """The describe saw r1 with 2 events; before the tail read the second, r1 continued as
+    new and the tail moved on to r2: r1 was read to its end, so the view is current."""
+
+    async def scenario() -> None:
+        temporal = ScriptedHistory(state(1, {"a": {"v": 1}}))
+        view: ShardView[dict[str, Any]] = ShardView("r/workers/00", lambda k, raw: json.loads(raw))
+        tail = ShardTail(temporal, "r/workers/00", view)  # type: ignore[arg-type]
+        await tail.start()
+        following = asyncio.create_task(tail.run())
+        await asyncio.wait_for(tail.caught_up.wait(), 5)
+        temporal.described = RunInfo("r/workers/00", "r1", True, "RUNNING", 2, 0)
+        confirming = asyncio.create_task(tail.confirm(0, 5))
+        await asyncio.sleep(0.05)
+        temporal.r1_ends.set()  # the continue-as-new event arrives; the tail moves to r2
+        await asyncio.wait_for(confirming, 2)
+        assert tail.run_id == "r2"
+        following.cancel()
 
     asyncio.run(scenario())
