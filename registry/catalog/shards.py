@@ -359,9 +359,8 @@ class ShardTail:
         self._progress = asyncio.Condition()
         self._confirmed_at = -1e18  # time.monotonic() the view was last proven current
         # Concurrent confirmations share one DescribeWorkflowExecution that began after each
-        # of them asked; `_described` is what the newest one found.
-        self._describes: FreshReads[str] = FreshReads(0.0)
-        self._described: RunInfo | None = None
+        # of them asked.
+        self._describes: FreshReads[str, RunInfo] = FreshReads(0.0)
         self.closed: RegistryError | None = None
         self.caught_up = asyncio.Event()
         self._catch_up_to = 0
@@ -484,9 +483,6 @@ class ShardTail:
             self.closed = closed(RunInfo(self.workflow_id, self.run_id, False, status, 0, 0))
         return ""
 
-    async def _describe(self) -> None:
-        self._described = await self._temporal.describe(self.workflow_id)
-
     async def confirm(self, max_age: float, wait: float) -> None:
         """Return once the view is known to hold every write acknowledged before this call
         (or before max_age ago): the run's history length, read now, is reached by the tail.
@@ -494,9 +490,9 @@ class ShardTail:
         if time.monotonic() - self._confirmed_at <= max_age:
             return
         asked = time.monotonic()
-        await self._describes.read(self.workflow_id, self._describe)
-        run = self._described
-        assert run is not None  # set by the read that just finished
+        run = await self._describes.read(
+            self.workflow_id, lambda: self._temporal.describe(self.workflow_id)
+        )
         if not run.running:
             raise closed(run)
 

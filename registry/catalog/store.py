@@ -236,7 +236,7 @@ class RegistryStore:
         self.root = RootView()
         self.root_tail = ShardTail(temporal, layout.root_id(), self.root)
         self.clock_offset = 0.0  # registry workflows' clock minus this process's
-        self._poller_reads: FreshReads[str] = FreshReads(_POLLER_READ_SPACING)
+        self._poller_reads: FreshReads[str, None] = FreshReads(_POLLER_READ_SPACING)
         self._describe_limit = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
         self._spawned: set[asyncio.Task[Any]] = set()
         self._heartbeats: dict[str, float] = {}

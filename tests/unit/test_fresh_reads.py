@@ -27,7 +27,7 @@ def test_concurrent_callers_share_reads() -> None:
     """The first caller's read started after the others asked: they share the next one."""
 
     async def scenario() -> int:
-        reads: FreshReads[str] = FreshReads(spacing=0.1)
+        reads: FreshReads[str, None] = FreshReads(spacing=0.1)
         fetch = Counter()
         await asyncio.gather(*(reads.read("q", fetch) for _ in range(50)))
         return fetch.calls
@@ -37,7 +37,7 @@ def test_concurrent_callers_share_reads() -> None:
 
 def test_a_caller_gets_a_read_that_started_after_it_asked_at_most_every_spacing() -> None:
     async def scenario() -> tuple[int, float]:
-        reads: FreshReads[str] = FreshReads(spacing=0.3)
+        reads: FreshReads[str, None] = FreshReads(spacing=0.3)
         fetch = Counter()
         await reads.read("q", fetch)
         began = time.monotonic()
@@ -51,7 +51,7 @@ def test_a_caller_gets_a_read_that_started_after_it_asked_at_most_every_spacing(
 
 def test_a_read_in_flight_that_started_before_the_call_does_not_count() -> None:
     async def scenario() -> int:
-        reads: FreshReads[str] = FreshReads(spacing=0.0)
+        reads: FreshReads[str, None] = FreshReads(spacing=0.0)
         fetch = Counter(seconds=0.1)
         first = asyncio.ensure_future(reads.read("q", fetch))
         await asyncio.sleep(0.05)  # the first read is in flight, started before this call
@@ -64,7 +64,7 @@ def test_a_read_in_flight_that_started_before_the_call_does_not_count() -> None:
 
 def test_keys_are_independent() -> None:
     async def scenario() -> int:
-        reads: FreshReads[str] = FreshReads(spacing=10)
+        reads: FreshReads[str, None] = FreshReads(spacing=10)
         fetch = Counter()
         await asyncio.gather(reads.read("a", fetch), reads.read("b", fetch))
         return fetch.calls
@@ -74,7 +74,7 @@ def test_keys_are_independent() -> None:
 
 def test_every_caller_of_a_failed_read_sees_its_error() -> None:
     async def scenario() -> list[BaseException | None]:
-        reads: FreshReads[str] = FreshReads(spacing=0.0)
+        reads: FreshReads[str, None] = FreshReads(spacing=0.0)
         fetch = Counter(fail=True)
         return await asyncio.gather(
             *(reads.read("q", fetch) for _ in range(3)), return_exceptions=True
@@ -87,10 +87,30 @@ def test_every_caller_of_a_failed_read_sees_its_error() -> None:
 @pytest.mark.filterwarnings("error")
 def test_a_failed_read_nobody_awaits_any_more_is_not_reported_as_unretrieved() -> None:
     async def scenario() -> None:
-        reads: FreshReads[str] = FreshReads(spacing=0.0)
+        reads: FreshReads[str, None] = FreshReads(spacing=0.0)
         caller = asyncio.ensure_future(reads.read("q", Counter(fail=True)))
         await asyncio.sleep(0)
         caller.cancel()
         await asyncio.sleep(0.05)
 
     asyncio.run(scenario())
+
+
+def test_callers_get_the_result_of_the_read_they_joined() -> None:
+    """The first caller's read began before the others asked: they share the next read, and
+    each gets the result of its own."""
+
+    async def scenario() -> list[int]:
+        reads: FreshReads[str, int] = FreshReads(spacing=0.0)
+        started = 0
+
+        async def fetch() -> int:
+            nonlocal started
+            started += 1
+            await asyncio.sleep(0.01)
+            return started
+
+        joined = await asyncio.gather(*(reads.read("q", fetch) for _ in range(3)))
+        return [*joined, await reads.read("q", fetch)]
+
+    assert asyncio.run(scenario()) == [1, 2, 2, 3]
