@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from registry.server.config import Config, ConfigError, load_config
 from registry.server.logs import configure_logging
@@ -116,18 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render-envoy":
         return _render_envoy(args, config)
     if args.command in ("export", "import"):
-        return _transfer(args, config)
+        _exit_without_finalizing(_transfer(args, config))
     configure_logging(
         config.logging.level,
         config.logging.json_format,
         # `up` keeps the registry's log beside temporal.log and envoy.log.
         log_file=config.dev.data_dir / "registry.log" if args.command == "up" else None,
     )
-    code = _run_service(args.command, config)
-    # Everything is stopped and flushed here. Leave without interpreter
-    # finalization: the Temporal SDK's and gRPC's native threads may still call
-    # into Python while it finalizes, which aborts (SIGABRT) a process that shut
-    # down cleanly.
+    _exit_without_finalizing(_run_service(args.command, config))
+
+
+def _exit_without_finalizing(code: int) -> NoReturn:
+    """Leave a process that held a Temporal client, its work done and flushed, without
+    interpreter finalization: the Temporal SDK's and gRPC's native (tokio) threads may still
+    call into Python while it finalizes, which aborts (SIGABRT) or crashes (SIGSEGV) a process
+    that finished cleanly (temporalio/sdk-python#300; an `import` that had printed its success
+    once exited -11)."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
