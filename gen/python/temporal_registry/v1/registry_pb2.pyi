@@ -1,5 +1,8 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from temporal_registry.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -143,60 +146,88 @@ class UnregisterWorkerResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListWorkersRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "task_queue", "workflow_type")
+    __slots__ = ("page_size", "page_token", "task_queue", "workflow_type", "if_none_match", "wait", "revision")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TASK_QUEUE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     task_queue: str
     workflow_type: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., task_queue: _Optional[str] = ..., workflow_type: _Optional[str] = ...) -> None: ...
+    if_none_match: str
+    wait: _duration_pb2.Duration
+    revision: int
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., task_queue: _Optional[str] = ..., workflow_type: _Optional[str] = ..., if_none_match: _Optional[str] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ListWorkersResponse(_message.Message):
-    __slots__ = ("workers", "next_page_token")
+    __slots__ = ("workers", "next_page_token", "revision", "etag", "not_modified")
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Worker]
     next_page_token: str
-    def __init__(self, workers: _Optional[_Iterable[_Union[_resources_pb2.Worker, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    revision: int
+    etag: str
+    not_modified: bool
+    def __init__(self, workers: _Optional[_Iterable[_Union[_resources_pb2.Worker, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class GetWorkerRequest(_message.Message):
-    __slots__ = ("worker_id",)
+    __slots__ = ("worker_id", "if_none_match")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
-    def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
+    if_none_match: str
+    def __init__(self, worker_id: _Optional[str] = ..., if_none_match: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "label_selector", "enabled", "healthy", "view")
+    __slots__ = ("page_size", "page_token", "label_selector", "enabled", "healthy", "view", "if_none_match", "wait", "revision")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     label_selector: str
     enabled: bool
     healthy: bool
     view: WorkflowView
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ..., enabled: _Optional[bool] = ..., healthy: _Optional[bool] = ..., view: _Optional[_Union[WorkflowView, str]] = ...) -> None: ...
+    if_none_match: str
+    wait: _duration_pb2.Duration
+    revision: int
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ..., enabled: _Optional[bool] = ..., healthy: _Optional[bool] = ..., view: _Optional[_Union[WorkflowView, str]] = ..., if_none_match: _Optional[str] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
-    __slots__ = ("workflows", "next_page_token")
+    __slots__ = ("workflows", "next_page_token", "revision", "etag", "not_modified")
     WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     workflows: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Workflow]
     next_page_token: str
-    def __init__(self, workflows: _Optional[_Iterable[_Union[_resources_pb2.Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    revision: int
+    etag: str
+    not_modified: bool
+    def __init__(self, workflows: _Optional[_Iterable[_Union[_resources_pb2.Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class GetWorkflowRequest(_message.Message):
-    __slots__ = ("workflow_type",)
+    __slots__ = ("workflow_type", "if_none_match")
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
     workflow_type: str
-    def __init__(self, workflow_type: _Optional[str] = ...) -> None: ...
+    if_none_match: str
+    def __init__(self, workflow_type: _Optional[str] = ..., if_none_match: _Optional[str] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
     __slots__ = ("workflow", "validate_only")
@@ -257,3 +288,49 @@ class ShutdownRegistryResponse(_message.Message):
     previous_run_id: str
     run_id: str
     def __init__(self, status: _Optional[str] = ..., previous_run_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class WatchCatalogRequest(_message.Message):
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: str
+    def __init__(self, resume_token: _Optional[str] = ...) -> None: ...
+
+class CatalogEvent(_message.Message):
+    __slots__ = ("type", "revision", "resume_token", "workflow", "worker")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TYPE_UNSPECIFIED: _ClassVar[CatalogEvent.Type]
+        TYPE_SYNCED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_ADDED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_CHANGED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_REMOVED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_ENABLED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_DISABLED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKFLOW_HEALTH_CHANGED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKER_REGISTERED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKER_CHANGED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKER_EXPIRED: _ClassVar[CatalogEvent.Type]
+        TYPE_WORKER_UNREGISTERED: _ClassVar[CatalogEvent.Type]
+    TYPE_UNSPECIFIED: CatalogEvent.Type
+    TYPE_SYNCED: CatalogEvent.Type
+    TYPE_WORKFLOW_ADDED: CatalogEvent.Type
+    TYPE_WORKFLOW_CHANGED: CatalogEvent.Type
+    TYPE_WORKFLOW_REMOVED: CatalogEvent.Type
+    TYPE_WORKFLOW_ENABLED: CatalogEvent.Type
+    TYPE_WORKFLOW_DISABLED: CatalogEvent.Type
+    TYPE_WORKFLOW_HEALTH_CHANGED: CatalogEvent.Type
+    TYPE_WORKER_REGISTERED: CatalogEvent.Type
+    TYPE_WORKER_CHANGED: CatalogEvent.Type
+    TYPE_WORKER_EXPIRED: CatalogEvent.Type
+    TYPE_WORKER_UNREGISTERED: CatalogEvent.Type
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    type: CatalogEvent.Type
+    revision: int
+    resume_token: str
+    workflow: _resources_pb2.Workflow
+    worker: _resources_pb2.Worker
+    def __init__(self, type: _Optional[_Union[CatalogEvent.Type, str]] = ..., revision: _Optional[int] = ..., resume_token: _Optional[str] = ..., workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., worker: _Optional[_Union[_resources_pb2.Worker, _Mapping]] = ...) -> None: ...

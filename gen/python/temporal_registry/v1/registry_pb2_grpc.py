@@ -102,6 +102,11 @@ class RegistryServiceStub:
                 request_serializer=temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.SerializeToString,
                 response_deserializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
                 _registered_method=True)
+        self.WatchCatalog = channel.unary_stream(
+                '/temporal_registry.v1.RegistryService/WatchCatalog',
+                request_serializer=temporal__registry_dot_v1_dot_registry__pb2.WatchCatalogRequest.SerializeToString,
+                response_deserializer=temporal__registry_dot_v1_dot_registry__pb2.CatalogEvent.FromString,
+                _registered_method=True)
         self.ShutdownRegistry = channel.unary_unary(
                 '/temporal_registry.v1.RegistryService/ShutdownRegistry',
                 request_serializer=temporal__registry_dot_v1_dot_registry__pb2.ShutdownRegistryRequest.SerializeToString,
@@ -219,6 +224,20 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCatalog(self, request, context):
+        """The catalogue as it changes: first its current state (a TYPE_WORKFLOW_ADDED
+        event per workflow type, a TYPE_WORKER_REGISTERED per worker, then
+        TYPE_SYNCED), then every change as this replica learns of it, whichever
+        replica wrote it. Resumable: a request with the resume_token of the last
+        event received sends only what came after it, on any replica. ABORTED with reason RESYNC_REQUIRED when that is no longer
+        possible (the token is older than what a replica keeps, or the watcher
+        fell too far behind): list again, or watch without a token.
+        Over HTTP the events come as newline-delimited JSON.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ShutdownRegistry(self, request, context):
         """Drains the current registry workflow run and continues it as new with all
         of its state: nothing registered is lost. (0.1.x completed the workflow
@@ -295,6 +314,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DisableWorkflow,
                     request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.FromString,
                     response_serializer=temporal__registry_dot_v1_dot_resources__pb2.Workflow.SerializeToString,
+            ),
+            'WatchCatalog': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCatalog,
+                    request_deserializer=temporal__registry_dot_v1_dot_registry__pb2.WatchCatalogRequest.FromString,
+                    response_serializer=temporal__registry_dot_v1_dot_registry__pb2.CatalogEvent.SerializeToString,
             ),
             'ShutdownRegistry': grpc.unary_unary_rpc_method_handler(
                     servicer.ShutdownRegistry,
@@ -655,6 +679,33 @@ class RegistryService:
             '/temporal_registry.v1.RegistryService/DisableWorkflow',
             temporal__registry_dot_v1_dot_registry__pb2.DisableWorkflowRequest.SerializeToString,
             temporal__registry_dot_v1_dot_resources__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/temporal_registry.v1.RegistryService/WatchCatalog',
+            temporal__registry_dot_v1_dot_registry__pb2.WatchCatalogRequest.SerializeToString,
+            temporal__registry_dot_v1_dot_registry__pb2.CatalogEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Worker, WorkerSchema, Workflow, WorkflowSchema } from "./resources_pb";
 import { file_temporal_registry_v1_resources } from "./resources_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file temporal_registry/v1/registry.proto.
  */
 export const file_temporal_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiN0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIUdGVtcG9yYWxfcmVnaXN0cnkudjEiGgoYR2V0UmVnaXN0cnlTdGF0dXNSZXF1ZXN0Iq8EChlHZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlEhYKDndvcmtmbG93X2NvdW50GAEgASgFEhQKDHdvcmtlcl9jb3VudBgCIAEoBRIcChRoZWFsdGh5X3dvcmtlcl9jb3VudBgDIAEoBRIYChBzdGFydGVkX2F0X2Vwb2NoGAQgASgBEisKI2xhc3RfcmVnaXN0cnlfc2VydmljZV9zdGFydGVkX2Vwb2NoGAUgASgBEiMKG3JlZ2lzdHJ5X3NlcnZpY2VfcHJvY2Vzc19pZBgGIAEoBRIcChRyZWdpc3RyeV93b3JrZmxvd19pZBgHIAEoCRIXCg9yZWdpc3RyeV9ydW5faWQYCCABKAkSFgoOaGlzdG9yeV9sZW5ndGgYCSABKAUSGgoSaGlzdG9yeV9zaXplX2J5dGVzGAogASgFEh0KFWNvbnRpbnVlX2FzX25ld19jb3VudBgLIAEoBRIRCgluYW1lc3BhY2UYDCABKAkSEgoKdGFza19xdWV1ZRgNIAEoCRIQCghyZXZpc2lvbhgOIAEoAxIZChFzZWxmX3ByZXNlcnZhdGlvbhgPIAEoCBIQCghsaXZlbmVzcxgQIAEoCRIcChRzbmFwc2hvdF9hZ2Vfc2Vjb25kcxgRIAEoARIzCgZzaGFyZHMYEiADKAsyIy50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RyeVNoYXJkEhcKD3NoYXJkX21heF9ieXRlcxgTIAEoAyKnAQoNUmVnaXN0cnlTaGFyZBIMCgRraW5kGAEgASgJEg0KBWluZGV4GAIgASgFEhMKC3dvcmtmbG93X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIQCghyZXZpc2lvbhgFIAEoAxISCgpzaXplX2J5dGVzGAYgASgDEg8KB2VudHJpZXMYByABKAUSHQoVY29udGludWVfYXNfbmV3X2NvdW50GAggASgFIqUCChVSZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECEhgKCnRhc2tfcXVldWUYAiABKAlCBOJBAQISEwoLZW52aXJvbm1lbnQYAyABKAkSRwoGbGFiZWxzGAQgAygLMjcudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhMKC3R0bF9zZWNvbmRzGAUgASgFEjcKCXdvcmtmbG93cxgGIAMoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifQoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIsCgZ3b3JrZXIYASABKAsyHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXISGQoRY2hhbmdlZF93b3JrZmxvd3MYAiADKAkSGgoSYWZmZWN0ZWRfc2NoZWR1bGVzGAMgAygJIisKEEhlYXJ0YmVhdFJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIkUKEUhlYXJ0YmVhdFJlc3BvbnNlEhsKE2xlYXNlX2V4cGlyZXNfZXBvY2gYASABKAESEwoLdHRsX3NlY29uZHMYAiABKAUiMgoXVW5yZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIhoKGFVucmVnaXN0ZXJXb3JrZXJSZXNwb25zZSJmChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRIVCg13b3JrZmxvd190eXBlGAQgASgJIl0KE0xpc3RXb3JrZXJzUmVzcG9uc2USLQoHd29ya2VycxgBIAMoCzIcLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoQR2V0V29ya2VyUmVxdWVzdBIXCgl3b3JrZXJfaWQYASABKAlCBOJBAQIiywEKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDmxhYmVsX3NlbGVjdG9yGAMgASgJEhQKB2VuYWJsZWQYBCABKAhIAIgBARIUCgdoZWFsdGh5GAUgASgISAGIAQESMAoEdmlldxgGIAEoDjIiLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93Vmlld0IKCghfZW5hYmxlZEIKCghfaGVhbHRoeSJjChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USMQoJd29ya2Zsb3dzGAEgAygLMh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjEKEkdldFdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECImYKFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI2Cgh3b3JrZmxvdxgBIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAiABKAgihAEKFlJlcGxhY2VXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhI2Cgh3b3JrZmxvdxgCIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiSwoVRGVsZXRlV29ya2Zsb3dSZXF1ZXN0EhsKDXdvcmtmbG93X3R5cGUYASABKAlCBOJBAQISFQoNYWxsb3dfbWlzc2luZxgCIAEoCCIYChZEZWxldGVXb3JrZmxvd1Jlc3BvbnNlIjQKFUVuYWJsZVdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECIksKFkRpc2FibGVXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhIUCgZyZWFzb24YAiABKAlCBOJBAQIiKQoXU2h1dGRvd25SZWdpc3RyeVJlcXVlc3QSDgoGcmVhc29uGAEgASgJIlMKGFNodXRkb3duUmVnaXN0cnlSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSFwoPcHJldmlvdXNfcnVuX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCSpeCgxXb3JrZmxvd1ZpZXcSHQoZV09SS0ZMT1dfVklFV19VTlNQRUNJRklFRBAAEhcKE1dPUktGTE9XX1ZJRVdfQkFTSUMQARIWChJXT1JLRkxPV19WSUVXX0ZVTEwQAjLjDwoPUmVnaXN0cnlTZXJ2aWNlEo4BChFHZXRSZWdpc3RyeVN0YXR1cxIuLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFJlZ2lzdHJ5U3RhdHVzUmVxdWVzdBovLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFJlZ2lzdHJ5U3RhdHVzUmVzcG9uc2UiGILT5JMCEhIQL3JlZ2lzdHJ5L3N0YXR1cxKJAQoOUmVnaXN0ZXJXb3JrZXISKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlIhyC0+STAhY6ASoiES9yZWdpc3RyeS93b3JrZXJzEpABCglIZWFydGJlYXQSJi50ZW1wb3JhbF9yZWdpc3RyeS52MS5IZWFydGJlYXRSZXF1ZXN0GicudGVtcG9yYWxfcmVnaXN0cnkudjEuSGVhcnRiZWF0UmVzcG9uc2UiMoLT5JMCLDoBKiInL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0vaGVhcnRiZWF0EpgBChBVbnJlZ2lzdGVyV29ya2VyEi0udGVtcG9yYWxfcmVnaXN0cnkudjEuVW5yZWdpc3RlcldvcmtlclJlcXVlc3QaLi50ZW1wb3JhbF9yZWdpc3RyeS52MS5VbnJlZ2lzdGVyV29ya2VyUmVzcG9uc2UiJYLT5JMCHyodL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0SfQoLTGlzdFdvcmtlcnMSKC50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaKS50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIhmC0+STAhMSES9yZWdpc3RyeS93b3JrZXJzEngKCUdldFdvcmtlchImLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFdvcmtlclJlcXVlc3QaHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXIiJYLT5JMCHxIdL3JlZ2lzdHJ5L3dvcmtlcnMve3dvcmtlcl9pZH0ShQEKDUxpc3RXb3JrZmxvd3MSKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBorLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIbgtPkkwIVEhMvcmVnaXN0cnkvd29ya2Zsb3dzEoQBCgtHZXRXb3JrZmxvdxIoLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkdldFdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IiuC0+STAiUSIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EoQBCg5DcmVhdGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IiWC0+STAh86CHdvcmtmbG93IhMvcmVnaXN0cnkvd29ya2Zsb3dzEpYBCg9SZXBsYWNlV29ya2Zsb3cSLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZXBsYWNlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNYLT5JMCLzoId29ya2Zsb3caIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EpgBCg5EZWxldGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkRlbGV0ZVdvcmtmbG93UmVxdWVzdBosLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkRlbGV0ZVdvcmtmbG93UmVzcG9uc2UiK4LT5JMCJSojL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0SlAEKDkVuYWJsZVdvcmtmbG93EisudGVtcG9yYWxfcmVnaXN0cnkudjEuRW5hYmxlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNYLT5JMCLzoBKiIqL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0vZW5hYmxlEpcBCg9EaXNhYmxlV29ya2Zsb3cSLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5EaXNhYmxlV29ya2Zsb3dSZXF1ZXN0Gh4udGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3ciNoLT5JMCMDoBKiIrL3JlZ2lzdHJ5L3dvcmtmbG93cy97d29ya2Zsb3dfdHlwZX0vZGlzYWJsZRKQAQoQU2h1dGRvd25SZWdpc3RyeRItLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlNodXRkb3duUmVnaXN0cnlSZXF1ZXN0Gi4udGVtcG9yYWxfcmVnaXN0cnkudjEuU2h1dGRvd25SZWdpc3RyeVJlc3BvbnNlIh2C0+STAhc6ASoiEi9yZWdpc3RyeS9zaHV0ZG93bmIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_temporal_registry_v1_resources]);
+  fileDesc("CiN0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIUdGVtcG9yYWxfcmVnaXN0cnkudjEiGgoYR2V0UmVnaXN0cnlTdGF0dXNSZXF1ZXN0Iq8EChlHZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlEhYKDndvcmtmbG93X2NvdW50GAEgASgFEhQKDHdvcmtlcl9jb3VudBgCIAEoBRIcChRoZWFsdGh5X3dvcmtlcl9jb3VudBgDIAEoBRIYChBzdGFydGVkX2F0X2Vwb2NoGAQgASgBEisKI2xhc3RfcmVnaXN0cnlfc2VydmljZV9zdGFydGVkX2Vwb2NoGAUgASgBEiMKG3JlZ2lzdHJ5X3NlcnZpY2VfcHJvY2Vzc19pZBgGIAEoBRIcChRyZWdpc3RyeV93b3JrZmxvd19pZBgHIAEoCRIXCg9yZWdpc3RyeV9ydW5faWQYCCABKAkSFgoOaGlzdG9yeV9sZW5ndGgYCSABKAUSGgoSaGlzdG9yeV9zaXplX2J5dGVzGAogASgFEh0KFWNvbnRpbnVlX2FzX25ld19jb3VudBgLIAEoBRIRCgluYW1lc3BhY2UYDCABKAkSEgoKdGFza19xdWV1ZRgNIAEoCRIQCghyZXZpc2lvbhgOIAEoAxIZChFzZWxmX3ByZXNlcnZhdGlvbhgPIAEoCBIQCghsaXZlbmVzcxgQIAEoCRIcChRzbmFwc2hvdF9hZ2Vfc2Vjb25kcxgRIAEoARIzCgZzaGFyZHMYEiADKAsyIy50ZW1wb3JhbF9yZWdpc3RyeS52MS5SZWdpc3RyeVNoYXJkEhcKD3NoYXJkX21heF9ieXRlcxgTIAEoAyKnAQoNUmVnaXN0cnlTaGFyZBIMCgRraW5kGAEgASgJEg0KBWluZGV4GAIgASgFEhMKC3dvcmtmbG93X2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRIQCghyZXZpc2lvbhgFIAEoAxISCgpzaXplX2J5dGVzGAYgASgDEg8KB2VudHJpZXMYByABKAUSHQoVY29udGludWVfYXNfbmV3X2NvdW50GAggASgFIqUCChVSZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECEhgKCnRhc2tfcXVldWUYAiABKAlCBOJBAQISEwoLZW52aXJvbm1lbnQYAyABKAkSRwoGbGFiZWxzGAQgAygLMjcudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhMKC3R0bF9zZWNvbmRzGAUgASgFEjcKCXdvcmtmbG93cxgGIAMoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifQoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIsCgZ3b3JrZXIYASABKAsyHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXISGQoRY2hhbmdlZF93b3JrZmxvd3MYAiADKAkSGgoSYWZmZWN0ZWRfc2NoZWR1bGVzGAMgAygJIisKEEhlYXJ0YmVhdFJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIkUKEUhlYXJ0YmVhdFJlc3BvbnNlEhsKE2xlYXNlX2V4cGlyZXNfZXBvY2gYASABKAESEwoLdHRsX3NlY29uZHMYAiABKAUiMgoXVW5yZWdpc3RlcldvcmtlclJlcXVlc3QSFwoJd29ya2VyX2lkGAEgASgJQgTiQQECIhoKGFVucmVnaXN0ZXJXb3JrZXJSZXNwb25zZSK4AQoSTGlzdFdvcmtlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhIKCnRhc2tfcXVldWUYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIVCg1pZl9ub25lX21hdGNoGAUgASgJEicKBHdhaXQYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIcmV2aXNpb24YByABKAMikwEKE0xpc3RXb3JrZXJzUmVzcG9uc2USLQoHd29ya2VycxgBIAMoCzIcLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEAoIcmV2aXNpb24YAyABKAMSDAoEZXRhZxgEIAEoCRIUCgxub3RfbW9kaWZpZWQYBSABKAgiQgoQR2V0V29ya2VyUmVxdWVzdBIXCgl3b3JrZXJfaWQYASABKAlCBOJBAQISFQoNaWZfbm9uZV9tYXRjaBgCIAEoCSKdAgoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFgoObGFiZWxfc2VsZWN0b3IYAyABKAkSFAoHZW5hYmxlZBgEIAEoCEgAiAEBEhQKB2hlYWx0aHkYBSABKAhIAYgBARIwCgR2aWV3GAYgASgOMiIudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2Zsb3dWaWV3EhUKDWlmX25vbmVfbWF0Y2gYByABKAkSJwoEd2FpdBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghyZXZpc2lvbhgJIAEoA0IKCghfZW5hYmxlZEIKCghfaGVhbHRoeSKZAQoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEjEKCXdvcmtmbG93cxgBIAMoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIQCghyZXZpc2lvbhgDIAEoAxIMCgRldGFnGAQgASgJEhQKDG5vdF9tb2RpZmllZBgFIAEoCCJIChJHZXRXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhIVCg1pZl9ub25lX21hdGNoGAIgASgJImYKFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI2Cgh3b3JrZmxvdxgBIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAiABKAgihAEKFlJlcGxhY2VXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhI2Cgh3b3JrZmxvdxgCIAEoCzIeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93QgTiQQECEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiSwoVRGVsZXRlV29ya2Zsb3dSZXF1ZXN0EhsKDXdvcmtmbG93X3R5cGUYASABKAlCBOJBAQISFQoNYWxsb3dfbWlzc2luZxgCIAEoCCIYChZEZWxldGVXb3JrZmxvd1Jlc3BvbnNlIjQKFUVuYWJsZVdvcmtmbG93UmVxdWVzdBIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECIksKFkRpc2FibGVXb3JrZmxvd1JlcXVlc3QSGwoNd29ya2Zsb3dfdHlwZRgBIAEoCUIE4kEBAhIUCgZyZWFzb24YAiABKAlCBOJBAQIiKQoXU2h1dGRvd25SZWdpc3RyeVJlcXVlc3QSDgoGcmVhc29uGAEgASgJIlMKGFNodXRkb3duUmVnaXN0cnlSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSFwoPcHJldmlvdXNfcnVuX2lkGAIgASgJEg4KBnJ1bl9pZBgDIAEoCSIrChNXYXRjaENhdGFsb2dSZXF1ZXN0EhQKDHJlc3VtZV90b2tlbhgBIAEoCSKRBAoMQ2F0YWxvZ0V2ZW50EjUKBHR5cGUYASABKA4yJy50ZW1wb3JhbF9yZWdpc3RyeS52MS5DYXRhbG9nRXZlbnQuVHlwZRIQCghyZXZpc2lvbhgCIAEoAxIUCgxyZXN1bWVfdG9rZW4YAyABKAkSMAoId29ya2Zsb3cYBCABKAsyHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdxIsCgZ3b3JrZXIYBSABKAsyHC50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZXIiwQIKBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEg8KC1RZUEVfU1lOQ0VEEAESFwoTVFlQRV9XT1JLRkxPV19BRERFRBACEhkKFVRZUEVfV09SS0ZMT1dfQ0hBTkdFRBADEhkKFVRZUEVfV09SS0ZMT1dfUkVNT1ZFRBAEEhkKFVRZUEVfV09SS0ZMT1dfRU5BQkxFRBAFEhoKFlRZUEVfV09SS0ZMT1dfRElTQUJMRUQQBhIgChxUWVBFX1dPUktGTE9XX0hFQUxUSF9DSEFOR0VEEAcSGgoWVFlQRV9XT1JLRVJfUkVHSVNURVJFRBAIEhcKE1RZUEVfV09SS0VSX0NIQU5HRUQQCRIXChNUWVBFX1dPUktFUl9FWFBJUkVEEAoSHAoYVFlQRV9XT1JLRVJfVU5SRUdJU1RFUkVEEAsqXgoMV29ya2Zsb3dWaWV3Eh0KGVdPUktGTE9XX1ZJRVdfVU5TUEVDSUZJRUQQABIXChNXT1JLRkxPV19WSUVXX0JBU0lDEAESFgoSV09SS0ZMT1dfVklFV19GVUxMEAIy3RAKD1JlZ2lzdHJ5U2VydmljZRKOAQoRR2V0UmVnaXN0cnlTdGF0dXMSLi50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRSZWdpc3RyeVN0YXR1c1JlcXVlc3QaLy50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRSZWdpc3RyeVN0YXR1c1Jlc3BvbnNlIhiC0+STAhISEC9yZWdpc3RyeS9zdGF0dXMSiQEKDlJlZ2lzdGVyV29ya2VyEisudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiwudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvcmVnaXN0cnkvd29ya2VycxKQAQoJSGVhcnRiZWF0EiYudGVtcG9yYWxfcmVnaXN0cnkudjEuSGVhcnRiZWF0UmVxdWVzdBonLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlIjKC0+STAiw6ASoiJy9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9L2hlYXJ0YmVhdBKYAQoQVW5yZWdpc3RlcldvcmtlchItLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlVucmVnaXN0ZXJXb3JrZXJSZXF1ZXN0Gi4udGVtcG9yYWxfcmVnaXN0cnkudjEuVW5yZWdpc3RlcldvcmtlclJlc3BvbnNlIiWC0+STAh8qHS9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9En0KC0xpc3RXb3JrZXJzEigudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GikudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIZgtPkkwITEhEvcmVnaXN0cnkvd29ya2VycxJ4CglHZXRXb3JrZXISJi50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRXb3JrZXJSZXF1ZXN0GhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyIiWC0+STAh8SHS9yZWdpc3RyeS93b3JrZXJzL3t3b3JrZXJfaWR9EoUBCg1MaXN0V29ya2Zsb3dzEioudGVtcG9yYWxfcmVnaXN0cnkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UiG4LT5JMCFRITL3JlZ2lzdHJ5L3dvcmtmbG93cxKEAQoLR2V0V29ya2Zsb3cSKC50ZW1wb3JhbF9yZWdpc3RyeS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdyIrgtPkkwIlEiMvcmVnaXN0cnkvd29ya2Zsb3dzL3t3b3JrZmxvd190eXBlfRKEAQoOQ3JlYXRlV29ya2Zsb3cSKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5DcmVhdGVXb3JrZmxvd1JlcXVlc3QaHi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdyIlgtPkkwIfOgh3b3JrZmxvdyITL3JlZ2lzdHJ5L3dvcmtmbG93cxKWAQoPUmVwbGFjZVdvcmtmbG93EiwudGVtcG9yYWxfcmVnaXN0cnkudjEuUmVwbGFjZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjWC0+STAi86CHdvcmtmbG93GiMvcmVnaXN0cnkvd29ya2Zsb3dzL3t3b3JrZmxvd190eXBlfRKYAQoORGVsZXRlV29ya2Zsb3cSKy50ZW1wb3JhbF9yZWdpc3RyeS52MS5EZWxldGVXb3JrZmxvd1JlcXVlc3QaLC50ZW1wb3JhbF9yZWdpc3RyeS52MS5EZWxldGVXb3JrZmxvd1Jlc3BvbnNlIiuC0+STAiUqIy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9EpQBCg5FbmFibGVXb3JrZmxvdxIrLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkVuYWJsZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjWC0+STAi86ASoiKi9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9L2VuYWJsZRKXAQoPRGlzYWJsZVdvcmtmbG93EiwudGVtcG9yYWxfcmVnaXN0cnkudjEuRGlzYWJsZVdvcmtmbG93UmVxdWVzdBoeLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLldvcmtmbG93IjaC0+STAjA6ASoiKy9yZWdpc3RyeS93b3JrZmxvd3Mve3dvcmtmbG93X3R5cGV9L2Rpc2FibGUSeAoMV2F0Y2hDYXRhbG9nEikudGVtcG9yYWxfcmVnaXN0cnkudjEuV2F0Y2hDYXRhbG9nUmVxdWVzdBoiLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkNhdGFsb2dFdmVudCIXgtPkkwIREg8vcmVnaXN0cnkvd2F0Y2gwARKQAQoQU2h1dGRvd25SZWdpc3RyeRItLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLlNodXRkb3duUmVnaXN0cnlSZXF1ZXN0Gi4udGVtcG9yYWxfcmVnaXN0cnkudjEuU2h1dGRvd25SZWdpc3RyeVJlc3BvbnNlIh2C0+STAhc6ASoiEi9yZWdpc3RyeS9zaHV0ZG93bmIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_temporal_registry_v1_resources]);
 
 /**
  * Request of RegistryService.GetRegistryStatus.
@@ -473,6 +475,31 @@ export type ListWorkersRequest = Message<"temporal_registry.v1.ListWorkersReques
    * @generated from field: string workflow_type = 4;
    */
   workflowType: string;
+
+  /**
+   * Conditional read: the etag of an answer the client holds. When the answer
+   * is still the same, it comes back empty with not_modified set (over HTTP:
+   * the If-None-Match header, answered 304 with no body).
+   *
+   * @generated from field: string if_none_match = 5;
+   */
+  ifNoneMatch: string;
+
+  /**
+   * Blocking query (Consul style): wait at most this long (at most 300s) for
+   * the catalogue's revision to pass `revision`, or, with if_none_match, for
+   * the answer to change; then answer as usual. Needs one of the two.
+   *
+   * @generated from field: google.protobuf.Duration wait = 6;
+   */
+  wait?: Duration | undefined;
+
+  /**
+   * The revision a blocking query waits to pass (a previous answer's revision).
+   *
+   * @generated from field: int64 revision = 7;
+   */
+  revision: bigint;
 };
 
 /**
@@ -501,6 +528,29 @@ export type ListWorkersResponse = Message<"temporal_registry.v1.ListWorkersRespo
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * The catalogue's revision this answer reflects (the sum of the registry
+   * workflows' revisions; grows with every write).
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+
+  /**
+   * A weak validator of this answer: the revision and the health of what it
+   * lists. Also sent as the `etag` response header (metadata over gRPC).
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
+
+  /**
+   * The answer has not changed since if_none_match: nothing else is filled in.
+   *
+   * @generated from field: bool not_modified = 5;
+   */
+  notModified: boolean;
 };
 
 /**
@@ -522,6 +572,16 @@ export type GetWorkerRequest = Message<"temporal_registry.v1.GetWorkerRequest"> 
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
+
+  /**
+   * Conditional read: the etag of the answer the client holds (the `etag`
+   * response header). When it still holds, the answer is an empty message with
+   * the `x-registry-not-modified: true` response header (over HTTP: the
+   * If-None-Match header, answered 304 with no body).
+   *
+   * @generated from field: string if_none_match = 2;
+   */
+  ifNoneMatch: string;
 };
 
 /**
@@ -578,6 +638,31 @@ export type ListWorkflowsRequest = Message<"temporal_registry.v1.ListWorkflowsRe
    * @generated from field: temporal_registry.v1.WorkflowView view = 6;
    */
   view: WorkflowView;
+
+  /**
+   * Conditional read: the etag of an answer the client holds. When the answer
+   * is still the same, it comes back empty with not_modified set (over HTTP:
+   * the If-None-Match header, answered 304 with no body).
+   *
+   * @generated from field: string if_none_match = 7;
+   */
+  ifNoneMatch: string;
+
+  /**
+   * Blocking query (Consul style): wait at most this long (at most 300s) for
+   * the catalogue's revision to pass `revision`, or, with if_none_match, for
+   * the answer to change; then answer as usual. Needs one of the two.
+   *
+   * @generated from field: google.protobuf.Duration wait = 8;
+   */
+  wait?: Duration | undefined;
+
+  /**
+   * The revision a blocking query waits to pass (a previous answer's revision).
+   *
+   * @generated from field: int64 revision = 9;
+   */
+  revision: bigint;
 };
 
 /**
@@ -606,6 +691,29 @@ export type ListWorkflowsResponse = Message<"temporal_registry.v1.ListWorkflowsR
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * The catalogue's revision this answer reflects (the sum of the registry
+   * workflows' revisions; grows with every write).
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+
+  /**
+   * A weak validator of this answer: the revision and the health of what it
+   * lists. Also sent as the `etag` response header (metadata over gRPC).
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
+
+  /**
+   * The answer has not changed since if_none_match: nothing else is filled in.
+   *
+   * @generated from field: bool not_modified = 5;
+   */
+  notModified: boolean;
 };
 
 /**
@@ -627,6 +735,16 @@ export type GetWorkflowRequest = Message<"temporal_registry.v1.GetWorkflowReques
    * @generated from field: string workflow_type = 1;
    */
   workflowType: string;
+
+  /**
+   * Conditional read: the etag of the answer the client holds (the `etag`
+   * response header). When it still holds, the answer is an empty message with
+   * the `x-registry-not-modified: true` response header (over HTTP: the
+   * If-None-Match header, answered 304 with no body).
+   *
+   * @generated from field: string if_none_match = 2;
+   */
+  ifNoneMatch: string;
 };
 
 /**
@@ -848,6 +966,179 @@ export const ShutdownRegistryResponseSchema: GenMessage<ShutdownRegistryResponse
   messageDesc(file_temporal_registry_v1_registry, 22);
 
 /**
+ * Request of RegistryService.WatchCatalog.
+ *
+ * @generated from message temporal_registry.v1.WatchCatalogRequest
+ */
+export type WatchCatalogRequest = Message<"temporal_registry.v1.WatchCatalogRequest"> & {
+  /**
+   * The resume_token of the last event received: only later changes are sent.
+   * Empty: the current state first, then every change.
+   *
+   * @generated from field: string resume_token = 1;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message temporal_registry.v1.WatchCatalogRequest.
+ * Use `create(WatchCatalogRequestSchema)` to create a new message.
+ */
+export const WatchCatalogRequestSchema: GenMessage<WatchCatalogRequest> = /*@__PURE__*/
+  messageDesc(file_temporal_registry_v1_registry, 23);
+
+/**
+ * One change of the catalogue, as RegistryService.WatchCatalog sends it.
+ *
+ * @generated from message temporal_registry.v1.CatalogEvent
+ */
+export type CatalogEvent = Message<"temporal_registry.v1.CatalogEvent"> & {
+  /**
+   * What happened.
+   *
+   * @generated from field: temporal_registry.v1.CatalogEvent.Type type = 1;
+   */
+  type: CatalogEvent_Type;
+
+  /**
+   * The catalogue's revision once this change is applied (as in ListWorkflowsResponse).
+   *
+   * @generated from field: int64 revision = 2;
+   */
+  revision: bigint;
+
+  /**
+   * Resume a watch from here (WatchCatalogRequest.resume_token).
+   *
+   * @generated from field: string resume_token = 3;
+   */
+  resumeToken: string;
+
+  /**
+   * The workflow type (TYPE_WORKFLOW_* events), BASIC view: no input_schema and no
+   * workers. For TYPE_WORKFLOW_REMOVED only workflow_type is set.
+   *
+   * @generated from field: temporal_registry.v1.Workflow workflow = 4;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * The worker (TYPE_WORKER_* events). For TYPE_WORKER_EXPIRED and
+   * TYPE_WORKER_UNREGISTERED,
+   * the worker as it was last registered.
+   *
+   * @generated from field: temporal_registry.v1.Worker worker = 5;
+   */
+  worker?: Worker | undefined;
+};
+
+/**
+ * Describes the message temporal_registry.v1.CatalogEvent.
+ * Use `create(CatalogEventSchema)` to create a new message.
+ */
+export const CatalogEventSchema: GenMessage<CatalogEvent> = /*@__PURE__*/
+  messageDesc(file_temporal_registry_v1_registry, 24);
+
+/**
+ * What happened.
+ *
+ * @generated from enum temporal_registry.v1.CatalogEvent.Type
+ */
+export enum CatalogEvent_Type {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The current state has been sent (the events that open a watch without a
+   * resume token); from here on, changes as they happen.
+   *
+   * @generated from enum value: TYPE_SYNCED = 1;
+   */
+  SYNCED = 1,
+
+  /**
+   * A workflow type was created or first registered (or is part of the
+   * current state).
+   *
+   * @generated from enum value: TYPE_WORKFLOW_ADDED = 2;
+   */
+  WORKFLOW_ADDED = 2,
+
+  /**
+   * A workflow type's spec changed.
+   *
+   * @generated from enum value: TYPE_WORKFLOW_CHANGED = 3;
+   */
+  WORKFLOW_CHANGED = 3,
+
+  /**
+   * A workflow type was deleted.
+   *
+   * @generated from enum value: TYPE_WORKFLOW_REMOVED = 4;
+   */
+  WORKFLOW_REMOVED = 4,
+
+  /**
+   * A workflow type was enabled.
+   *
+   * @generated from enum value: TYPE_WORKFLOW_ENABLED = 5;
+   */
+  WORKFLOW_ENABLED = 5,
+
+  /**
+   * A workflow type was disabled (see workflow.disabled_reason).
+   *
+   * @generated from enum value: TYPE_WORKFLOW_DISABLED = 6;
+   */
+  WORKFLOW_DISABLED = 6,
+
+  /**
+   * A workflow type became healthy or unhealthy, or the reasons changed.
+   *
+   * @generated from enum value: TYPE_WORKFLOW_HEALTH_CHANGED = 7;
+   */
+  WORKFLOW_HEALTH_CHANGED = 7,
+
+  /**
+   * A worker registered (or is part of the current state).
+   *
+   * @generated from enum value: TYPE_WORKER_REGISTERED = 8;
+   */
+  WORKER_REGISTERED = 8,
+
+  /**
+   * A registered worker registered again with other specs.
+   *
+   * @generated from enum value: TYPE_WORKER_CHANGED = 9;
+   */
+  WORKER_CHANGED = 9,
+
+  /**
+   * A worker's lease lapsed past its grace period: the registry removed it.
+   *
+   * @generated from enum value: TYPE_WORKER_EXPIRED = 10;
+   */
+  WORKER_EXPIRED = 10,
+
+  /**
+   * A worker unregistered.
+   *
+   * @generated from enum value: TYPE_WORKER_UNREGISTERED = 11;
+   */
+  WORKER_UNREGISTERED = 11,
+}
+
+/**
+ * Describes the enum temporal_registry.v1.CatalogEvent.Type.
+ */
+export const CatalogEvent_TypeSchema: GenEnum<CatalogEvent_Type> = /*@__PURE__*/
+  enumDesc(file_temporal_registry_v1_registry, 24, 0);
+
+/**
  * How much of a workflow type a list returns (AIP-157).
  *
  * @generated from enum temporal_registry.v1.WorkflowView
@@ -1032,6 +1323,23 @@ export const RegistryService: GenService<{
     methodKind: "unary";
     input: typeof DisableWorkflowRequestSchema;
     output: typeof WorkflowSchema;
+  },
+  /**
+   * The catalogue as it changes: first its current state (a TYPE_WORKFLOW_ADDED
+   * event per workflow type, a TYPE_WORKER_REGISTERED per worker, then
+   * TYPE_SYNCED), then every change as this replica learns of it, whichever
+   * replica wrote it. Resumable: a request with the resume_token of the last
+   * event received sends only what came after it, on any replica. ABORTED with reason RESYNC_REQUIRED when that is no longer
+   * possible (the token is older than what a replica keeps, or the watcher
+   * fell too far behind): list again, or watch without a token.
+   * Over HTTP the events come as newline-delimited JSON.
+   *
+   * @generated from rpc temporal_registry.v1.RegistryService.WatchCatalog
+   */
+  watchCatalog: {
+    methodKind: "server_streaming";
+    input: typeof WatchCatalogRequestSchema;
+    output: typeof CatalogEventSchema;
   },
   /**
    * Drains the current registry workflow run and continues it as new with all
