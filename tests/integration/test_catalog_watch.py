@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc
 
-from tests.integration.stack import ADMIN_HEADERS, ADMIN_TOKEN, authorized
+from tests.integration.stack import ADMIN_TOKEN, authorized
 
 pytestmark = pytest.mark.integration
 
