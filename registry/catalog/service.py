@@ -16,6 +16,7 @@ import grpc
 from google.protobuf.message import Message
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
+from registry.catalog.metrics import CATALOG_READS
 from registry.catalog.responses import (
     ResponseCache,
     WorkflowMessages,
@@ -363,6 +364,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 )
         etag, revision = watch.etag(), watch.revision
         if condition.if_none_match and etag_matches(condition.if_none_match, etag):
+            CATALOG_READS.labels("not_modified").inc()
             await context.send_initial_metadata((("etag", etag), (NOT_MODIFIED_HEADER, "true")))
             if "not_modified" not in answer_type.DESCRIPTOR.fields_by_name:
                 return answer_type()  # a get: the resource, empty (metadata says why)
@@ -371,7 +373,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         key = cache_key(method, request)
         cached = self._answers.get(key, etag)
         if cached is not None:
+            CATALOG_READS.labels("cached").inc()
             return cached
+        CATALOG_READS.labels("built").inc()
         response = await build(store, request)
         if "not_modified" in answer_type.DESCRIPTOR.fields_by_name:
             response.revision, response.etag = revision, etag  # type: ignore[attr-defined]

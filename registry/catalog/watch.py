@@ -39,6 +39,7 @@ from registry.catalog.changes import (
     health_digest,
 )
 from registry.catalog.layout import TYPES, WORKERS
+from registry.catalog.metrics import WATCH_EVENTS, WATCH_RESYNCS
 from registry.catalog.responses import WorkflowMessages, worker_to_proto
 from registry.liveness.views import worker_view
 from registry.server.errors import FieldViolation, RegistryError, invalid_argument
@@ -95,6 +96,7 @@ class Watcher:
         """The next event, serialised; ABORTED RESYNC_REQUIRED once the watcher fell behind."""
         while not self._queue:
             if self.overflowed:
+                WATCH_RESYNCS.labels("behind").inc()
                 raise resync(f"this watcher fell {MAX_BACKLOG} events behind")
             self._ready.clear()
             await self._ready.wait()
@@ -213,6 +215,7 @@ class CatalogWatch:
         if change.shard is not None:
             self.log.append(change)
         encoded = self._encode(change)
+        WATCH_EVENTS.inc()
         for watcher in self._watchers:
             watcher.push(encoded)
 
@@ -334,6 +337,15 @@ class CatalogWatch:
         if not resume_token:
             return self._subscribe(self._snapshot())
         try:
+            return self._subscribe(await self._replay(resume_token))
+        except RegistryError as error:
+            if error.reason == RESYNC_REQUIRED:
+                WATCH_RESYNCS.labels("resume").inc()
+            raise
+
+    async def _replay(self, resume_token: str) -> list[bytes]:
+        """What a watcher resuming at a token is sent first: what it missed, then SYNCED."""
+        try:
             token = ResumeToken.decode(resume_token)
         except BadToken as error:
             raise invalid_argument(
@@ -359,7 +371,7 @@ class CatalogWatch:
             raise resync(str(error)) from None
         if token.health != self.digest:  # health changed meanwhile: tell it again, all of it
             replay.extend(self._health_events())
-        return self._subscribe([*replay, self._synced()])
+        return [*replay, self._synced()]
 
     def _subscribe(self, opening: list[bytes]) -> Watcher:
         watcher = Watcher(opening)

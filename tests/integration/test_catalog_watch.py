@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,9 +17,11 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from temporal_registry.v1 import registry_pb2, registry_pb2_grpc
+from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from tests.integration.stack import ADMIN_TOKEN, authorized
+from integration.conftest import ECHO_QUEUE
+from integration.stack import ADMIN_TOKEN, Registry, TemporalDevServer, authorized
+from integration.test_registry_durability import own_registry_settings, running
 
 pytestmark = pytest.mark.integration
 
@@ -304,3 +307,72 @@ def test_a_watch_through_envoy_streams_newline_delimited_json(http: httpx.Client
                 assert event["type"] == "TYPE_WORKFLOW_ADDED"
                 assert event["resume_token"] and event["revision"]
                 break
+
+
+def test_a_worker_whose_lease_lapses_turns_its_type_unhealthy_for_watchers(
+    http: httpx.Client, registry_channel: grpc.Channel, echo: None
+) -> None:
+    """A real worker polls ECHO_QUEUE; a registered worker on it with a 5 s lease makes the
+    type healthy, and its lease lapsing (no heartbeat, no write) makes it unhealthy."""
+    workflow_type = unique("lapsing.v1")
+    stream = watch(registry_channel)
+    until(stream, lambda e: e.type == Event.TYPE_SYNCED)
+    response = http.post(
+        "/registry/workers",
+        json={
+            "worker_id": unique("lapsing"),
+            "task_queue": ECHO_QUEUE,
+            "ttl_seconds": 5,
+            "workflows": [{"workflow_type": workflow_type}],
+        },
+    )
+    assert response.status_code == 200, response.text
+
+    def about(healthy: bool) -> Any:
+        return lambda e: e.workflow.workflow_type == workflow_type and e.workflow.healthy is healthy
+
+    until(stream, about(True))
+    started = time.monotonic()
+    flipped = until(stream, about(False))[-1]
+    assert flipped.type == Event.TYPE_WORKFLOW_HEALTH_CHANGED
+    assert flipped.resume_token
+    assert any("0 of 1 worker healthy" in reason for reason in flipped.workflow.health_reasons)
+    assert time.monotonic() - started < 15
+    stream.cancel()
+
+
+def test_changes_through_one_replica_reach_watchers_of_another(
+    workdir: Path, temporal: TemporalDevServer
+) -> None:
+    """Two registry processes on one registry: a watcher on the second sees a write made
+    through the first, and resumes on the first from a token the second gave."""
+    shared = own_registry_settings()
+    first = Registry(workdir, temporal.address, overrides=shared)
+    second = Registry(workdir, temporal.address, overrides=shared)
+    with (
+        running(first) as writer,
+        running(second),
+        grpc.insecure_channel(first.grpc_target) as to_first,
+        grpc.insecure_channel(second.grpc_target) as to_second,
+    ):
+        stream = watch(to_second)
+        synced = until(stream, lambda e: e.type == Event.TYPE_SYNCED)[-1]
+        workflow_type = unique("replicated.v1")
+        writer.CreateWorkflow(
+            registry_pb2.CreateWorkflowRequest(
+                workflow=resources_pb2.Workflow(workflow_type=workflow_type, task_queue="q")
+            )
+        )
+        added = until(stream, lambda e: e.workflow.workflow_type == workflow_type)[-1]
+        assert added.type == Event.TYPE_WORKFLOW_ADDED
+        stream.cancel()
+
+        resumed = watch(to_first, synced.resume_token)
+        replayed = until(resumed, lambda e: e.type == Event.TYPE_SYNCED)
+        # what changed since the token; health is told again whole when it changed meanwhile
+        assert [
+            e.workflow.workflow_type
+            for e in replayed
+            if e.type != Event.TYPE_WORKFLOW_HEALTH_CHANGED and e.workflow.workflow_type
+        ] == [workflow_type]
+        resumed.cancel()
