@@ -109,19 +109,33 @@ class ResumeToken:
     health: str  # health_digest of what the watcher was last told
 
     def encode(self) -> str:
-        shards = [[kind, index, revision] for (kind, index), revision in self.position.revisions]
-        body = json.dumps({"p": shards, "l": self.lineage, "h": self.health}, separators=(",", ":"))
+        """URL-safe base64 of compact JSON: each kind's revisions in shard order."""
+        kinds: dict[str, list[int]] = {}
+        for (kind, _), revision in self.position.revisions:  # sorted: index order per kind
+            kinds.setdefault(kind, []).append(revision)
+        body = json.dumps({"p": kinds, "l": self.lineage, "h": self.health}, separators=(",", ":"))
         return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> ResumeToken:
         try:
             body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            revisions = {(str(k), int(i)): int(r) for k, i, r in body["p"]}
+            revisions = {
+                (str(kind), index): int(revision)
+                for kind, shards in body["p"].items()
+                for index, revision in enumerate(shards)
+            }
             if any(r < 0 for r in revisions.values()):
                 raise ValueError("negative revision")
             return cls(Position.of(revisions), str(body["l"]), str(body["h"]))
-        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        except (
+            binascii.Error,
+            UnicodeDecodeError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as error:
             raise BadToken(f"not a resume token of this registry ({error})") from None
 
 

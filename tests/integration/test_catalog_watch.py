@@ -284,7 +284,7 @@ def test_a_bad_or_unusable_resume_token_is_refused_clearly(registry_channel: grp
     body = json.loads(
         base64.urlsafe_b64decode(synced.resume_token + "=" * (-len(synced.resume_token) % 4))
     )
-    body["p"] = [[kind, index, revision + 1000] for kind, index, revision in body["p"]]
+    body["p"] = {kind: [r + 1000 for r in revisions] for kind, revisions in body["p"].items()}
     ahead = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
     with pytest.raises(grpc.RpcError) as future:
         next(iter(watch(registry_channel, ahead)))
