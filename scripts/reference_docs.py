@@ -294,9 +294,11 @@ def rpcs() -> list[Rpc]:
 
 
 def required_scope(rpc: Rpc) -> str:
-    """As the server decides: streaming RPCs pass the auth interceptor untouched
-    (registry/server/interceptors.py), every unary RPC needs registry.auth.required_scope."""
-    return auth.PUBLIC if rpc.streaming else auth.required_scope(rpc.method)
+    """As the server decides (registry/server/interceptors.py): unary RPCs and our own server
+    streams (we have no client streams) need registry.auth.required_scope; other streams
+    (health Watch, reflection) pass the interceptor untouched."""
+    ours = rpc.method.startswith(interceptors.OUR_PREFIX)
+    return auth.required_scope(rpc.method) if ours or not rpc.streaming else auth.PUBLIC
 
 
 def auth_scopes_markdown() -> str:

@@ -376,3 +376,10 @@ def test_changes_through_one_replica_reach_watchers_of_another(
             if e.type != Event.TYPE_WORKFLOW_HEALTH_CHANGED and e.workflow.workflow_type
         ] == [workflow_type]
         resumed.cancel()
+
+
+def test_a_watch_needs_a_client_token(registry_channel: grpc.Channel) -> None:
+    stub = registry_pb2_grpc.RegistryServiceStub(registry_channel)
+    with pytest.raises(grpc.RpcError) as refused:
+        next(iter(stub.WatchCatalog(registry_pb2.WatchCatalogRequest(), timeout=10)))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
