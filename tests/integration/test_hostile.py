@@ -119,6 +119,7 @@ SEEDS: dict[str, Json | Callable[[Stack], Json]] = {
         "view": "WORKFLOW_VIEW_BASIC",
     },
     "RegistryService.GetWorkflow": {"workflow_type": "hostile.v1"},
+    "RegistryService.WatchCatalog": {},
     "RegistryService.CreateWorkflow": {
         "workflow": {**SEED_WORKFLOW, "workflow_type": "hostile-created.v1", "task_queue": QUEUE},
         "validate_only": True,
@@ -290,18 +291,41 @@ class Stack:
                 request.pop(name, None)
         return request
 
-    def send_http(self, request: HttpRequest) -> httpx.Response:
-        return self.http.request(
+    def send_http(self, request: HttpRequest, *, streaming: bool = False) -> httpx.Response:
+        """The answer; of a stream (a watch), its status and first line."""
+        if not streaming:
+            return self.http.request(
+                request.method,
+                request.url,
+                content=request.body,
+                headers={"content-type": "application/json"} if request.body is not None else {},
+            )
+        with self.http.stream(
             request.method,
             request.url,
             content=request.body,
             headers={"content-type": "application/json"} if request.body is not None else {},
+        ) as response:
+            first = next(response.iter_lines(), "")
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=first.encode(),
+            request=response.request,
         )
 
     def send_grpc(self, rpc: Rpc, data: bytes) -> tuple[grpc.StatusCode, str, list[str]]:
-        call = self.channel.unary_unary(rpc.grpc_path)
+        """The status; of a stream (a watch), once its first message came."""
+        metadata = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
         try:
-            call(data, timeout=30, metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),))
+            if rpc.method.server_streaming:
+                stream = self.channel.unary_stream(rpc.grpc_path)(
+                    data, timeout=30, metadata=metadata
+                )
+                next(stream)
+                stream.cancel()
+            else:
+                self.channel.unary_unary(rpc.grpc_path)(data, timeout=30, metadata=metadata)
         except grpc.RpcError as error:
             status = rpc_status.from_call(error)
             fields = []
@@ -416,7 +440,7 @@ def _run(stack: Stack, rpc: Rpc, transport: str) -> list[str]:
 def _seed_accepted(stack: Stack, rpc: Rpc, transport: str) -> list[str]:
     seed = stack.seed(rpc)
     if transport == "http":
-        response = stack.send_http(http_request(rpc, seed))
+        response = stack.send_http(http_request(rpc, seed), streaming=rpc.method.server_streaming)
         ok, answer = response.status_code == 200, f"{response.status_code} {response.text[:300]}"
     else:
         code, message, _ = stack.send_grpc(rpc, grpc_request(rpc, seed).SerializeToString())
@@ -434,7 +458,7 @@ def _http_case(stack: Stack, case: Case) -> list[str]:
     if case.query:
         separator = "&" if "?" in request.url else "?"
         request = HttpRequest(request.method, request.url + separator + case.query, request.body)
-    response = stack.send_http(request)
+    response = stack.send_http(request, streaming=case.rpc.method.server_streaming)
     status = response.status_code
     where = f"{case.id} over HTTP: {status} {response.text[:300]!r}"
     if status >= 500 and status != 503:
