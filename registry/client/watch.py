@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, TypeAlias
@@ -183,10 +183,10 @@ class CatalogWatch:
         first TYPE_SYNCED of a snapshot: the token given, or none)."""
         return self._cursor.token
 
-    def __aiter__(self) -> AsyncIterator[WatchItem]:
+    def __aiter__(self) -> AsyncGenerator[WatchItem, None]:
         return self._items()
 
-    async def _items(self) -> AsyncIterator[WatchItem]:
+    async def _items(self) -> AsyncGenerator[WatchItem, None]:
         attempt = 0
         while True:
             call = self._stub.WatchCatalog(self._cursor.request())

@@ -7,6 +7,7 @@ RESYNC_REQUIRED."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,8 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
+from registry.cli import build_parser
+from registry.client.commands import event_json, event_line
 from registry.client.connection import RegistryCallError
 from registry.client.watch import (
     CatalogMirror,
@@ -276,7 +279,7 @@ def test_the_watch_resumes_after_failures_and_starts_over_when_told_to() -> None
         items = aiter(watching)
         seen = await take(items, 8)
         assert watching.resume_token == "t9"
-        await items.aclose()  # type: ignore[attr-defined]
+        await items.aclose()
         return seen
 
     assert asyncio.run(scenario()) == [
@@ -377,3 +380,76 @@ def test_a_refused_mirror_stops_and_its_waits_raise_why() -> None:
             assert mirror.error is raised.value and not mirror.running
 
     asyncio.run(scenario())
+
+
+# --- what `temporal-registry workflows watch` prints ----------------------------------------
+
+
+def test_each_item_is_one_line_of_text_or_json() -> None:
+    added = workflow_event(E.TYPE_WORKFLOW_ADDED, "order.v1", 42, task_queue="orders", enabled=True)
+    assert event_line(added) == "r42 WORKFLOW_ADDED order.v1 queue=orders enabled=yes healthy=yes"
+    disabled = workflow_event(
+        E.TYPE_WORKFLOW_DISABLED,
+        "order.v1",
+        43,
+        task_queue="orders",
+        disabled_reason="maintenance window",
+    )
+    assert event_line(disabled) == (
+        "r43 WORKFLOW_DISABLED order.v1 queue=orders enabled=no healthy=yes - maintenance window"
+    )
+    sick = workflow_event(
+        E.TYPE_WORKFLOW_HEALTH_CHANGED,
+        "order.v1",
+        44,
+        healthy=False,
+        task_queue="orders",
+        enabled=True,
+        health_reasons=["0 of 1 workers healthy", "no pollers"],
+    )
+    assert event_line(sick).endswith("healthy=no - 0 of 1 workers healthy; no pollers")
+    removed = E(
+        type=E.TYPE_WORKFLOW_REMOVED,
+        revision=45,
+        workflow=resources_pb2.Workflow(workflow_type="order.v1"),
+    )
+    assert event_line(removed) == "r45 WORKFLOW_REMOVED order.v1"
+    worker = resources_pb2.Worker(
+        worker_id="orders-1",
+        task_queue="orders",
+        healthy=True,
+        workflows=["order.v1", "order.report.v1"],
+    )
+    registered = E(type=E.TYPE_WORKER_REGISTERED, revision=46, worker=worker)
+    assert event_line(registered) == (
+        "r46 WORKER_REGISTERED orders-1 queue=orders healthy=yes workflows=order.v1,order.report.v1"
+    )
+    gone = E(type=E.TYPE_WORKER_UNREGISTERED, revision=47, worker=worker)
+    assert event_line(gone) == (
+        "r47 WORKER_UNREGISTERED orders-1 queue=orders workflows=order.v1,order.report.v1"
+    )
+    assert event_line(synced(47)) == "r47 SYNCED"
+    assert event_line(E(type=99, revision=48)) == "r48 99"  # type: ignore[arg-type]
+    assert event_line(Resync("the token is too old")) == "- RESYNC - the token is too old"
+
+    line = event_json(registered)
+    assert "\n" not in line
+    document = json.loads(line)  # as the HTTP API prints it: int64 as a string, every field
+    assert {key: document[key] for key in ("type", "revision", "resume_token")} == {
+        "type": "TYPE_WORKER_REGISTERED",
+        "revision": "46",
+        "resume_token": "",
+    }
+    assert "workflow" not in document  # a message field is there only when set
+    assert document["worker"]["workflows"] == ["order.v1", "order.report.v1"]
+    assert (document["worker"]["healthy"], document["worker"]["labels"]) == (True, {})
+    assert json.loads(event_json(Resync("gone"))) == {"type": "RESYNC", "reason": "gone"}
+
+
+def test_the_watch_command_takes_a_resume_token_and_stops_when_synced_if_asked() -> None:
+    args = build_parser().parse_args(
+        ["workflows", "watch", "--resume-token", "t7", "--until-synced", "-o", "json"]
+    )
+    assert (args.resume_token, args.until_synced, args.output) == ("t7", True, "json")
+    args = build_parser().parse_args(["workflows", "watch"])
+    assert (args.resume_token, args.until_synced, args.output) == (None, False, "table")
