@@ -17,9 +17,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
+from registry import worker
 from registry.cli import build_parser
 from registry.client.commands import event_json, event_line
-from registry.client.connection import RegistryCallError
+from registry.client.connection import ClientSettings, RegistryCallError
 from registry.client.watch import (
     CatalogMirror,
     CatalogState,
@@ -30,6 +31,7 @@ from registry.client.watch import (
     WatchPolicy,
     watch,
 )
+from registry.worker import RegistryPlugin
 
 E = registry_pb2.CatalogEvent
 NO_WAIT = WatchPolicy(backoff_base=0.0)
@@ -453,3 +455,15 @@ def test_the_watch_command_takes_a_resume_token_and_stops_when_synced_if_asked()
     assert (args.resume_token, args.until_synced, args.output) == ("t7", True, "json")
     args = build_parser().parse_args(["workflows", "watch"])
     assert (args.resume_token, args.until_synced, args.output) == (None, False, "table")
+
+
+# --- the worker plugin ---------------------------------------------------------------------------
+
+
+def test_the_worker_plugin_mirrors_the_catalogue_only_when_asked() -> None:
+    assert worker.CatalogMirror is CatalogMirror  # importable from registry.worker
+    assert RegistryPlugin().catalog is None
+    plugin = RegistryPlugin(ClientSettings(token="w" * 20), mirror_catalog=True)
+    assert isinstance(plugin.catalog, CatalogMirror) and not plugin.catalog.running
+    watcher = ClientSettings(token="c" * 20)
+    assert isinstance(RegistryPlugin(mirror_catalog=watcher).catalog, CatalogMirror)
