@@ -35,8 +35,10 @@ from integration.stack import (  # noqa: E402
 
 __all__ = [
     "ADMIN_HEADERS",
+    "ADMIN_TOKEN",
     "LOOPBACK",
     "LatencySummary",
+    "Registry",
     "Stack",
     "aio_channel",
     "authorized",

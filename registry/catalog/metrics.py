@@ -37,6 +37,22 @@ WORKERS_EXPIRED = Counter(
     "temporal_registry_workers_expired_total",
     "Workers removed after their lease and grace period ended.",
 )
+CATALOG_READS = Counter(
+    "temporal_registry_catalog_reads_total",
+    "Catalogue reads (lists and gets) by how they were answered: not_modified (the client "
+    "held the answer), cached (serialised before, at the same etag), built.",
+    ["answer"],
+)
+WATCH_EVENTS = Counter(
+    "temporal_registry_watch_events_total",
+    "Catalogue changes sent to this process's watchers (each once, whatever the watchers).",
+)
+WATCH_RESYNCS = Counter(
+    "temporal_registry_watch_resyncs_total",
+    "Watches ended with RESYNC_REQUIRED, by cause (behind: the watcher read too slowly; "
+    "resume: its resume token could not be served).",
+    ["cause"],
+)
 REGISTRY_WRITES = Counter(
     "temporal_registry_writes_total",
     "Operations sent to the registry's shards, by operation and outcome (ok, refused, failed).",
@@ -91,6 +107,9 @@ STATE_BYTES = StoreGauge(
     "writes it (compare with temporal_registry_state_bound_bytes).",
     ("kind",),
 )
+WATCHERS = StoreGauge(
+    "temporal_registry_catalog_watchers", "WatchCatalog streams open on this process."
+)
 STATE_BOUND = StoreGauge(
     "temporal_registry_state_bound_bytes",
     "The bound of each shard's state (registry.shard_max_bytes): a write past it is refused.",
@@ -105,6 +124,7 @@ STORE_GAUGES = (
     HISTORY_LENGTH,
     STATE_BYTES,
     STATE_BOUND,
+    WATCHERS,
 )
 
 
@@ -134,6 +154,7 @@ class RegistryCollector(Collector):
             (SELF_PRESERVATION, float(store.liveness.self_preservation)),
             (UPDATE_QUEUE_DEPTH, sum(writer.queued for writer in store.writers.values())),
             (STATE_BOUND, store.limits.max_bytes),
+            (WATCHERS, store.watch.watchers),
         ):
             yield gauge.family(value)
         continued, longest, largest = (

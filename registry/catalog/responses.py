@@ -1,10 +1,13 @@
 """Responses: the registry's views of workflow types and workers as temporal_registry.v1
-messages, with the slow part (an input schema as a Struct) cached per stored entry."""
+messages, with the slow part (an input schema as a Struct) cached per stored entry, and whole
+answers cached serialised per etag (ResponseCache)."""
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Collection
 
+from google.protobuf.message import Message
 from temporal_registry.v1 import resources_pb2
 
 from registry.liveness.views import WorkerView, WorkflowView
@@ -46,16 +49,19 @@ class WorkflowMessages:
     ) -> None:
         """Fill an empty message (e.g. `response.workflows.add()`, which saves a copy). Not
         `full` (the BASIC list view) leaves `input_schema` and `workers` empty."""
-        stored = view.stored
-        cached = self._cache.get(stored.spec.workflow_type)
-        if cached is None or cached.stored is not stored:
-            cached = _CachedWorkflow(stored)
-            self._cache[stored.spec.workflow_type] = cached
-        message.CopyFrom(cached.full if full else cached.basic)
+        message.CopyFrom(self.stored_part(view.stored, full=full))
         if full:
             message.workers.extend(worker_to_proto(worker) for worker in view.workers)
         message.healthy = view.healthy
         message.health_reasons.extend(view.health_reasons)
+
+    def stored_part(self, stored: StoredWorkflow, *, full: bool) -> resources_pb2.Workflow:
+        """The cached message of what is stored (no health, no workers): not to be changed."""
+        cached = self._cache.get(stored.spec.workflow_type)
+        if cached is None or cached.stored is not stored:
+            cached = _CachedWorkflow(stored)
+            self._cache[stored.spec.workflow_type] = cached
+        return cached.full if full else cached.basic
 
     def forget_missing(self, present: Collection[str]) -> None:
         for workflow_type in self._cache.keys() - set(present):
@@ -101,3 +107,40 @@ def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
     )
     message.input_schema.update(spec.input_schema)
     return message
+
+
+class ResponseCache:
+    """Serialised answers to catalogue reads, by method and request (its conditions left
+    out), each with the etag it was built at: an identical read at the same etag is answered
+    with the same bytes, built and serialised once. Holds at most `capacity` answers (the
+    least recently used go first)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._answers: collections.OrderedDict[tuple[str, bytes], tuple[str, bytes]] = (
+            collections.OrderedDict()
+        )
+        self._capacity = capacity
+
+    def get(self, key: tuple[str, bytes], etag: str) -> bytes | None:
+        found = self._answers.get(key)
+        if found is None or found[0] != etag:
+            return None
+        self._answers.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple[str, bytes], etag: str, answer: bytes) -> None:
+        self._answers[key] = (etag, answer)
+        self._answers.move_to_end(key)
+        while len(self._answers) > self._capacity:
+            self._answers.popitem(last=False)
+
+
+def cache_key(method: str, request: Message) -> tuple[str, bytes]:
+    """A read's cache key: its method and its request without the conditions (etag, wait,
+    revision), which decide whether to answer, not what."""
+    plain = type(request)()
+    plain.CopyFrom(request)
+    for name in ("if_none_match", "wait", "revision"):
+        if name in plain.DESCRIPTOR.fields_by_name:
+            plain.ClearField(name)
+    return method, plain.SerializeToString(deterministic=True)

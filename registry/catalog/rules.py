@@ -10,7 +10,7 @@ JSON Schema meta-schema, a token's bindings, the least TTL the lease flush can k
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 import grpc
 from temporal_registry.v1 import registry_pb2, resources_pb2
@@ -161,4 +161,76 @@ def invalid_field(
 ) -> RegistryError:
     return invalid_argument(
         error_reason, f"{field}: {description}", [FieldViolation(field, description, reason)]
+    )
+
+
+# --- conditional reads and blocking queries ----------------------------------------------------
+
+MAX_WAIT_SECONDS: Final = 300
+
+
+@dataclass(frozen=True)
+class ReadCondition:
+    """A catalogue read's conditions: the etag the client holds, and for a blocking query how
+    long to wait (None: answer at once) for the revision to pass `revision` (None: for the
+    answer to differ from `if_none_match`)."""
+
+    if_none_match: str
+    wait: float | None
+    revision: int | None
+
+
+def plan_read_condition(
+    request: Any, if_none_match_header: str, current_revision: int
+) -> ReadCondition:
+    """The conditions of a list request (wait, revision, if_none_match) or a get
+    (if_none_match); the If-None-Match header counts when the field is empty."""
+    if_none_match = getattr(request, "if_none_match", "") or if_none_match_header
+    if not request.DESCRIPTOR.fields_by_name.get("wait") or not request.HasField("wait"):
+        if getattr(request, "revision", 0):
+            raise invalid_field(
+                "revision",
+                "a revision is only waited for with `wait` (e.g. wait=30s)",
+                "REVISION_WITHOUT_WAIT",
+                error_reason="INVALID_BLOCKING_QUERY",
+            )
+        return ReadCondition(if_none_match, None, None)
+    wait = request.wait.seconds + request.wait.nanos / 1e9
+    violations = []
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        violations.append(
+            FieldViolation("wait", f"must be from 0s to {MAX_WAIT_SECONDS}s", "OUT_OF_RANGE")
+        )
+    if request.revision < 0:
+        violations.append(FieldViolation("revision", "must not be negative", "OUT_OF_RANGE"))
+    elif request.revision > current_revision:
+        violations.append(
+            FieldViolation(
+                "revision",
+                f"revision {request.revision} is ahead of the catalogue ({current_revision}): "
+                "use the revision of an answer",
+                "REVISION_FROM_THE_FUTURE",
+            )
+        )
+    if not request.revision and not if_none_match:
+        violations.append(
+            FieldViolation(
+                "wait",
+                "a blocking query waits for a change: give `revision` (an answer's revision) "
+                "or If-None-Match (an answer's etag)",
+                "NOTHING_TO_WAIT_FOR",
+            )
+        )
+    if violations:
+        raise invalid_fields("INVALID_BLOCKING_QUERY", violations)
+    return ReadCondition(if_none_match, wait, request.revision or None)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match value (`*`, or etags separated by commas) names `etag`, by
+    weak comparison (RFC 9110 13.1.2: W/ is ignored)."""
+    wanted = etag.removeprefix("W/")
+    return any(
+        candidate == "*" or candidate.removeprefix("W/") == wanted
+        for candidate in (part.strip() for part in if_none_match.split(","))
     )

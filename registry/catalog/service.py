@@ -8,24 +8,34 @@ response built from the store's view. Reads come from memory (registry.catalog.s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final, cast
 
 import grpc
+from google.protobuf.message import Message
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
-from registry.catalog.responses import WorkflowMessages, worker_to_proto
+from registry.catalog.metrics import CATALOG_READS
+from registry.catalog.responses import (
+    ResponseCache,
+    WorkflowMessages,
+    cache_key,
+    worker_to_proto,
+)
 from registry.catalog.rules import (
     check_worker_owner,
+    etag_matches,
     plan_disable_reason,
     plan_handover_reason,
+    plan_read_condition,
     plan_registration,
     plan_replace,
     plan_workflow_write,
     required_id,
 )
 from registry.catalog.store import RegistryStore, StoreAccess
+from registry.catalog.watch import CATCH_UP_WAIT
 from registry.liveness.views import WorkflowView, worker_view, workflow_view
 from registry.schedules.guardian import revalidate_schedules
 from registry.search_attributes.rules import Declaration
@@ -42,12 +52,20 @@ from registry.shared.model import StoredWorker, StoredWorkflow, WorkflowWrite
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
+# Response metadata of a conditional read whose answer the client holds (the gateway answers
+# such an HTTP request 304 with no body).
+NOT_MODIFIED_HEADER: Final = "x-registry-not-modified"
+# What a catalogue read answers: its response message, or that message serialised (an answer
+# from the ResponseCache; the interceptor passes bytes through).
+Answer = Any
+
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, store: StoreAccess, config: Config) -> None:
         self._store = store
         self._config = config
         self._messages = WorkflowMessages()
+        self._answers = ResponseCache()
         # Names an admin may make a workflow type's owner (auth off: any principal name).
         self._principal_names = (
             {p.name for p in config.auth.principals().values()} if config.auth.enabled else None
@@ -157,8 +175,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
 
     async def ListWorkers(
         self, request: registry_pb2.ListWorkersRequest, context: Context
+    ) -> Answer:
+        return await self._read(
+            "ListWorkers", request, context, self._list_workers, registry_pb2.ListWorkersResponse
+        )
+
+    async def _list_workers(
+        self, store: RegistryStore, request: registry_pb2.ListWorkersRequest
     ) -> registry_pb2.ListWorkersResponse:
-        store = self._store()
         catalog = store.catalog
         ids = (
             sorted(catalog.workers_by_type.get(request.workflow_type, {}))
@@ -177,10 +201,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             next_page_token=token,
         )
 
-    async def GetWorker(
-        self, request: registry_pb2.GetWorkerRequest, context: Context
+    async def GetWorker(self, request: registry_pb2.GetWorkerRequest, context: Context) -> Answer:
+        return await self._read(
+            "GetWorker", request, context, self._get_worker, resources_pb2.Worker
+        )
+
+    async def _get_worker(
+        self, store: RegistryStore, request: registry_pb2.GetWorkerRequest
     ) -> resources_pb2.Worker:
-        store = self._store()
         worker = store.catalog.workers.get(request.worker_id)
         if worker is None:
             raise worker_not_found(request.worker_id)
@@ -190,8 +218,18 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
 
     async def ListWorkflows(
         self, request: registry_pb2.ListWorkflowsRequest, context: Context
+    ) -> Answer:
+        return await self._read(
+            "ListWorkflows",
+            request,
+            context,
+            self._list_workflows,
+            registry_pb2.ListWorkflowsResponse,
+        )
+
+    async def _list_workflows(
+        self, store: RegistryStore, request: registry_pb2.ListWorkflowsRequest
     ) -> registry_pb2.ListWorkflowsResponse:
-        store = self._store()
         catalog = store.catalog
         selector = parse_label_selector(request.label_selector)
         enabled = request.enabled if request.HasField("enabled") else None
@@ -230,8 +268,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
 
     async def GetWorkflow(
         self, request: registry_pb2.GetWorkflowRequest, context: Context
+    ) -> Answer:
+        return await self._read(
+            "GetWorkflow", request, context, self._get_workflow, resources_pb2.Workflow
+        )
+
+    async def _get_workflow(
+        self, store: RegistryStore, request: registry_pb2.GetWorkflowRequest
     ) -> resources_pb2.Workflow:
-        store = self._store()
         stored = await store.workflow(request.workflow_type)
         await store.refresh_for_read([stored.spec.workflow_type])
         return self._messages.build(store.view_of(stored))
@@ -276,7 +320,69 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         stored = await store.toggle_workflow(request.workflow_type, False, reason)
         return self._messages.build(store.view_of(stored))
 
+    async def WatchCatalog(
+        self, request: registry_pb2.WatchCatalogRequest, context: Context
+    ) -> AsyncIterator[registry_pb2.CatalogEvent]:
+        """Events come serialised (registry.catalog.watch builds each once for every watcher)."""
+        watch = self._store().watch
+        watcher = await watch.watch(request.resume_token)
+        try:
+            while True:
+                yield cast(registry_pb2.CatalogEvent, await watcher.next())
+        finally:
+            watch.forget(watcher)
+
     # --- helpers ------------------------------------------------------------------------------
+
+    async def _read(
+        self,
+        method: str,
+        request: Any,
+        context: Context,
+        build: Callable[[RegistryStore, Any], Awaitable[Message]],
+        answer_type: type[Message],
+    ) -> Answer:
+        """A catalogue read with its conditions: a blocking query waits first; an answer
+        the client holds (if_none_match, or the If-None-Match header) comes back empty and
+        "not modified"; an answer read before at the same etag comes from the cache, already
+        serialised. Every answer carries the `etag` header; lists carry revision and etag."""
+        store = self._store()
+        watch = store.watch
+        header = dict(context.invocation_metadata() or ()).get("if-none-match", "")
+        wanted = getattr(request, "revision", 0)
+        if wanted > watch.revision:  # another replica's answer: give this one a moment
+            await watch.wait_until(lambda: watch.revision >= wanted, CATCH_UP_WAIT)
+        condition = plan_read_condition(request, str(header), watch.revision)
+        if condition.wait is not None:
+            since = condition.revision
+            if since is not None:
+                await watch.wait_until(lambda: watch.revision > since, condition.wait)
+            else:
+                await watch.wait_until(
+                    lambda: not etag_matches(condition.if_none_match, watch.etag()),
+                    condition.wait,
+                )
+        etag, revision = watch.etag(), watch.revision
+        if condition.if_none_match and etag_matches(condition.if_none_match, etag):
+            CATALOG_READS.labels("not_modified").inc()
+            await context.send_initial_metadata((("etag", etag), (NOT_MODIFIED_HEADER, "true")))
+            if "not_modified" not in answer_type.DESCRIPTOR.fields_by_name:
+                return answer_type()  # a get: the resource, empty (metadata says why)
+            return answer_type(revision=revision, etag=etag, not_modified=True)
+        await context.send_initial_metadata((("etag", etag),))
+        key = cache_key(method, request)
+        cached = self._answers.get(key, etag)
+        if cached is not None:
+            CATALOG_READS.labels("cached").inc()
+            return cached
+        CATALOG_READS.labels("built").inc()
+        response = await build(store, request)
+        if "not_modified" in answer_type.DESCRIPTOR.fields_by_name:
+            response.revision, response.etag = revision, etag  # type: ignore[attr-defined]
+        answer = response.SerializeToString()
+        if watch.etag() == etag:  # nothing changed while it was built
+            self._answers.put(key, etag, answer)
+        return answer
 
     def _view(self, store: RegistryStore, stored: StoredWorkflow, inputs: Any) -> WorkflowView:
         workers = store.catalog.workers_of(stored.spec.workflow_type)

@@ -66,7 +66,7 @@ _CLOSED_EVENTS: Final = frozenset(
 # --- the view -------------------------------------------------------------------------------
 
 Decoder = Callable[[str, str], T]  # (key, entry JSON) -> what the process keeps
-Listener = Callable[[str, "T | None", "T | None"], None]  # (key, old, new)
+Listener = Callable[[str, "T | None", "T | None", int], None]  # (key, old, new, revision)
 
 
 class ShardView(Generic[T]):
@@ -149,7 +149,7 @@ class ShardView(Generic[T]):
             self.items[key] = new
         self._revs[key] = revision
         if self._listener is not None and (old is not None or new is not None):
-            self._listener(key, old, new)
+            self._listener(key, old, new, revision)
 
 
 class TailHealth:

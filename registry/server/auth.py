@@ -44,7 +44,14 @@ METHOD_SCOPES: Final[dict[str, str]] = {
     },
     **{
         f"{_V1}RegistryService/{m}": CLIENT
-        for m in ("GetRegistryStatus", "ListWorkers", "GetWorker", "ListWorkflows", "GetWorkflow")
+        for m in (
+            "GetRegistryStatus",
+            "ListWorkers",
+            "GetWorker",
+            "ListWorkflows",
+            "GetWorkflow",
+            "WatchCatalog",
+        )
     },
     **{
         f"{_V1}RegistryService/{m}": ADMIN

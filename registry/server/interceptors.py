@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -55,10 +55,13 @@ LATENCY = Histogram(
 )
 
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
+Serializer = Callable[[Any], bytes]
 Deserializer = Callable[[bytes], Any]
 
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+OUR_PREFIX = "/temporal_registry."  # our services (not grpc.health, not reflection)
 
 
 class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
@@ -74,24 +77,42 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # streaming RPCs (reflection, health Watch) pass through untouched
-        behavior = self._wrap(
-            details.method,
-            dict(details.invocation_metadata or ()),
-            cast(UnaryBehavior, handler.unary_unary),
-        )
+        if handler is None:
+            return handler
+        metadata = dict(details.invocation_metadata or ())
         deserializer = handler.request_deserializer
         descriptor = request_descriptor(details.method, deserializer)
-        return grpc.unary_unary_rpc_method_handler(
-            behavior,
-            request_deserializer=(
-                guarded(deserializer, descriptor)
-                if deserializer is not None and descriptor is not None
-                else deserializer
-            ),
-            response_serializer=handler.response_serializer,
-        )
+        if deserializer is not None and descriptor is not None:
+            deserializer = guarded(deserializer, descriptor)
+        serializer = passing_bytes(handler.response_serializer)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(details.method, metadata, cast(UnaryBehavior, handler.unary_unary)),
+                request_deserializer=deserializer,
+                response_serializer=serializer,
+            )
+        if handler.unary_stream is not None and details.method.startswith(OUR_PREFIX):
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(
+                    details.method, metadata, cast(StreamBehavior, handler.unary_stream)
+                ),
+                request_deserializer=deserializer,
+                response_serializer=serializer,
+            )
+        return handler  # other streams (reflection, health Watch) pass through untouched
+
+    def _wrap_stream(
+        self, method: str, metadata: dict[str, Any], behavior: StreamBehavior
+    ) -> UnaryBehavior:
+        """A server stream of ours, with what a unary call gets (`_wrap`): each message it
+        yields is written as it comes (grpc.aio streams what a handler writes); an error ends
+        the stream with a rich status."""
+
+        async def drain(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            async for message in behavior(request, context):
+                await context.write(message)
+
+        return self._wrap(method, metadata, drain)
 
     def _wrap(
         self, method: str, metadata: dict[str, Any], behavior: UnaryBehavior
@@ -137,6 +158,18 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
                     current_principal.reset(scopes_token)
 
         return serve
+
+
+def passing_bytes(serialize: Serializer | None) -> Serializer | None:
+    """`serialize`, passing bytes through: a handler may answer with a response it
+    serialised before (registry.catalog.responses.ResponseCache)."""
+    if serialize is None:
+        return None
+
+    def serializer(response: Any) -> bytes:
+        return response if isinstance(response, bytes) else serialize(response)
+
+    return serializer
 
 
 def request_descriptor(method: str, deserializer: Deserializer | None) -> Descriptor | None:

@@ -67,15 +67,14 @@ def schema(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_parameters_and_bodies_follow_the_http_rules(document: dict[str, Any]) -> None:
     get = operation(document, "get", "/registry/workflows/{workflow_type}")
-    assert get["parameters"] == [
-        {
-            "name": "workflow_type",
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "The workflow type.",
-        }
-    ]
+    assert get["parameters"][0] == {
+        "name": "workflow_type",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The workflow type.",
+    }
+    assert [p["name"] for p in get["parameters"][1:]] == ["if_none_match"]
     listing = operation(document, "get", "/registry/workflows")
     assert [p["name"] for p in listing["parameters"]] == [
         "page_size",
@@ -84,6 +83,9 @@ def test_parameters_and_bodies_follow_the_http_rules(document: dict[str, Any]) -
         "enabled",
         "healthy",
         "view",
+        "if_none_match",
+        "wait",
+        "revision",
     ]
     # body "workflow": the Workflow resource is the body, flat as in 0.1.x
     create = operation(document, "post", "/registry/workflows")

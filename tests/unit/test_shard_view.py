@@ -36,7 +36,9 @@ def outcome(rev: int, entries: dict[str, Any]) -> dict[str, Any]:
 def view_with_history() -> tuple[ShardView[dict[str, Any]], list[tuple[str, Any, Any]]]:
     heard: list[tuple[str, Any, Any]] = []
     view: ShardView[dict[str, Any]] = ShardView(
-        "r/workers/00", lambda key, raw: json.loads(raw), lambda k, o, n: heard.append((k, o, n))
+        "r/workers/00",
+        lambda key, raw: json.loads(raw),
+        lambda k, o, n, _rev: heard.append((k, o, n)),
     )
     view.load(state(10, {"a": {"v": 1}, "b": {"v": 1}}, {"d1": {"schema": 1}}))
     view.apply(outcome(11, {"c": {"v": 11}}))
@@ -75,7 +77,7 @@ def test_a_continued_run_s_state_decodes_only_what_changed() -> None:
         return json.loads(raw)
 
     view: ShardView[dict[str, Any]] = ShardView(
-        "r/workers/00", decode, lambda key, old, new: heard.append(key)
+        "r/workers/00", decode, lambda key, old, new, _rev: heard.append(key)
     )
     entries = {f"w{n}": {"v": n} for n in range(1000)}
     view.load(state(10, entries))

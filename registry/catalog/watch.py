@@ -1,0 +1,433 @@
+"""The catalogue as it changes, for this process's watchers and conditional reads.
+
+The store's shard views tell `CatalogWatch.note` of every entry that changes, whichever
+replica wrote it (a view follows its shard's history). Changes noted in one pass of the event
+loop become watch events together (registry.catalog.changes): each is built and serialised
+once, kept in the change log for resumes, and handed to every watcher's queue.
+
+Health changes with time too (a lease lapses, a poller goes quiet): while anyone watches or
+reads, a health pass every `HEALTH_INTERVAL` compares every type's health with the last one;
+the types a change touches are looked at again at once. The health digest and the catalogue
+revision make the weak ETag of every catalogue answer.
+
+Waiting (blocking queries, resumes from a position this replica has not reached) is on one
+condition notified by every change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import grpc
+from temporal_registry.v1 import registry_pb2
+
+from registry.catalog import changes
+from registry.catalog.changes import (
+    BadToken,
+    Change,
+    ChangeLog,
+    Position,
+    ResumeRefused,
+    ResumeToken,
+    Shard,
+    group_tokens,
+    health_digest,
+)
+from registry.catalog.layout import TYPES, WORKERS
+from registry.catalog.metrics import WATCH_EVENTS, WATCH_RESYNCS
+from registry.catalog.responses import WorkflowMessages, worker_to_proto
+from registry.liveness.views import worker_view
+from registry.server.errors import FieldViolation, RegistryError, invalid_argument
+from registry.server.state_log import StateLog
+from registry.shared.model import StoredWorker, StoredWorkflow
+
+if TYPE_CHECKING:
+    from registry.catalog.store import RegistryStore
+
+log = logging.getLogger("registry.catalog.watch")
+
+# Changes kept for resumes (per process; about 1 KB each).
+LOG_CAPACITY: Final = 20_000
+# Events a watcher may have waiting before it is told to resync (it reads too slowly).
+MAX_BACKLOG: Final = 10_000
+# How often health is compared while anyone watches or read in the last ACTIVE_FOR seconds.
+HEALTH_INTERVAL: Final = 1.0
+ACTIVE_FOR: Final = 30.0
+# How long a position or revision ahead of this replica's view may wait for it.
+CATCH_UP_WAIT: Final = 2.0
+RESYNC_REQUIRED: Final = "RESYNC_REQUIRED"
+
+Health = tuple[bool, tuple[str, ...]]
+
+
+def resync(message: str) -> RegistryError:
+    return RegistryError(
+        grpc.StatusCode.ABORTED,
+        RESYNC_REQUIRED,
+        f"{message}: list the catalogue again, or watch without a resume token",
+    )
+
+
+class Watcher:
+    """One WatchCatalog stream: its events, the ones that open it first."""
+
+    def __init__(self, opening: list[bytes]) -> None:
+        self._queue: collections.deque[bytes] = collections.deque(opening)
+        self._ready = asyncio.Event()
+        self._ready.set()
+        self.overflowed = False
+
+    def push(self, event: bytes) -> None:
+        if self.overflowed:
+            return
+        if len(self._queue) >= MAX_BACKLOG:
+            self.overflowed = True
+            self._queue.clear()
+        else:
+            self._queue.append(event)
+        self._ready.set()
+
+    async def next(self) -> bytes:
+        """The next event, serialised; ABORTED RESYNC_REQUIRED once the watcher fell behind."""
+        while not self._queue:
+            if self.overflowed:
+                WATCH_RESYNCS.labels("behind").inc()
+                raise resync(f"this watcher fell {MAX_BACKLOG} events behind")
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+
+class CatalogWatch:
+    def __init__(self, store: RegistryStore) -> None:
+        self._store = store
+        self._shards: list[Shard] = [s for s in store.views if s[0] in (TYPES, WORKERS)]
+        self.log = ChangeLog(LOG_CAPACITY)
+        self._pending: list[tuple[int, str, Any, Shard, int]] = []
+        self._flush_scheduled = False
+        self._watchers: set[Watcher] = set()
+        self._changed = asyncio.Condition()
+        self._health: dict[str, Health] = {}
+        self._unhealthy_workers: frozenset[str] = frozenset()
+        self.digest = health_digest([])
+        self._health_checked = -1e18  # time.monotonic()
+        self._last_read = -1e18
+        self._recheck: set[str] = set()
+        self._started = False
+        self._epochs: dict[Shard, int] = {}  # each view's epoch: a new one was replaced whole
+        self._messages = WorkflowMessages()
+
+    # --- what the catalogue is now ------------------------------------------------------------
+
+    def position(self) -> Position:
+        views = self._store.views
+        return Position.of({shard: views[shard].revision for shard in self._shards})
+
+    @property
+    def revision(self) -> int:
+        """The catalogue's revision: the sum of the types' and workers' shard revisions
+        (readable-id claims are no catalogue change)."""
+        views = self._store.views
+        return sum(views[shard].revision for shard in self._shards)
+
+    def etag(self) -> str:
+        """The weak validator of every catalogue answer as of now."""
+        self.touch()
+        return f'W/"{self.revision}-{self.digest}"'
+
+    def _token(self, revisions: Mapping[Shard, int]) -> str:
+        return ResumeToken(Position.of(revisions), self._lineage(), self.digest).encode()
+
+    def _lineage(self) -> str:
+        imported = self._store.root.state.get("imported") or {}
+        return str(imported.get("imported_at", ""))
+
+    # --- what the store tells ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin keeping changes: call once the store has read every shard."""
+        self.log.reset(self.position())
+        self._epochs = self._view_epochs()
+        self._check_health(time.monotonic())
+        self._started = True
+
+    def _view_epochs(self) -> dict[Shard, int]:
+        return {shard: self._store.views[shard].epoch for shard in self._shards}
+
+    def note_workflow(
+        self, shard: Shard, revision: int, key: str, old: Any, new: StoredWorkflow | None
+    ) -> None:
+        self._recheck.add(key)
+        event = changes.workflow_change(old, new)
+        if event is not None:
+            self._note(event, key, new if new is not None else old, shard, revision)
+
+    def note_worker(
+        self, shard: Shard, revision: int, key: str, old: Any, new: StoredWorker | None
+    ) -> None:
+        for worker in (old, new):
+            if worker is not None:
+                self._recheck.update(worker.workflows)
+        event = changes.worker_change(old, new, self._store.now())
+        if event is not None:
+            self._note(event, key, new if new is not None else old, shard, revision)
+        elif self._started:
+            self._schedule_flush()  # health of its types may have changed
+
+    def _note(self, event: int, key: str, value: Any, shard: Shard, revision: int) -> None:
+        if not self._started:
+            return  # the first load: nobody can be watching yet
+        self._pending.append((event, key, value, shard, revision))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Make the changes noted in this pass of the loop into events, and tell everyone."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        epochs = self._view_epochs()
+        if epochs != self._epochs:  # a shard's state was replaced whole (an import)
+            self._epochs = epochs
+            self.log.reset(self.position())
+        if pending:
+            before = self.position().as_dict()
+            for _, _, _, shard, revision in reversed(pending):
+                before[shard] = revision - 1  # ends at the first change of each shard here
+            positions = group_tokens([(p[3], p[4]) for p in pending], before)
+            for (event, key, value, shard, revision), at in zip(pending, positions, strict=True):
+                self._publish(
+                    Change(event, key, value, shard, revision, self._token(at), sum(at.values()))
+                )
+        self._check_health(time.monotonic(), only=self._recheck)
+        self._recheck = set()
+        self._notify()
+
+    def _publish(self, change: Change) -> None:
+        if change.shard is not None:
+            self.log.append(change)
+        encoded = self._encode(change)
+        WATCH_EVENTS.inc()
+        for watcher in self._watchers:
+            watcher.push(encoded)
+
+    def _encode(self, change: Change) -> bytes:
+        message = registry_pb2.CatalogEvent(
+            type=change.type,  # type: ignore[arg-type]
+            revision=change.revision,
+            resume_token=change.token,
+        )
+        if isinstance(change.value, StoredWorkflow):
+            if change.type == changes.WORKFLOW_REMOVED:
+                message.workflow.workflow_type = change.key
+            else:
+                self._fill_workflow(message.workflow, change.value)
+        elif isinstance(change.value, StoredWorker):
+            message.worker.CopyFrom(
+                worker_to_proto(worker_view(change.value, self._store.liveness_inputs()))
+            )
+        return message.SerializeToString()
+
+    def _fill_workflow(self, message: Any, stored: StoredWorkflow) -> None:
+        message.CopyFrom(self._messages.stored_part(stored, full=False))
+        healthy, reasons = self._health.get(stored.spec.workflow_type, (False, ()))
+        message.healthy = healthy
+        message.health_reasons.extend(reasons)
+
+    def _notify(self) -> None:
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(notify())
+
+    # --- health ---------------------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """A read that shows health: keep health current for a while (bring it up to date now
+        if nobody looked for a while)."""
+        now = time.monotonic()
+        self._last_read = now
+        if now - self._health_checked > HEALTH_INTERVAL:
+            self._check_health(now)
+
+    def _active(self, now: float) -> bool:
+        return bool(self._watchers) or now - self._last_read < ACTIVE_FOR
+
+    async def run(self) -> None:
+        """Compare health every HEALTH_INTERVAL while anyone watches or reads."""
+        state = StateLog(log, "comparing health for watchers")
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            now = time.monotonic()
+            if self._started and self._active(now) and now - self._health_checked >= 0.5:
+                try:
+                    self._check_health(now)
+                    state.ok()
+                except Exception as error:  # the next pass may do better; never stop
+                    state.failed(error)
+                self._notify()
+
+    def _check_health(self, now: float, only: Iterable[str] | None = None) -> None:
+        store = self._store
+        catalog = store.catalog
+        inputs = store.liveness_inputs()
+        types = catalog.workflow_types() if only is None else sorted(only)
+        changed = False
+        flipped: list[StoredWorkflow] = []  # types whose health a watcher knew and is new
+        for workflow_type in types:
+            stored = catalog.workflows.get(workflow_type)
+            if stored is None:
+                changed |= self._health.pop(workflow_type, None) is not None
+                continue
+            view = store.view_of(stored, inputs)
+            health = (view.healthy, view.health_reasons)
+            if self._health.get(workflow_type) != health:
+                if workflow_type in self._health:
+                    flipped.append(stored)
+                self._health[workflow_type] = health
+                changed = True
+        if only is None:
+            self._health_checked = now
+            unhealthy = frozenset(
+                w.worker_id for w in catalog.workers.values() if not worker_view(w, inputs).healthy
+            )
+            if unhealthy != self._unhealthy_workers:
+                self._unhealthy_workers, changed = unhealthy, True
+        if changed:
+            self.digest = (
+                health_digest(
+                    (t, h, r) for t, (h, r) in self._health.items() if t in catalog.workflows
+                )
+                + health_digest((w, False, ()) for w in self._unhealthy_workers)[:4]
+            )
+        if flipped and self._started:
+            token, revision = self._token(self.position().as_dict()), self.revision
+            for stored in flipped:
+                key = stored.spec.workflow_type
+                self._publish(
+                    Change(changes.WORKFLOW_HEALTH_CHANGED, key, stored, None, 0, token, revision)
+                )
+
+    # --- waiting --------------------------------------------------------------------------------
+
+    async def wait_until(self, reached: Callable[[], bool], seconds: float) -> bool:
+        """Wait at most `seconds` for `reached()`; whether it was."""
+        if reached():
+            return True
+        try:
+            async with asyncio.timeout(seconds), self._changed:
+                await self._changed.wait_for(reached)
+        except TimeoutError:
+            return reached()
+        return True
+
+    # --- watchers ---------------------------------------------------------------------------------
+
+    async def watch(self, resume_token: str) -> Watcher:
+        """A new watcher: from the current state, or from a resume token's position."""
+        if not resume_token:
+            return self._subscribe(self._snapshot())
+        try:
+            return self._subscribe(await self._replay(resume_token))
+        except RegistryError as error:
+            if error.reason == RESYNC_REQUIRED:
+                WATCH_RESYNCS.labels("resume").inc()
+            raise
+
+    async def _replay(self, resume_token: str) -> list[bytes]:
+        """What a watcher resuming at a token is sent first: what it missed, then SYNCED."""
+        try:
+            token = ResumeToken.decode(resume_token)
+        except BadToken as error:
+            raise invalid_argument(
+                "INVALID_RESUME_TOKEN",
+                str(error),
+                [FieldViolation("resume_token", str(error), "INVALID_RESUME_TOKEN")],
+            ) from None
+        if token.lineage != self._lineage():
+            raise resync("the token is from before the registry was restored (an import)")
+        wanted = token.position.as_dict()
+        if wanted.keys() != set(self._shards):
+            raise resync("the token is from another shard layout")
+
+        def caught_up() -> bool:
+            now = self.position().as_dict()
+            return all(now[s] >= r for s, r in wanted.items())
+
+        if not await self.wait_until(caught_up, CATCH_UP_WAIT):
+            raise resync("the token is ahead of this replica's view of the registry")
+        try:
+            replay = [self._encode(change) for change in self.log.since(token.position)]
+        except ResumeRefused as error:
+            raise resync(str(error)) from None
+        if token.health != self.digest:  # health changed meanwhile: tell it again, all of it
+            replay.extend(self._health_events())
+        return [*replay, self._synced()]
+
+    def _subscribe(self, opening: list[bytes]) -> Watcher:
+        watcher = Watcher(opening)
+        self._watchers.add(watcher)
+        return watcher
+
+    def forget(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+
+    @property
+    def watchers(self) -> int:
+        return len(self._watchers)
+
+    def _snapshot(self) -> list[bytes]:
+        """The current state as events (no resume token: resume from SYNCED), then SYNCED."""
+        self.touch()
+        catalog = self._store.catalog
+        revision = self.revision
+        events = []
+        for workflow_type in catalog.workflow_types():
+            message = registry_pb2.CatalogEvent(
+                type=changes.WORKFLOW_ADDED,  # type: ignore[arg-type]
+                revision=revision,
+            )
+            self._fill_workflow(message.workflow, catalog.workflows[workflow_type])
+            events.append(message.SerializeToString())
+        inputs = self._store.liveness_inputs()
+        for worker_id in catalog.worker_ids():
+            message = registry_pb2.CatalogEvent(
+                type=changes.WORKER_REGISTERED,  # type: ignore[arg-type]
+                revision=revision,
+            )
+            message.worker.CopyFrom(
+                worker_to_proto(worker_view(catalog.workers[worker_id], inputs))
+            )
+            events.append(message.SerializeToString())
+        events.append(self._synced())
+        return events
+
+    def _health_events(self) -> list[bytes]:
+        catalog = self._store.catalog
+        token = self._token(self.position().as_dict())
+        events = []
+        for workflow_type in catalog.workflow_types():
+            message = registry_pb2.CatalogEvent(
+                type=changes.WORKFLOW_HEALTH_CHANGED,  # type: ignore[arg-type]
+                revision=self.revision,
+                resume_token=token,
+            )
+            self._fill_workflow(message.workflow, catalog.workflows[workflow_type])
+            events.append(message.SerializeToString())
+        return events
+
+    def _synced(self) -> bytes:
+        return registry_pb2.CatalogEvent(
+            type=changes.SYNCED,  # type: ignore[arg-type]
+            revision=self.revision,
+            resume_token=self._token(self.position().as_dict()),
+        ).SerializeToString()
