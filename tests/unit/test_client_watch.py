@@ -15,12 +15,12 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
-from temporal_registry.v1 import registry_pb2, resources_pb2
+from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
 from registry import worker
 from registry.cli import build_parser
 from registry.client.commands import event_json, event_line
-from registry.client.connection import ClientSettings, RegistryCallError
+from registry.client.connection import ClientSettings, RegistryCallError, open_channel
 from registry.client.watch import (
     CatalogMirror,
     CatalogState,
@@ -467,3 +467,59 @@ def test_the_worker_plugin_mirrors_the_catalogue_only_when_asked() -> None:
     assert isinstance(plugin.catalog, CatalogMirror) and not plugin.catalog.running
     watcher = ClientSettings(token="c" * 20)
     assert isinstance(RegistryPlugin(mirror_catalog=watcher).catalog, CatalogMirror)
+
+
+# --- the token on every kind of call ----------------------------------------------------------
+
+
+def test_the_channel_sends_the_token_on_unary_and_streaming_calls() -> None:
+    """open_channel's token reaches a server-streaming call too (grpc.aio files a client
+    interceptor under one kind of call only): a real grpc.aio server on loopback."""
+    seen: dict[str, str] = {}
+
+    def authorization(context: grpc.aio.ServicerContext) -> str:  # type: ignore[type-arg]
+        return dict(context.invocation_metadata() or ()).get("authorization", "")  # type: ignore[arg-type]
+
+    async def status(request: Any, context: Any) -> registry_pb2.GetRegistryStatusResponse:
+        seen["unary"] = authorization(context)
+        return registry_pb2.GetRegistryStatusResponse()
+
+    async def events(request: Any, context: Any) -> AsyncIterator[registry_pb2.CatalogEvent]:
+        seen["stream"] = authorization(context)
+        yield synced(1)
+
+    handler = grpc.method_handlers_generic_handler(
+        "temporal_registry.v1.RegistryService",
+        {
+            "GetRegistryStatus": grpc.unary_unary_rpc_method_handler(
+                status,
+                request_deserializer=registry_pb2.GetRegistryStatusRequest.FromString,
+                response_serializer=registry_pb2.GetRegistryStatusResponse.SerializeToString,
+            ),
+            "WatchCatalog": grpc.unary_stream_rpc_method_handler(
+                events,
+                request_deserializer=registry_pb2.WatchCatalogRequest.FromString,
+                response_serializer=registry_pb2.CatalogEvent.SerializeToString,
+            ),
+        },
+    )
+
+    async def scenario() -> None:
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers([handler])
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            settings = ClientSettings(address=f"127.0.0.1:{port}", token="t" * 20)
+            async with open_channel(settings) as channel:
+                stub = registry_pb2_grpc.RegistryServiceStub(channel)
+                await stub.GetRegistryStatus(registry_pb2.GetRegistryStatusRequest(), timeout=5)
+                async with asyncio.timeout(5):
+                    async for item in watch(channel):
+                        assert describe(item) == "SYNCED"
+                        break
+        finally:
+            await server.stop(None)
+
+    asyncio.run(scenario())
+    assert seen == {"unary": "Bearer " + "t" * 20, "stream": "Bearer " + "t" * 20}
