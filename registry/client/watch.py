@@ -297,8 +297,9 @@ class CatalogMirror:
     `is_synced` are CatalogState's: the copy is empty until the first TYPE_SYNCED and
     never shows part of a catalogue. Waiting:
     `await synced()`, `await changed()` (the next change), `await wait_for(predicate)`
-    (bound them with asyncio.timeout). When the registry refuses the watch (the token lacks
-    the scope, say) the mirror stops: `error` says why, and the waits raise it.
+    (bound them with asyncio.timeout; begun before start(), they wait for it). When the
+    registry refuses the watch (the token lacks the scope, say) the mirror stops: `error`
+    says why, and the waits raise it.
     Unavailability is retried for ever, resuming where the stream broke."""
 
     def __init__(
@@ -315,7 +316,8 @@ class CatalogMirror:
         self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
-        self._changed: asyncio.Event | None = None
+        self._started = False  # start() was called: waits end when the watch does
+        self._changed = asyncio.Event()
         self.state = CatalogState()
         self.watch: CatalogWatch | None = None
         """The running watch (its resume_token, reconnections, resyncs, last_error)."""
@@ -362,9 +364,10 @@ class CatalogMirror:
         if target is None:
             target = self._channel = open_channel(self._settings or ClientSettings.from_env())
         self.state, self.error = CatalogState(), None
-        self._changed = asyncio.Event()
         self.watch = CatalogWatch(target, policy=self.policy)
         self._task = asyncio.create_task(self._run(self.watch), name="registry-catalog-mirror")
+        self._started = True
+        self._notify()
 
     async def stop(self) -> None:
         """Stop watching (the copy stays as it was). Idempotent."""
@@ -382,14 +385,18 @@ class CatalogMirror:
             await channel.close(None)
 
     async def changed(self) -> None:
-        """Wait for the next change of the copy (or of is_synced). Raises `error` when
-        the mirror stopped by itself, RuntimeError when it is not running."""
-        if not self.running or self._changed is None:
+        """Wait for the next change of the copy (or of is_synced; a wait begun before
+        start() waits for it). Raises `error` when the mirror stopped by itself,
+        RuntimeError when it was stopped."""
+        if self._ended:
             self._raise_stopped()
-        assert self._changed is not None
         await self._changed.wait()
-        if not self.running:
+        if self._ended:
             self._raise_stopped()
+
+    @property
+    def _ended(self) -> bool:
+        return self._started and not self.running
 
     async def wait_for(self, predicate: Callable[[CatalogMirror], Any]) -> None:
         """Wait until `predicate(mirror)` is true, checked now and after each change."""
@@ -406,9 +413,8 @@ class CatalogMirror:
         raise RuntimeError("the catalogue mirror is not running")
 
     def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = asyncio.Event()
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _run(self, watching: CatalogWatch) -> None:
         try:

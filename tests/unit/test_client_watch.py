@@ -368,6 +368,29 @@ def test_the_mirror_converges_and_its_waits_wake_on_changes() -> None:
     assert registry.requests[:2] == ["", "t3"]  # resumed after the failure
 
 
+def test_a_wait_begun_before_the_mirror_starts_waits_for_it() -> None:
+    """As an activity of a worker whose plugin has not started the mirror yet."""
+    registry = ScriptedRegistry(
+        Stream([workflow_event(E.TYPE_WORKFLOW_ADDED, "order.v1", 3), synced(3)]), Stream([])
+    )
+    mirror = CatalogMirror(channel=registry, policy=NO_WAIT)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        waiting = asyncio.create_task(mirror.synced())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await mirror.start()
+        async with asyncio.timeout(5):
+            await waiting
+        assert list(mirror.workflows) == ["order.v1"]
+        await mirror.stop()
+        with pytest.raises(RuntimeError, match="not running"):
+            await mirror.changed()  # stopped: no change will come, no wait for ever
+        assert list(mirror.workflows) == ["order.v1"]  # the copy stays readable
+
+    asyncio.run(scenario())
+
+
 def test_a_refused_mirror_stops_and_its_waits_raise_why() -> None:
     registry = ScriptedRegistry(
         Stream([], rpc_error(grpc.StatusCode.PERMISSION_DENIED, "needs the client scope"))
