@@ -388,8 +388,8 @@ def event_line(item: WatchItem) -> str:
 
 
 def event_json(item: WatchItem) -> str:
-    """One watch item as a line of JSON: the event as the HTTP API's /registry/watch sends
-    it, or `{"type":"RESYNC","reason":...}`."""
+    """One watch item as a line of JSON: the event in the HTTP API's JSON (see to_json), or
+    `{"type":"RESYNC","reason":...}`."""
     if isinstance(item, Resync):
         return json.dumps({"type": "RESYNC", "reason": item.reason}, separators=(",", ":"))
     return json.dumps(json_document(item), separators=(",", ":"))
