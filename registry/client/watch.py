@@ -10,12 +10,13 @@ survives disconnections, and a local copy of the catalogue kept by it.
 
 `watch` reconnects by itself: when the stream ends or the registry is unreachable it
 resumes from the last event's resume_token, after a jittered backoff, so no change is lost
-or repeated. When the registry can no longer resume (ABORTED, reason RESYNC_REQUIRED: the
-token is older than what it keeps, or the watcher fell too far behind), `watch` yields a
-`Resync` and starts over without a token: the catalogue's whole state follows again (a
-TYPE_WORKFLOW_ADDED per type, a TYPE_WORKER_REGISTERED per worker), then TYPE_SYNCED. A
-consumer that keeps state clears it at a `Resync`. A TYPE_SYNCED also follows the events
-replayed after each reconnection: from there on, the events are live.
+(one of several changes a write made may come twice: apply events idempotently). When the
+registry can no longer resume (ABORTED, reason RESYNC_REQUIRED: the token is older than
+what it keeps, or the watcher fell too far behind), `watch` yields a `Resync` and starts
+over without a token: the catalogue's whole state follows again (a TYPE_WORKFLOW_ADDED per
+type, a TYPE_WORKER_REGISTERED per worker), then TYPE_SYNCED. A consumer that keeps state
+clears it at a `Resync`. A TYPE_SYNCED also follows the events replayed after each
+reconnection: from there on, the events are live.
 
 `CatalogState` applies those items to a dict of workflow types and one of workers (pure,
 no I/O); `CatalogMirror` keeps one up to date in the background:
@@ -151,10 +152,10 @@ class CatalogWatch:
     """`async for item in CatalogWatch(channel)`: the catalogue's events, across
     reconnections (see the module's docstring); `watch(...)` makes one.
 
-    `resume_token` (also an attribute, kept current) starts after that event instead of
-    with the state. `on_retry(error, delay)` is called before each reconnection (`error`
-    None when the server closed the stream). Raises RegistryCallError when the registry
-    refuses the watch. Iterate it once."""
+    `resume_token`: start after the event of that token instead of with the state (the
+    `resume_token` property says where it would resume now). `on_retry(error, delay)` is
+    called before each reconnection (`error` None when the server closed the stream).
+    Raises RegistryCallError when the registry refuses the watch. Iterate it once."""
 
     def __init__(
         self,
