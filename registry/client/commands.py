@@ -1,6 +1,7 @@
 """Client commands of `temporal-registry`: daily use of a running registry over gRPC.
 
   temporal-registry workflows list|get|enable|disable     workflow types and their health
+  temporal-registry workflows watch                        the catalogue's changes, as they happen
   temporal-registry workers list|get                      registered workers and leases
   temporal-registry start TYPE --input JSON|@file         start a run on the right task queue
   temporal-registry ids claim|reset|list                  readable workflow ids
@@ -9,14 +10,16 @@
 
 Each command makes the same RPC a program would, with the address and token of
 registry.client (REGISTRY_ADDRESS, REGISTRY_TOKEN, ...; --address overrides). Output is a
-table, or with -o json the response in the HTTP API's JSON. Exit codes: 0 done, 1 the
-registry refused or could not be reached (its google.rpc.Status is printed), 2 bad usage.
+table, or with -o json the response in the HTTP API's JSON (`workflows watch`: a line per
+event, or one JSON object per line). Exit codes: 0 done, 1 the registry refused or could
+not be reached (its google.rpc.Status is printed), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +43,7 @@ from temporal_registry.v1 import (
 )
 
 from registry.client.connection import ClientSettings, RegistryCallError, open_channel
+from registry.client.watch import CatalogWatch, Resync, WatchItem, watch
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -79,10 +83,15 @@ Tabulate = Callable[[Any], Table]
 def to_json(message: Message) -> str:
     """The message as the HTTP API prints it (proto field names, every field, and whole
     numbers of JSON values as integers, as Envoy prints them)."""
+    return json.dumps(json_document(message), indent=2)
+
+
+def json_document(message: Message) -> Any:
+    """The message as the HTTP API's JSON document (see to_json)."""
     document = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-    return json.dumps(whole_numbers(document), indent=2)
+    return whole_numbers(document)
 
 
 def whole_numbers(value: Any) -> Any:
@@ -199,19 +208,25 @@ async def _run(args: argparse.Namespace, call: Call, tabulate: Tabulate) -> int:
             response = await call(args, Stubs.on(channel))
         except grpc.aio.AioRpcError as error:
             failure = RegistryCallError.from_rpc_error(error)
-            # UNAVAILABLE with no reason is the transport's: nothing answered at the address.
-            hint = (
-                f" (is the registry at {settings.address}? set REGISTRY_ADDRESS)"
-                if failure.code == grpc.StatusCode.UNAVAILABLE and not failure.reason
-                else ""
-            )
-            print(f"temporal-registry: {failure.describe()}{hint}", file=sys.stderr)
+            print(f"temporal-registry: {failure_text(failure, settings)}", file=sys.stderr)
             return EXIT_REFUSED
     if args.output == "json":
         print(to_json(response))
     else:
         print(render_table(*tabulate(response)))
     return 0
+
+
+def failure_text(failure: RegistryCallError, settings: ClientSettings) -> str:
+    """A failed call as the commands print it: its status, and where the registry was
+    looked for when nothing answered there."""
+    # UNAVAILABLE with no reason is the transport's: nothing answered at the address.
+    hint = (
+        f" (is the registry at {settings.address}? set REGISTRY_ADDRESS)"
+        if failure.code == grpc.StatusCode.UNAVAILABLE and not failure.reason
+        else ""
+    )
+    return f"{failure.describe()}{hint}"
 
 
 async def _all_pages(rpc: Callable[[Any], Awaitable[Any]], request: Any, field: str) -> list[Any]:
@@ -332,6 +347,92 @@ async def get_worker(args: argparse.Namespace, stubs: Stubs) -> Message:
         registry_pb2.GetWorkerRequest(worker_id=args.worker_id)
     )
     return response
+
+
+# --- watching the catalogue ------------------------------------------------------------
+
+_EVENT = registry_pb2.CatalogEvent
+
+
+def event_line(item: WatchItem) -> str:
+    """One watch item as `workflows watch` prints it: the revision, what happened, the
+    workflow type or worker and what a person looks at first; free text last, after ` - `.
+
+        r42 WORKFLOW_ADDED order.v1 queue=orders enabled=yes healthy=yes
+        r43 WORKER_REGISTERED orders-1 queue=orders healthy=yes workflows=order.v1
+        r44 WORKFLOW_DISABLED order.v1 queue=orders enabled=no healthy=yes - maintenance
+        - RESYNC - the token is too old
+    """
+    if isinstance(item, Resync):
+        return f"- RESYNC - {item.reason}"
+    kind = _EVENT.Type.Name(item.type) if item.type in _EVENT.Type.values() else str(item.type)
+    words = [f"r{item.revision}", kind.removeprefix("TYPE_")]
+    if item.HasField("workflow"):
+        workflow = item.workflow
+        words.append(workflow.workflow_type)
+        if item.type != _EVENT.TYPE_WORKFLOW_REMOVED:
+            words.append(f"queue={workflow.task_queue or '-'}")
+            words.append(f"enabled={_cell(workflow.enabled)}")
+            words.append(f"healthy={_cell(workflow.healthy)}")
+        if item.type == _EVENT.TYPE_WORKFLOW_DISABLED and workflow.disabled_reason:
+            words.append(f"- {workflow.disabled_reason}")
+        if item.type == _EVENT.TYPE_WORKFLOW_HEALTH_CHANGED and workflow.health_reasons:
+            words.append(f"- {'; '.join(workflow.health_reasons)}")
+    elif item.HasField("worker"):
+        worker = item.worker
+        words += [worker.worker_id, f"queue={worker.task_queue or '-'}"]
+        if item.type in (_EVENT.TYPE_WORKER_REGISTERED, _EVENT.TYPE_WORKER_CHANGED):
+            words.append(f"healthy={_cell(worker.healthy)}")
+        words.append(f"workflows={_cell(list(worker.workflows)) or '-'}")
+    return " ".join(words)
+
+
+def event_json(item: WatchItem) -> str:
+    """One watch item as a line of JSON: the event in the HTTP API's JSON (see to_json), or
+    `{"type":"RESYNC","reason":...}`."""
+    if isinstance(item, Resync):
+        return json.dumps({"type": "RESYNC", "reason": item.reason}, separators=(",", ":"))
+    return json.dumps(json_document(item), separators=(",", ":"))
+
+
+def watch_catalog(args: argparse.Namespace) -> int:
+    """`workflows watch`: a line per event until Ctrl-C (or, with --until-synced, the first
+    SYNCED). Ctrl-C exits 0 and prints the --resume-token that continues from there."""
+    settings = ClientSettings.from_env(address=args.address)
+    watching: list[CatalogWatch] = []
+    try:
+        return asyncio.run(_watch(args, settings, watching))
+    except KeyboardInterrupt:
+        if watching and watching[0].resume_token:
+            print(
+                f"temporal-registry: stopped; --resume-token {watching[0].resume_token} goes on"
+                " from here",
+                file=sys.stderr,
+            )
+        return 0
+
+
+async def _watch(
+    args: argparse.Namespace, settings: ClientSettings, watching: list[CatalogWatch]
+) -> int:
+    def retrying(failure: RegistryCallError | None, delay: float) -> None:
+        why = failure_text(failure, settings) if failure else "the registry closed the stream"
+        print(f"temporal-registry: {why}; reconnecting in {delay:.1f} s", file=sys.stderr)
+
+    render = event_json if args.output == "json" else event_line
+    async with open_channel(settings) as channel:
+        watching.append(watch(channel, resume_token=args.resume_token or "", on_retry=retrying))
+        try:
+            async with contextlib.aclosing(aiter(watching[0])) as items:
+                async for item in items:
+                    print(render(item), flush=True)
+                    synced = isinstance(item, _EVENT) and item.type == _EVENT.TYPE_SYNCED
+                    if synced and args.until_synced:
+                        return 0
+        except RegistryCallError as failure:
+            print(f"temporal-registry: {failure_text(failure, settings)}", file=sys.stderr)
+            return EXIT_REFUSED
+    return 0
 
 
 # --- dispatch --------------------------------------------------------------------------
@@ -642,6 +743,24 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     disable.add_argument("workflow_type")
     disable.add_argument("--reason", required=True, help="why (shown to callers that start it)")
+    watching = workflows.add_parser(
+        "watch",
+        help="print the catalogue's changes as they happen, until Ctrl-C",
+        description="Print the catalogue's changes as they happen, until Ctrl-C: first its"
+        " state (WORKFLOW_ADDED per type, WORKER_REGISTERED per worker), then SYNCED, then"
+        " each change (workflow types and workers), a line each (-o json: one JSON object"
+        " per line). Reconnects by itself; Ctrl-C prints the --resume-token to go on from.",
+        parents=[common],
+    )
+    watching.set_defaults(handler=watch_catalog)
+    watching.add_argument(
+        "--resume-token", help="go on after the event of this token (no state first)"
+    )
+    watching.add_argument(
+        "--until-synced",
+        action="store_true",
+        help="stop at the first SYNCED: the state (or, with --resume-token, what changed since)",
+    )
 
     workers = group("workers", "list and inspect registered workers")
     listing = command(workers, "list", "list workers", list_workers, workers_table)

@@ -52,12 +52,9 @@ class ClientSettings:
         return cls(**{**settings.__dict__, **chosen})
 
 
-class _BearerToken(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
-):
-    """Adds `authorization: Bearer <token>` to every call (works on plaintext channels,
-    unlike grpc call credentials)."""
+class _BearerToken:
+    """Adds `authorization: Bearer <token>` to a call (works on plaintext channels, unlike
+    grpc call credentials)."""
 
     def __init__(self, token: str) -> None:
         self._metadata = ("authorization", f"Bearer {token}")
@@ -65,16 +62,26 @@ class _BearerToken(
     def _with_token(self, details: Any) -> Any:
         return details._replace(metadata=(*(details.metadata or ()), self._metadata))
 
+
+class _BearerTokenUnary(_BearerToken, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._with_token(details), request)
 
+
+class _BearerTokenStream(_BearerToken, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._with_token(details), request)
 
 
 def open_channel(settings: ClientSettings) -> grpc.aio.Channel:
     """An asyncio channel to the registry; close it (or use `async with`) when done."""
-    interceptors: list[Any] = [_BearerToken(settings.token)] if settings.token else []
+    # One interceptor per kind of call: grpc.aio files an interceptor under the first kind
+    # it implements only, so one of both kinds never saw a server-streaming call (WatchCatalog).
+    interceptors: list[Any] = (
+        [_BearerTokenUnary(settings.token), _BearerTokenStream(settings.token)]
+        if settings.token
+        else []
+    )
     if not settings.tls:
         return grpc.aio.insecure_channel(settings.address, interceptors=interceptors)
     roots = settings.ca_cert.read_bytes() if settings.ca_cert else None

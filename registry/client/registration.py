@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 
 import grpc
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
@@ -65,6 +65,16 @@ class KeeperPolicy:
     unregister_timeout: float = 5.0
 
 
+class Backoff(Protocol):
+    """What backoff_delay reads of a policy (KeeperPolicy, the catalogue watch's WatchPolicy)."""
+
+    @property
+    def backoff_base(self) -> float: ...
+
+    @property
+    def backoff_cap(self) -> float: ...
+
+
 def heartbeat_interval(ttl_seconds: int, policy: KeeperPolicy = KeeperPolicy()) -> float:
     """Seconds between heartbeats for a lease of `ttl_seconds` (0: the registry's default):
     a fraction of the TTL, so a lease survives a couple of lost heartbeats."""
@@ -75,7 +85,7 @@ def heartbeat_interval(ttl_seconds: int, policy: KeeperPolicy = KeeperPolicy()) 
 
 def backoff_delay(
     attempt: int,
-    policy: KeeperPolicy = KeeperPolicy(),
+    policy: Backoff = KeeperPolicy(),
     *,
     cap: float | None = None,
     rng: Callable[[], float] = random.random,

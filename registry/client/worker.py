@@ -22,6 +22,11 @@ REGISTRY_TLS, REGISTRY_CA_CERT). An unreachable registry never stops the worker:
 and registration is retried in the background. A registry that *refuses* the registration
 (a bad schema or token) fails the worker's start, unless fail_on_refusal=False.
 
+With `mirror_catalog=True` (or the ClientSettings of a token with the client scope) the
+plugin also keeps a copy of the registry's catalogue while the worker runs,
+`plugin.catalog` (a CatalogMirror: workflow types and workers, kept current by a watch),
+for activities that look up what else is registered and healthy.
+
 This module is imported by workflow modules (for `registry_metadata`), which Temporal's
 sandbox re-imports for every run: it imports only the standard library and temporalio at
 module level; everything else is imported when a worker starts.
@@ -36,7 +41,7 @@ import os
 import socket
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -54,10 +59,12 @@ if TYPE_CHECKING:
         RegistrationKeeper,
         RegistrationRefused,
     )
+    from registry.client.watch import CatalogMirror
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CatalogMirror",
     "ClientSettings",
     "InputSchemaError",
     "KeeperPolicy",
@@ -78,6 +85,7 @@ __all__ = [
 # Importable from here, loaded on first use: they need grpc and the contract, which a
 # workflow module importing this one inside the sandbox must not pay for.
 _LAZY: Final = {
+    "CatalogMirror": "registry.client.watch",
     "ClientSettings": "registry.client.connection",
     "KeeperPolicy": "registry.client.registration",
     "RegistrationKeeper": "registry.client.registration",
@@ -458,7 +466,10 @@ class RegistryPlugin(temporalio.worker.Plugin):
     every third of it). `environment`, `labels`: the worker's. `metadata`: per workflow
     class or type name, overriding `@registry_metadata`. `fail_on_refusal`: raise
     RegistrationRefused out of the worker's run when the registry refuses the registration
-    (default); False logs it and runs unregistered."""
+    (default); False logs it and runs unregistered. `mirror_catalog`: keep a copy of the
+    catalogue in `catalog` while the worker runs (True: with `registry`'s settings; or the
+    ClientSettings to watch with, e.g. a token with the client scope, which watching needs
+    where a worker token only registers)."""
 
     def __init__(
         self,
@@ -471,6 +482,7 @@ class RegistryPlugin(temporalio.worker.Plugin):
         metadata: Mapping[type | str, WorkflowMetadata] | None = None,
         fail_on_refusal: bool = True,
         policy: KeeperPolicy | None = None,
+        mirror_catalog: bool | ClientSettings = False,
     ) -> None:
         self._registration: Callable[
             [temporalio.worker.Worker], AbstractAsyncContextManager[RegistrationKeeper | None]
@@ -487,6 +499,15 @@ class RegistryPlugin(temporalio.worker.Plugin):
         )
         self.keeper: RegistrationKeeper | None = None
         """The keeper of the running worker (None before it runs and after it stopped)."""
+        self.catalog: CatalogMirror | None = None
+        """With mirror_catalog, the copy of the catalogue: watched from the worker's start to
+        its end (`await plugin.catalog.synced()`, then `plugin.catalog.workflows` and
+        `.workers`); a refused watch is logged and leaves the worker running. None without."""
+        if mirror_catalog:
+            from registry.client.watch import CatalogMirror
+
+            watched = registry if isinstance(mirror_catalog, bool) else mirror_catalog
+            self.catalog = CatalogMirror(settings=watched)
 
     def configure_worker(
         self, config: temporalio.worker.WorkerConfig
@@ -498,8 +519,10 @@ class RegistryPlugin(temporalio.worker.Plugin):
         worker: temporalio.worker.Worker,
         next: Callable[[temporalio.worker.Worker], Awaitable[None]],
     ) -> None:
-        async with self._registration(worker) as keeper:
-            self.keeper = keeper
+        async with AsyncExitStack() as running:
+            if self.catalog is not None:  # first, so it sees this worker register
+                await running.enter_async_context(self.catalog)
+            self.keeper = await running.enter_async_context(self._registration(worker))
             try:
                 await next(worker)
             finally:
