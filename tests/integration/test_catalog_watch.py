@@ -15,13 +15,12 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 
 from integration.conftest import ECHO_QUEUE
 from integration.stack import ADMIN_TOKEN, Registry, TemporalDevServer, authorized
 from integration.test_registry_durability import own_registry_settings, running
+from registry.client.connection import RegistryCallError
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +49,9 @@ def create_type(http: httpx.Client, workflow_type: str) -> None:
 
 
 def violations(error: grpc.RpcError) -> tuple[str, list[str]]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
+    """The ErrorInfo reason of a failed call and the fields its violations name."""
+    failure = RegistryCallError.from_rpc_error(error)
+    return failure.reason, [v.field for v in failure.violations]
 
 
 # --- conditional reads ---------------------------------------------------------------------
