@@ -19,7 +19,7 @@ import binascii
 import collections
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -69,12 +69,55 @@ def worker_change(old: StoredWorker | None, new: StoredWorker | None, now: float
     return WORKER_CHANGED
 
 
-def health_digest(health: Iterable[tuple[str, bool, Sequence[str]]]) -> str:
-    """A short digest of every workflow type's health (type, healthy, reasons), in any order."""
-    digest = hashlib.blake2b(digest_size=8)
-    for workflow_type, healthy, reasons in sorted(health, key=lambda h: h[0]):
-        digest.update(json.dumps([workflow_type, healthy, list(reasons)]).encode())
-    return digest.hexdigest()
+class HealthState:
+    """Every workflow type's health and the unhealthy workers, as last compared, with a digest
+    of them kept current entry by entry (the XOR of a hash of each entry: no order, and no
+    pass over everything to update it). The same health gives the same digest on any replica."""
+
+    def __init__(self) -> None:
+        self.types: dict[str, tuple[bool, tuple[str, ...]]] = {}
+        self.unhealthy_workers: set[str] = set()
+        self._hash = 0
+
+    @property
+    def digest(self) -> str:
+        return f"{self._hash:016x}"
+
+    def set_type(self, workflow_type: str, health: tuple[bool, tuple[str, ...]]) -> bool:
+        """Record a type's health; whether it differs from what was recorded (a new type's
+        first health counts as no change)."""
+        old = self.types.get(workflow_type)
+        if old == health:
+            return False
+        if old is not None:
+            self._hash ^= _entry_hash("t", workflow_type, old)
+        self._hash ^= _entry_hash("t", workflow_type, health)
+        self.types[workflow_type] = health
+        return old is not None
+
+    def drop_type(self, workflow_type: str) -> None:
+        old = self.types.pop(workflow_type, None)
+        if old is not None:
+            self._hash ^= _entry_hash("t", workflow_type, old)
+
+    def set_worker(self, worker_id: str, healthy: bool) -> None:
+        if healthy == (worker_id not in self.unhealthy_workers):
+            return
+        self._hash ^= _entry_hash("w", worker_id, False)
+        if healthy:
+            self.unhealthy_workers.discard(worker_id)
+        else:
+            self.unhealthy_workers.add(worker_id)
+
+
+def _entry_hash(kind: str, key: str, value: object) -> int:
+    encoded = json.dumps([kind, key, value]).encode()
+    return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big")
+
+
+def sweep_slice(size: int, tick: int, ticks: int) -> slice:
+    """The part of a list of `size` that tick `tick` of a sweep in `ticks` ticks looks at."""
+    return slice(size * tick // ticks, size * (tick + 1) // ticks)
 
 
 # --- positions and resume tokens -----------------------------------------------------------
@@ -106,7 +149,7 @@ class BadToken(ValueError):
 class ResumeToken:
     position: Position
     lineage: str  # which registry (an import starts a new lineage)
-    health: str  # health_digest of what the watcher was last told
+    health: str  # HealthState.digest of what the watcher was last told
 
     def encode(self) -> str:
         """URL-safe base64 of compact JSON: each kind's revisions in shard order."""

@@ -63,6 +63,9 @@ class WorkflowMessages:
             self._cache[stored.spec.workflow_type] = cached
         return cached.full if full else cached.basic
 
+    def forget(self, workflow_type: str) -> None:
+        self._cache.pop(workflow_type, None)
+
     def forget_missing(self, present: Collection[str]) -> None:
         for workflow_type in self._cache.keys() - set(present):
             del self._cache[workflow_type]

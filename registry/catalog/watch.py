@@ -5,10 +5,12 @@ replica wrote it (a view follows its shard's history). Changes noted in one pass
 loop become watch events together (registry.catalog.changes): each is built and serialised
 once, kept in the change log for resumes, and handed to every watcher's queue.
 
-Health changes with time too (a lease lapses, a poller goes quiet): while anyone watches or
-reads, a health pass every `HEALTH_INTERVAL` compares every type's health with the last one;
-the types a change touches are looked at again at once. The health digest and the catalogue
-revision make the weak ETag of every catalogue answer.
+Health changes with time too (a lease lapses, a poller goes quiet): a sweep compares every
+type's health, and every worker's, with the last, a slice every `HEALTH_TICK` so that no
+tick holds the event loop long (all of it once a second up to `TYPES_PER_TICK` x 4 types and
+`WORKERS_PER_TICK` x 4 workers, proportionally slower beyond); the types a change touches are
+looked at again at once. The health digest and the catalogue revision make the weak ETag of
+every catalogue answer.
 
 Waiting (blocking queries, resumes from a position this replica has not reached) is on one
 condition notified by every change.
@@ -31,12 +33,12 @@ from registry.catalog.changes import (
     BadToken,
     Change,
     ChangeLog,
+    HealthState,
     Position,
     ResumeRefused,
     ResumeToken,
     Shard,
     group_tokens,
-    health_digest,
 )
 from registry.catalog.layout import TYPES, WORKERS
 from registry.catalog.metrics import WATCH_EVENTS, WATCH_RESYNCS
@@ -55,14 +57,16 @@ log = logging.getLogger("registry.catalog.watch")
 LOG_CAPACITY: Final = 20_000
 # Events a watcher may have waiting before it is told to resync (it reads too slowly).
 MAX_BACKLOG: Final = 10_000
-# How often health is compared while anyone watches or read in the last ACTIVE_FOR seconds.
-HEALTH_INTERVAL: Final = 1.0
-ACTIVE_FOR: Final = 30.0
+# The health sweep: a tick every HEALTH_TICK looks at a slice of the types and workers (at
+# most about TYPES_PER_TICK and WORKERS_PER_TICK: about 15 ms and 4 ms on a 2-core machine);
+# a sweep starts at most every SWEEP_EVERY.
+HEALTH_TICK: Final = 0.25
+TYPES_PER_TICK: Final = 250
+WORKERS_PER_TICK: Final = 2_500
+SWEEP_EVERY: Final = 1.0
 # How long a position or revision ahead of this replica's view may wait for it.
 CATCH_UP_WAIT: Final = 2.0
 RESYNC_REQUIRED: Final = "RESYNC_REQUIRED"
-
-Health = tuple[bool, tuple[str, ...]]
 
 
 def resync(message: str) -> RegistryError:
@@ -112,11 +116,9 @@ class CatalogWatch:
         self._flush_scheduled = False
         self._watchers: set[Watcher] = set()
         self._changed = asyncio.Condition()
-        self._health: dict[str, Health] = {}
-        self._unhealthy_workers: frozenset[str] = frozenset()
-        self.digest = health_digest([])
-        self._health_checked = -1e18  # time.monotonic()
-        self._last_read = -1e18
+        self.health = HealthState()
+        self._sweep_tick = 0  # the next tick of the sweep under way
+        self._sweep_started = -1e18  # time.monotonic()
         self._recheck: set[str] = set()
         self._started = False
         self._epochs: dict[Shard, int] = {}  # each view's epoch: a new one was replaced whole
@@ -137,11 +139,10 @@ class CatalogWatch:
 
     def etag(self) -> str:
         """The weak validator of every catalogue answer as of now."""
-        self.touch()
-        return f'W/"{self.revision}-{self.digest}"'
+        return f'W/"{self.revision}-{self.health.digest}"'
 
     def _token(self, revisions: Mapping[Shard, int]) -> str:
-        return ResumeToken(Position.of(revisions), self._lineage(), self.digest).encode()
+        return ResumeToken(Position.of(revisions), self._lineage(), self.health.digest).encode()
 
     def _lineage(self) -> str:
         imported = self._store.root.state.get("imported") or {}
@@ -153,7 +154,8 @@ class CatalogWatch:
         """Begin keeping changes: call once the store has read every shard."""
         self.log.reset(self.position())
         self._epochs = self._view_epochs()
-        self._check_health(time.monotonic())
+        self._check_types(self._store.catalog.workflow_types())
+        self._check_workers(self._store.catalog.worker_ids())
         self._started = True
 
     def _view_epochs(self) -> dict[Shard, int]:
@@ -163,6 +165,9 @@ class CatalogWatch:
         self, shard: Shard, revision: int, key: str, old: Any, new: StoredWorkflow | None
     ) -> None:
         self._recheck.add(key)
+        if new is None:
+            self.health.drop_type(key)
+            self._messages.forget(key)
         event = changes.workflow_change(old, new)
         if event is not None:
             self._note(event, key, new if new is not None else old, shard, revision)
@@ -173,6 +178,8 @@ class CatalogWatch:
         for worker in (old, new):
             if worker is not None:
                 self._recheck.update(worker.workflows)
+        if new is None:
+            self.health.set_worker(key, True)  # gone: no longer unhealthy
         event = changes.worker_change(old, new, self._store.now())
         if event is not None:
             self._note(event, key, new if new is not None else old, shard, revision)
@@ -207,8 +214,8 @@ class CatalogWatch:
                 self._publish(
                     Change(event, key, value, shard, revision, self._token(at), sum(at.values()))
                 )
-        self._check_health(time.monotonic(), only=self._recheck)
-        self._recheck = set()
+        recheck, self._recheck = self._recheck, set()
+        self._check_types(sorted(recheck))
         self._notify()
 
     def _publish(self, change: Change) -> None:
@@ -238,7 +245,7 @@ class CatalogWatch:
 
     def _fill_workflow(self, message: Any, stored: StoredWorkflow) -> None:
         message.CopyFrom(self._messages.stored_part(stored, full=False))
-        healthy, reasons = self._health.get(stored.spec.workflow_type, (False, ()))
+        healthy, reasons = self.health.types.get(stored.spec.workflow_type, (False, ()))
         message.healthy = healthy
         message.health_reasons.extend(reasons)
 
@@ -251,64 +258,49 @@ class CatalogWatch:
 
     # --- health ---------------------------------------------------------------------------------
 
-    def touch(self) -> None:
-        """A read that shows health: keep health current for a while (bring it up to date now
-        if nobody looked for a while)."""
-        now = time.monotonic()
-        self._last_read = now
-        if now - self._health_checked > HEALTH_INTERVAL:
-            self._check_health(now)
-
-    def _active(self, now: float) -> bool:
-        return bool(self._watchers) or now - self._last_read < ACTIVE_FOR
-
     async def run(self) -> None:
-        """Compare health every HEALTH_INTERVAL while anyone watches or reads."""
+        """The health sweep, a slice every HEALTH_TICK, for as long as the process serves."""
         state = StateLog(log, "comparing health for watchers")
         while True:
-            await asyncio.sleep(HEALTH_INTERVAL)
-            now = time.monotonic()
-            if self._started and self._active(now) and now - self._health_checked >= 0.5:
-                try:
-                    self._check_health(now)
-                    state.ok()
-                except Exception as error:  # the next pass may do better; never stop
-                    state.failed(error)
-                self._notify()
+            await asyncio.sleep(HEALTH_TICK)
+            if not self._started:
+                continue
+            try:
+                if self._sweep(time.monotonic()):
+                    self._notify()
+                state.ok()
+            except Exception as error:  # the next tick may do better; never stop
+                state.failed(error)
 
-    def _check_health(self, now: float, only: Iterable[str] | None = None) -> None:
+    def _sweep(self, now: float) -> bool:
+        """One tick of the sweep; whether it looked at anything."""
+        if self._sweep_tick == 0:
+            if now - self._sweep_started < SWEEP_EVERY:
+                return False
+            self._sweep_started = now
+        catalog = self._store.catalog
+        types, workers = catalog.workflow_types(), catalog.worker_ids()
+        ticks = max(1, -(-len(types) // TYPES_PER_TICK), -(-len(workers) // WORKERS_PER_TICK))
+        tick = min(self._sweep_tick, ticks - 1)
+        self._check_types(types[changes.sweep_slice(len(types), tick, ticks)])
+        self._check_workers(workers[changes.sweep_slice(len(workers), tick, ticks)])
+        self._sweep_tick = 0 if tick + 1 >= ticks else tick + 1
+        return True
+
+    def _check_types(self, types: Iterable[str]) -> None:
+        """Compare these types' health with the last; a type whose health changed is an event."""
         store = self._store
         catalog = store.catalog
         inputs = store.liveness_inputs()
-        types = catalog.workflow_types() if only is None else sorted(only)
-        changed = False
-        flipped: list[StoredWorkflow] = []  # types whose health a watcher knew and is new
+        flipped: list[StoredWorkflow] = []
         for workflow_type in types:
             stored = catalog.workflows.get(workflow_type)
             if stored is None:
-                changed |= self._health.pop(workflow_type, None) is not None
+                self.health.drop_type(workflow_type)
                 continue
             view = store.view_of(stored, inputs)
-            health = (view.healthy, view.health_reasons)
-            if self._health.get(workflow_type) != health:
-                if workflow_type in self._health:
-                    flipped.append(stored)
-                self._health[workflow_type] = health
-                changed = True
-        if only is None:
-            self._health_checked = now
-            unhealthy = frozenset(
-                w.worker_id for w in catalog.workers.values() if not worker_view(w, inputs).healthy
-            )
-            if unhealthy != self._unhealthy_workers:
-                self._unhealthy_workers, changed = unhealthy, True
-        if changed:
-            self.digest = (
-                health_digest(
-                    (t, h, r) for t, (h, r) in self._health.items() if t in catalog.workflows
-                )
-                + health_digest((w, False, ()) for w in self._unhealthy_workers)[:4]
-            )
+            if self.health.set_type(workflow_type, (view.healthy, view.health_reasons)):
+                flipped.append(stored)
         if flipped and self._started:
             token, revision = self._token(self.position().as_dict()), self.revision
             for stored in flipped:
@@ -316,6 +308,13 @@ class CatalogWatch:
                 self._publish(
                     Change(changes.WORKFLOW_HEALTH_CHANGED, key, stored, None, 0, token, revision)
                 )
+
+    def _check_workers(self, worker_ids: Iterable[str]) -> None:
+        workers = self._store.catalog.workers
+        inputs = self._store.liveness_inputs()
+        for worker_id in worker_ids:
+            worker = workers.get(worker_id)
+            self.health.set_worker(worker_id, worker is None or worker_view(worker, inputs).healthy)
 
     # --- waiting --------------------------------------------------------------------------------
 
@@ -369,7 +368,7 @@ class CatalogWatch:
             replay = [self._encode(change) for change in self.log.since(token.position)]
         except ResumeRefused as error:
             raise resync(str(error)) from None
-        if token.health != self.digest:  # health changed meanwhile: tell it again, all of it
+        if token.health != self.health.digest:  # health changed meanwhile: tell it all again
             replay.extend(self._health_events())
         return [*replay, self._synced()]
 
@@ -387,7 +386,6 @@ class CatalogWatch:
 
     def _snapshot(self) -> list[bytes]:
         """The current state as events (no resume token: resume from SYNCED), then SYNCED."""
-        self.touch()
         catalog = self._store.catalog
         revision = self.revision
         events = []

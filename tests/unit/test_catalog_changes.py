@@ -16,11 +16,12 @@ from registry.catalog.changes import (
     BadToken,
     Change,
     ChangeLog,
+    HealthState,
     Position,
     ResumeRefused,
     ResumeToken,
     group_tokens,
-    health_digest,
+    sweep_slice,
 )
 from registry.catalog.responses import ResponseCache, cache_key
 from registry.catalog.rules import MAX_WAIT_SECONDS, etag_matches, plan_read_condition
@@ -58,10 +59,29 @@ def test_a_renewal_is_no_event_and_a_removal_is_an_expiry_only_past_the_lease() 
     assert changes.worker_change(leased, None, now=1_001) == changes.WORKER_EXPIRED
 
 
-def test_the_health_digest_ignores_order_and_sees_every_flip() -> None:
-    healthy = [("a.v1", True, ("registered",)), ("b.v1", False, ("no pollers",))]
-    assert health_digest(healthy) == health_digest(list(reversed(healthy)))
-    assert health_digest(healthy) != health_digest([("a.v1", False, ()), healthy[1]])
+def test_the_health_digest_follows_every_entry_whatever_the_order() -> None:
+    first, second = HealthState(), HealthState()
+    assert first.set_type("a.v1", (True, ("registered",))) is False  # a new type: no flip
+    first.set_type("b.v1", (False, ("no pollers",)))
+    second.set_type("b.v1", (False, ("no pollers",)))
+    second.set_type("a.v1", (True, ("registered",)))
+    assert first.digest == second.digest
+    assert first.set_type("a.v1", (False, ("0 of 1 worker healthy",))) is True
+    assert first.digest != second.digest
+    first.set_type("a.v1", (True, ("registered",)))
+    assert first.digest == second.digest
+    first.set_worker("w1", False)
+    assert first.digest != second.digest and first.unhealthy_workers == {"w1"}
+    first.set_worker("w1", True)
+    first.drop_type("b.v1")
+    second.drop_type("b.v1")
+    assert first.digest == second.digest
+
+
+def test_a_sweep_covers_every_entry_once_in_its_ticks() -> None:
+    for size, ticks in ((0, 1), (7, 1), (1000, 4), (1001, 3), (5, 8)):
+        covered = [i for t in range(ticks) for i in range(size)[sweep_slice(size, t, ticks)]]
+        assert covered == list(range(size))
 
 
 # --- positions and tokens --------------------------------------------------------------------
