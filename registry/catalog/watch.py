@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import grpc
@@ -78,10 +79,13 @@ def resync(message: str) -> RegistryError:
 
 
 class Watcher:
-    """One WatchCatalog stream: its events, the ones that open it first."""
+    """One WatchCatalog stream: the events that open it (built as they are sent, from what was
+    captured when it began, so a large catalogue never holds the event loop), then the
+    changes since, queued."""
 
-    def __init__(self, opening: list[bytes]) -> None:
-        self._queue: collections.deque[bytes] = collections.deque(opening)
+    def __init__(self, opening: Iterator[bytes]) -> None:
+        self._opening: Iterator[bytes] | None = opening
+        self._queue: collections.deque[bytes] = collections.deque()
         self._ready = asyncio.Event()
         self._ready.set()
         self.overflowed = False
@@ -98,6 +102,11 @@ class Watcher:
 
     async def next(self) -> bytes:
         """The next event, serialised; ABORTED RESYNC_REQUIRED once the watcher fell behind."""
+        if self._opening is not None:
+            event = next(self._opening, None)
+            if event is not None:
+                return event
+            self._opening = None
         while not self._queue:
             if self.overflowed:
                 WATCH_RESYNCS.labels("behind").inc()
@@ -342,7 +351,7 @@ class CatalogWatch:
                 WATCH_RESYNCS.labels("resume").inc()
             raise
 
-    async def _replay(self, resume_token: str) -> list[bytes]:
+    async def _replay(self, resume_token: str) -> Iterator[bytes]:
         """What a watcher resuming at a token is sent first: what it missed, then SYNCED."""
         try:
             token = ResumeToken.decode(resume_token)
@@ -365,14 +374,15 @@ class CatalogWatch:
         if not await self.wait_until(caught_up, CATCH_UP_WAIT):
             raise resync("the token is ahead of this replica's view of the registry")
         try:
-            replay = [self._encode(change) for change in self.log.since(token.position)]
+            missed = list(self.log.since(token.position))
         except ResumeRefused as error:
             raise resync(str(error)) from None
+        health: list[Change] = []
         if token.health != self.health.digest:  # health changed meanwhile: tell it all again
-            replay.extend(self._health_events())
-        return [*replay, self._synced()]
+            health = self._current(changes.WORKFLOW_HEALTH_CHANGED, with_token=True)
+        return self._opening([*missed, *health])
 
-    def _subscribe(self, opening: list[bytes]) -> Watcher:
+    def _subscribe(self, opening: Iterator[bytes]) -> Watcher:
         watcher = Watcher(opening)
         self._watchers.add(watcher)
         return watcher
@@ -384,44 +394,31 @@ class CatalogWatch:
     def watchers(self) -> int:
         return len(self._watchers)
 
-    def _snapshot(self) -> list[bytes]:
+    def _snapshot(self) -> Iterator[bytes]:
         """The current state as events (no resume token: resume from SYNCED), then SYNCED."""
         catalog = self._store.catalog
         revision = self.revision
-        events = []
-        for workflow_type in catalog.workflow_types():
-            message = registry_pb2.CatalogEvent(
-                type=changes.WORKFLOW_ADDED,  # type: ignore[arg-type]
-                revision=revision,
-            )
-            self._fill_workflow(message.workflow, catalog.workflows[workflow_type])
-            events.append(message.SerializeToString())
-        inputs = self._store.liveness_inputs()
-        for worker_id in catalog.worker_ids():
-            message = registry_pb2.CatalogEvent(
-                type=changes.WORKER_REGISTERED,  # type: ignore[arg-type]
-                revision=revision,
-            )
-            message.worker.CopyFrom(
-                worker_to_proto(worker_view(catalog.workers[worker_id], inputs))
-            )
-            events.append(message.SerializeToString())
-        events.append(self._synced())
-        return events
+        workers = [
+            Change(changes.WORKER_REGISTERED, w, catalog.workers[w], None, 0, "", revision)
+            for w in catalog.worker_ids()
+        ]
+        return self._opening([*self._current(changes.WORKFLOW_ADDED), *workers])
 
-    def _health_events(self) -> list[bytes]:
+    def _current(self, event: int, *, with_token: bool = False) -> list[Change]:
+        """Every workflow type as it is now, as `event`s."""
         catalog = self._store.catalog
-        token = self._token(self.position().as_dict())
-        events = []
-        for workflow_type in catalog.workflow_types():
-            message = registry_pb2.CatalogEvent(
-                type=changes.WORKFLOW_HEALTH_CHANGED,  # type: ignore[arg-type]
-                revision=self.revision,
-                resume_token=token,
-            )
-            self._fill_workflow(message.workflow, catalog.workflows[workflow_type])
-            events.append(message.SerializeToString())
-        return events
+        token = self._token(self.position().as_dict()) if with_token else ""
+        revision = self.revision
+        return [
+            Change(event, t, catalog.workflows[t], None, 0, token, revision)
+            for t in catalog.workflow_types()
+        ]
+
+    def _opening(self, changes_first: list[Change]) -> Iterator[bytes]:
+        """These changes, encoded one by one as they are sent, then SYNCED (at where the
+        watcher is now: what comes after reaches it through its queue)."""
+        synced = self._synced()
+        return itertools.chain((self._encode(c) for c in changes_first), (synced,))
 
     def _synced(self) -> bytes:
         return registry_pb2.CatalogEvent(

@@ -171,7 +171,7 @@ def test_blocking_queries_are_planned_and_bad_ones_name_the_field() -> None:
 
 def test_a_watcher_that_falls_too_far_behind_is_told_to_resync() -> None:
     async def scenario() -> None:
-        watcher = Watcher([b"opening"])
+        watcher = Watcher(iter([b"opening"]))
         assert await watcher.next() == b"opening"
         for n in range(MAX_BACKLOG + 1):
             watcher.push(str(n).encode())
