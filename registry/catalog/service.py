@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import grpc
 from google.protobuf.message import Message
@@ -322,13 +322,13 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
 
     async def WatchCatalog(
         self, request: registry_pb2.WatchCatalogRequest, context: Context
-    ) -> AsyncIterator[registry_pb2.CatalogEvent]:
+    ) -> AsyncIterator[Answer]:
         """Events come serialised (registry.catalog.watch builds each once for every watcher)."""
         watch = self._store().watch
         watcher = await watch.watch(request.resume_token)
         try:
             while True:
-                yield cast(registry_pb2.CatalogEvent, await watcher.next())
+                yield await watcher.next()
         finally:
             watch.forget(watcher)
 
@@ -349,7 +349,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         store = self._store()
         watch = store.watch
         header = dict(context.invocation_metadata() or ()).get("if-none-match", "")
-        wanted = getattr(request, "revision", 0)
+        is_list = "not_modified" in answer_type.DESCRIPTOR.fields_by_name
+        wanted = request.revision if is_list and request.HasField("wait") else 0
         if wanted > watch.revision:  # another replica's answer: give this one a moment
             await watch.wait_until(lambda: watch.revision >= wanted, CATCH_UP_WAIT)
         condition = plan_read_condition(request, str(header), watch.revision)
@@ -366,9 +367,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         if condition.if_none_match and etag_matches(condition.if_none_match, etag):
             CATALOG_READS.labels("not_modified").inc()
             await context.send_initial_metadata((("etag", etag), (NOT_MODIFIED_HEADER, "true")))
-            if "not_modified" not in answer_type.DESCRIPTOR.fields_by_name:
-                return answer_type()  # a get: the resource, empty (metadata says why)
-            return answer_type(revision=revision, etag=etag, not_modified=True)
+            if is_list:
+                return answer_type(revision=revision, etag=etag, not_modified=True)
+            return answer_type()  # a get: the resource, empty (the metadata says why)
         await context.send_initial_metadata((("etag", etag),))
         key = cache_key(method, request)
         cached = self._answers.get(key, etag)
@@ -377,7 +378,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             return cached
         CATALOG_READS.labels("built").inc()
         response = await build(store, request)
-        if "not_modified" in answer_type.DESCRIPTOR.fields_by_name:
+        if is_list:
             response.revision, response.etag = revision, etag  # type: ignore[attr-defined]
         answer = response.SerializeToString()
         if watch.etag() == etag:  # nothing changed while it was built
