@@ -223,8 +223,31 @@ class _Builder:
             if rule.response_body
             else self.ref(method.output_type)
         )
+        ok: dict[str, Any] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": response}},
+        }
+        conditional = "if_none_match" in fields
+        if conditional:  # a catalogue read: ETag, If-None-Match, 304 (docs/registry.md)
+            ok["headers"] = {"ETag": {"schema": {"type": "string"}, "description": _ETAG}}
+            parameters.append(
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "schema": {"type": "string"},
+                    "description": "The ETag of an answer held: 304 while it is the same.",
+                }
+            )
+            operation["parameters"] = parameters
+        if method.server_streaming:
+            ok["description"] = "OK: one JSON object per line, as they come."
         operation["responses"] = {
-            "200": {"description": "OK", "content": {"application/json": {"schema": response}}},
+            "200": ok,
+            **(
+                {"304": {"description": "Not Modified: the held answer is current."}}
+                if conditional
+                else {}
+            ),
             "default": {
                 "description": "An error: a google.rpc.Status with an ErrorInfo (reason, "
                 "domain) and, for bad input, a BadRequest with one violation per field.",
@@ -309,6 +332,9 @@ class _Builder:
         if field.label == FieldProto.LABEL_REPEATED:
             return {"type": "array", "items": item}
         return item
+
+
+_ETAG = "Weak validator of the answer (the catalogue's revision and health)."
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:

@@ -74,7 +74,9 @@ def test_parameters_and_bodies_follow_the_http_rules(document: dict[str, Any]) -
         "schema": {"type": "string"},
         "description": "The workflow type.",
     }
-    assert [p["name"] for p in get["parameters"][1:]] == ["if_none_match"]
+    assert [p["name"] for p in get["parameters"][1:]] == ["if_none_match", "If-None-Match"]
+    assert set(get["responses"]) == {"200", "304", "default"}
+    assert "ETag" in get["responses"]["200"]["headers"]
     listing = operation(document, "get", "/registry/workflows")
     assert [p["name"] for p in listing["parameters"]] == [
         "page_size",
@@ -86,6 +88,7 @@ def test_parameters_and_bodies_follow_the_http_rules(document: dict[str, Any]) -
         "if_none_match",
         "wait",
         "revision",
+        "If-None-Match",
     ]
     # body "workflow": the Workflow resource is the body, flat as in 0.1.x
     create = operation(document, "post", "/registry/workflows")
