@@ -195,7 +195,7 @@ class Change:
     value: Any
     shard: Shard | None
     shard_revision: int
-    token: str
+    resume: ResumeToken | None  # encoded only when sent (None: not resumable from here)
     revision: int
 
 

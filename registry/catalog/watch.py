@@ -150,8 +150,8 @@ class CatalogWatch:
         """The weak validator of every catalogue answer as of now."""
         return f'W/"{self.revision}-{self.health.digest}"'
 
-    def _token(self, revisions: Mapping[Shard, int]) -> str:
-        return ResumeToken(Position.of(revisions), self._lineage(), self.health.digest).encode()
+    def _resume(self, revisions: Mapping[Shard, int]) -> ResumeToken:
+        return ResumeToken(Position.of(revisions), self._lineage(), self.health.digest)
 
     def _lineage(self) -> str:
         imported = self._store.root.state.get("imported") or {}
@@ -221,7 +221,7 @@ class CatalogWatch:
             positions = group_tokens([(p[3], p[4]) for p in pending], before)
             for (event, key, value, shard, revision), at in zip(pending, positions, strict=True):
                 self._publish(
-                    Change(event, key, value, shard, revision, self._token(at), sum(at.values()))
+                    Change(event, key, value, shard, revision, self._resume(at), sum(at.values()))
                 )
         recheck, self._recheck = self._recheck, set()
         self._check_types(sorted(recheck))
@@ -230,16 +230,17 @@ class CatalogWatch:
     def _publish(self, change: Change) -> None:
         if change.shard is not None:
             self.log.append(change)
-        encoded = self._encode(change)
         WATCH_EVENTS.inc()
-        for watcher in self._watchers:
-            watcher.push(encoded)
+        if self._watchers:  # else built only if a resume replays it
+            encoded = self._encode(change)
+            for watcher in self._watchers:
+                watcher.push(encoded)
 
     def _encode(self, change: Change) -> bytes:
         message = registry_pb2.CatalogEvent(
             type=change.type,  # type: ignore[arg-type]
             revision=change.revision,
-            resume_token=change.token,
+            resume_token=change.resume.encode() if change.resume is not None else "",
         )
         if isinstance(change.value, StoredWorkflow):
             if change.type == changes.WORKFLOW_REMOVED:
@@ -311,11 +312,11 @@ class CatalogWatch:
             if self.health.set_type(workflow_type, (view.healthy, view.health_reasons)):
                 flipped.append(stored)
         if flipped and self._started:
-            token, revision = self._token(self.position().as_dict()), self.revision
+            resume, revision = self._resume(self.position().as_dict()), self.revision
             for stored in flipped:
                 key = stored.spec.workflow_type
                 self._publish(
-                    Change(changes.WORKFLOW_HEALTH_CHANGED, key, stored, None, 0, token, revision)
+                    Change(changes.WORKFLOW_HEALTH_CHANGED, key, stored, None, 0, resume, revision)
                 )
 
     def _check_workers(self, worker_ids: Iterable[str]) -> None:
@@ -399,7 +400,7 @@ class CatalogWatch:
         catalog = self._store.catalog
         revision = self.revision
         workers = [
-            Change(changes.WORKER_REGISTERED, w, catalog.workers[w], None, 0, "", revision)
+            Change(changes.WORKER_REGISTERED, w, catalog.workers[w], None, 0, None, revision)
             for w in catalog.worker_ids()
         ]
         return self._opening([*self._current(changes.WORKFLOW_ADDED), *workers])
@@ -407,10 +408,10 @@ class CatalogWatch:
     def _current(self, event: int, *, with_token: bool = False) -> list[Change]:
         """Every workflow type as it is now, as `event`s."""
         catalog = self._store.catalog
-        token = self._token(self.position().as_dict()) if with_token else ""
+        resume = self._resume(self.position().as_dict()) if with_token else None
         revision = self.revision
         return [
-            Change(event, t, catalog.workflows[t], None, 0, token, revision)
+            Change(event, t, catalog.workflows[t], None, 0, resume, revision)
             for t in catalog.workflow_types()
         ]
 
@@ -424,5 +425,5 @@ class CatalogWatch:
         return registry_pb2.CatalogEvent(
             type=changes.SYNCED,  # type: ignore[arg-type]
             revision=self.revision,
-            resume_token=self._token(self.position().as_dict()),
+            resume_token=self._resume(self.position().as_dict()).encode(),
         ).SerializeToString()

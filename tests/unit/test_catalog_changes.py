@@ -107,7 +107,7 @@ def test_changes_of_one_write_leave_a_watcher_just_below_it_until_the_last() -> 
 
 
 def change(shard: tuple[str, int], revision: int) -> Change:
-    return Change(changes.WORKER_CHANGED, f"w{revision}", PACKER, shard, revision, "", revision)
+    return Change(changes.WORKER_CHANGED, f"w{revision}", PACKER, shard, revision, None, revision)
 
 
 def test_the_log_replays_past_a_position_and_refuses_what_it_no_longer_keeps() -> None:
