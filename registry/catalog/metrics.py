@@ -154,7 +154,7 @@ class RegistryCollector(Collector):
             (SELF_PRESERVATION, float(store.liveness.self_preservation)),
             (UPDATE_QUEUE_DEPTH, sum(writer.queued for writer in store.writers.values())),
             (STATE_BOUND, store.limits.max_bytes),
-            (WATCHERS, store.watch.watchers),
+            (WATCHERS, store.feed.watchers),
         ):
             yield gauge.family(value)
         continued, longest, largest = (

@@ -324,13 +324,13 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.WatchCatalogRequest, context: Context
     ) -> AsyncIterator[Answer]:
         """Events come serialised (registry.catalog.watch builds each once for every watcher)."""
-        watch = self._store().watch
-        watcher = await watch.watch(request.resume_token)
+        feed = self._store().feed
+        watcher = await feed.watch(request.resume_token)
         try:
             while True:
                 yield await watcher.next()
         finally:
-            watch.forget(watcher)
+            feed.forget(watcher)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -347,23 +347,23 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         "not modified"; an answer read before at the same etag comes from the cache, already
         serialised. Every answer carries the `etag` header; lists carry revision and etag."""
         store = self._store()
-        watch = store.watch
+        feed = store.feed
         header = dict(context.invocation_metadata() or ()).get("if-none-match", "")
         is_list = "not_modified" in answer_type.DESCRIPTOR.fields_by_name
         wanted = request.revision if is_list and request.HasField("wait") else 0
-        if wanted > watch.revision:  # another replica's answer: give this one a moment
-            await watch.wait_until(lambda: watch.revision >= wanted, CATCH_UP_WAIT)
-        condition = plan_read_condition(request, str(header), watch.revision)
+        if wanted > feed.revision:  # another replica's answer: give this one a moment
+            await feed.wait_until(lambda: feed.revision >= wanted, CATCH_UP_WAIT)
+        condition = plan_read_condition(request, str(header), feed.revision)
         if condition.wait is not None:
             since = condition.revision
             if since is not None:
-                await watch.wait_until(lambda: watch.revision > since, condition.wait)
+                await feed.wait_until(lambda: feed.revision > since, condition.wait)
             else:
-                await watch.wait_until(
-                    lambda: not etag_matches(condition.if_none_match, watch.etag()),
+                await feed.wait_until(
+                    lambda: not etag_matches(condition.if_none_match, feed.etag()),
                     condition.wait,
                 )
-        etag, revision = watch.etag(), watch.revision
+        etag, revision = feed.etag(), feed.revision
         if condition.if_none_match and etag_matches(condition.if_none_match, etag):
             CATALOG_READS.labels("not_modified").inc()
             await context.send_initial_metadata((("etag", etag), (NOT_MODIFIED_HEADER, "true")))
@@ -381,7 +381,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         if is_list:
             response.revision, response.etag = revision, etag  # type: ignore[attr-defined]
         answer = response.SerializeToString()
-        if watch.etag() == etag:  # nothing changed while it was built
+        if feed.etag() == etag:  # nothing changed while it was built
             self._answers.put(key, etag, answer)
         return answer
 

@@ -63,7 +63,7 @@ from registry.catalog.shard_rules import (
 )
 from registry.catalog.shards import RootView, ShardTail, ShardView, ShardWriter, TailHealth
 from registry.catalog.temporal import RegistryTemporal
-from registry.catalog.watch import CatalogWatch
+from registry.catalog.watch import ChangeFeed
 from registry.dispatch.claims import SLUG_PREFIX, claim_op, reset_op, slug_counter, slug_key
 from registry.dispatch.rules import choose_task_queue
 from registry.dispatch.temporal import WorkflowStarter
@@ -234,7 +234,7 @@ class RegistryStore:
                 on_result=self._note_clock,
             )
             self.tails[kind, index] = ShardTail(temporal, workflow_id, view)
-        self.watch = CatalogWatch(self)  # after the views: it reads their revisions
+        self.feed = ChangeFeed(self)  # after the views: it reads their revisions
         self.root = RootView()
         self.root_tail = ShardTail(temporal, layout.root_id(), self.root)
         self.clock_offset = 0.0  # registry workflows' clock minus this process's
@@ -253,7 +253,7 @@ class RegistryStore:
 
             def on_worker(key: str, old: Any, new: Any, revision: int) -> None:
                 self.catalog.on_worker(key, old, new)
-                self.watch.note_worker(shard, revision, key, old, new)
+                self.feed.note_worker(shard, revision, key, old, new)
 
             return ShardView(name, lambda key, raw: stored_worker(key, json.loads(raw)), on_worker)
         if kind == IDS:
@@ -269,7 +269,7 @@ class RegistryStore:
 
         def on_workflow(key: str, old: Any, new: Any, revision: int) -> None:
             self.catalog.on_workflow(key, old, new)
-            self.watch.note_workflow(shard, revision, key, old, new)
+            self.feed.note_workflow(shard, revision, key, old, new)
 
         view: ShardView[StoredWorkflow] = ShardView(name, decode, on_workflow)
         return view
@@ -651,7 +651,7 @@ class RegistryStore:
         for tail in tails:
             self._spawn(tail.run(health))
         await asyncio.gather(*(tail.caught_up.wait() for tail in tails))
-        self.watch.start()
+        self.feed.start()
 
     def closed_shard(self) -> RegistryError | None:
         """The root or a shard whose run closed under us (an operator terminated it)."""
@@ -667,7 +667,7 @@ class RegistryStore:
                 group.create_task(
                     self._every(liveness.poller_refresh_seconds, self._refresh_pollers)
                 )
-                group.create_task(self.watch.run())
+                group.create_task(self.feed.run())
         finally:
             for task in self._spawned:
                 task.cancel()

@@ -1,6 +1,6 @@
 """The catalogue as it changes, for this process's watchers and conditional reads.
 
-The store's shard views tell `CatalogWatch.note` of every entry that changes, whichever
+The store's shard views tell `ChangeFeed.note_*` of every entry that changes, whichever
 replica wrote it (a view follows its shard's history). Changes noted in one pass of the event
 loop become watch events together (registry.catalog.changes): each is built and serialised
 once, kept in the change log for resumes, and handed to every watcher's queue.
@@ -116,7 +116,10 @@ class Watcher:
         return self._queue.popleft()
 
 
-class CatalogWatch:
+class ChangeFeed:
+    """The catalogue's changes, as this process learns of them, for its watchers and its
+    conditional reads (see the module docstring)."""
+
     def __init__(self, store: RegistryStore) -> None:
         self._store = store
         self._shards: list[Shard] = [s for s in store.views if s[0] in (TYPES, WORKERS)]
