@@ -195,8 +195,24 @@ class Change:
     value: Any
     shard: Shard | None
     shard_revision: int
-    resume: ResumeToken | None  # encoded only when sent (None: not resumable from here)
+    resume: Where | None  # encoded only when sent (None: not resumable from here)
     revision: int
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a change leaves a watcher, kept cheaply (the change log holds 20,000): the
+    position before its batch, shared by the batch, and the shards the batch moved up to it;
+    the lineage and health digest of then. `token()` is its resume token."""
+
+    before: Mapping[Shard, int]
+    moved: Mapping[Shard, int]
+    lineage: str
+    health: str
+
+    def token(self) -> str:
+        position = Position.of({**self.before, **self.moved})
+        return ResumeToken(position, self.lineage, self.health).encode()
 
 
 class ResumeRefused(Exception):
@@ -243,17 +259,16 @@ class ChangeLog:
         return (c for c in self._changes if c.shard is not None and c.shard_revision > at[c.shard])
 
 
-def group_tokens(
-    changes: Sequence[tuple[Shard, int]], base: Mapping[Shard, int]
-) -> list[dict[Shard, int]]:
-    """The position after each of a batch of changes ((shard, revision), in order), starting
-    from `base` (the position before the batch). Several changes of one write share its
-    revision: a change that is not the last of its write leaves the position just below it,
-    so a watch resumed there receives the whole write again (a repeat, never a gap)."""
+def group_tokens(changes: Sequence[tuple[Shard, int]]) -> list[dict[Shard, int]]:
+    """Where each of a batch of changes ((shard, revision), in order) leaves a watcher: the
+    shards the batch moved so far and their revisions (the rest are where they were before
+    the batch). Several changes of one write share its revision: a change that is not the
+    last of its write leaves its shard just below it, so a watch resumed there receives the
+    whole write again (a repeat, never a gap)."""
     positions: list[dict[Shard, int]] = []
-    current = dict(base)
+    moved: dict[Shard, int] = {}
     for i, (shard, revision) in enumerate(changes):
         last_of_write = i + 1 == len(changes) or changes[i + 1] != (shard, revision)
-        current[shard] = revision if last_of_write else revision - 1
-        positions.append(dict(current))
+        moved = {**moved, shard: revision if last_of_write else revision - 1}
+        positions.append(moved)
     return positions

@@ -39,6 +39,7 @@ from registry.catalog.changes import (
     ResumeRefused,
     ResumeToken,
     Shard,
+    Where,
     group_tokens,
 )
 from registry.catalog.layout import TYPES, WORKERS
@@ -59,11 +60,12 @@ LOG_CAPACITY: Final = 20_000
 # Events a watcher may have waiting before it is told to resync (it reads too slowly).
 MAX_BACKLOG: Final = 10_000
 # The health sweep: a tick every HEALTH_TICK looks at a slice of the types and workers (at
-# most about TYPES_PER_TICK and WORKERS_PER_TICK: about 15 ms and 4 ms on a 2-core machine);
-# a sweep starts at most every SWEEP_EVERY.
+# most about TYPES_PER_TICK and WORKERS_PER_TICK: about 8 ms and 2 ms on a 2-core machine,
+# so at most about 4% of a core at fleet size, where a sweep takes 10 s); a sweep starts at
+# most every SWEEP_EVERY.
 HEALTH_TICK: Final = 0.25
-TYPES_PER_TICK: Final = 250
-WORKERS_PER_TICK: Final = 2_500
+TYPES_PER_TICK: Final = 125
+WORKERS_PER_TICK: Final = 1_250
 SWEEP_EVERY: Final = 1.0
 # How long a position or revision ahead of this replica's view may wait for it.
 CATCH_UP_WAIT: Final = 2.0
@@ -153,8 +155,8 @@ class ChangeFeed:
         """The weak validator of every catalogue answer as of now."""
         return f'W/"{self.revision}-{self.health.digest}"'
 
-    def _resume(self, revisions: Mapping[Shard, int]) -> ResumeToken:
-        return ResumeToken(Position.of(revisions), self._lineage(), self.health.digest)
+    def _resume(self, before: Mapping[Shard, int], moved: Mapping[Shard, int]) -> Where:
+        return Where(before, moved, self._lineage(), self.health.digest)
 
     def _lineage(self) -> str:
         imported = self._store.root.state.get("imported") or {}
@@ -176,31 +178,33 @@ class ChangeFeed:
     def note_workflow(
         self, shard: Shard, revision: int, key: str, old: Any, new: StoredWorkflow | None
     ) -> None:
-        self._recheck.add(key)
+        if not self._started:
+            return  # the first load: nobody watches yet, and start() looks at everything
         if new is None:
             self.health.drop_type(key)
             self._messages.forget(key)
         event = changes.workflow_change(old, new)
         if event is not None:
-            self._note(event, key, new if new is not None else old, shard, revision)
+            self._note(event, [key], key, new if new is not None else old, shard, revision)
 
     def note_worker(
         self, shard: Shard, revision: int, key: str, old: Any, new: StoredWorker | None
     ) -> None:
-        for worker in (old, new):
-            if worker is not None:
-                self._recheck.update(worker.workflows)
+        if not self._started:
+            return
         if new is None:
             self.health.set_worker(key, True)  # gone: no longer unhealthy
         event = changes.worker_change(old, new, self._store.now())
-        if event is not None:
-            self._note(event, key, new if new is not None else old, shard, revision)
-        elif self._started:
-            self._schedule_flush()  # health of its types may have changed
+        if event is None:
+            return  # a renewal: what it does to health, the sweep sees
+        types = {t for worker in (old, new) if worker is not None for t in worker.workflows}
+        self._note(event, types, key, new if new is not None else old, shard, revision)
 
-    def _note(self, event: int, key: str, value: Any, shard: Shard, revision: int) -> None:
-        if not self._started:
-            return  # the first load: nobody can be watching yet
+    def _note(
+        self, event: int, recheck: Iterable[str], key: str, value: Any, shard: Shard, revision: int
+    ) -> None:
+        """A change to publish, and the types whose health to look at again with it."""
+        self._recheck.update(recheck)
         self._pending.append((event, key, value, shard, revision))
         self._schedule_flush()
 
@@ -221,10 +225,12 @@ class ChangeFeed:
             before = self.position().as_dict()
             for _, _, _, shard, revision in reversed(pending):
                 before[shard] = revision - 1  # ends at the first change of each shard here
-            positions = group_tokens([(p[3], p[4]) for p in pending], before)
-            for (event, key, value, shard, revision), at in zip(pending, positions, strict=True):
+            base = sum(before.values())
+            moves = group_tokens([(p[3], p[4]) for p in pending])
+            for (event, key, value, shard, revision), moved in zip(pending, moves, strict=True):
+                at = base + sum(r - before[s] for s, r in moved.items())
                 self._publish(
-                    Change(event, key, value, shard, revision, self._resume(at), sum(at.values()))
+                    Change(event, key, value, shard, revision, self._resume(before, moved), at)
                 )
         recheck, self._recheck = self._recheck, set()
         self._check_types(sorted(recheck))
@@ -243,7 +249,7 @@ class ChangeFeed:
         message = registry_pb2.CatalogEvent(
             type=change.type,  # type: ignore[arg-type]
             revision=change.revision,
-            resume_token=change.resume.encode() if change.resume is not None else "",
+            resume_token=change.resume.token() if change.resume is not None else "",
         )
         if isinstance(change.value, StoredWorkflow):
             if change.type == changes.WORKFLOW_REMOVED:
@@ -315,7 +321,7 @@ class ChangeFeed:
             if self.health.set_type(workflow_type, (view.healthy, view.health_reasons)):
                 flipped.append(stored)
         if flipped and self._started:
-            resume, revision = self._resume(self.position().as_dict()), self.revision
+            resume, revision = self._resume(self.position().as_dict(), {}), self.revision
             for stored in flipped:
                 key = stored.spec.workflow_type
                 self._publish(
@@ -411,7 +417,7 @@ class ChangeFeed:
     def _current(self, event: int, *, with_token: bool = False) -> list[Change]:
         """Every workflow type as it is now, as `event`s."""
         catalog = self._store.catalog
-        resume = self._resume(self.position().as_dict()) if with_token else None
+        resume = self._resume(self.position().as_dict(), {}) if with_token else None
         revision = self.revision
         return [
             Change(event, t, catalog.workflows[t], None, 0, resume, revision)
@@ -428,5 +434,5 @@ class ChangeFeed:
         return registry_pb2.CatalogEvent(
             type=changes.SYNCED,  # type: ignore[arg-type]
             revision=self.revision,
-            resume_token=self._resume(self.position().as_dict()).encode(),
+            resume_token=self._resume(self.position().as_dict(), {}).token(),
         ).SerializeToString()

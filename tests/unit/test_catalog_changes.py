@@ -101,9 +101,11 @@ def test_a_resume_token_round_trips_and_garbage_is_refused() -> None:
 def test_changes_of_one_write_leave_a_watcher_just_below_it_until_the_last() -> None:
     shard, other = ("workers", 0), ("types", 0)
     before = {shard: 4, other: 9}
-    positions = group_tokens([(shard, 5), (shard, 5), (other, 10), (shard, 6)], before)
+    moved = group_tokens([(shard, 5), (shard, 5), (other, 10), (shard, 6)])
+    positions = [{**before, **m} for m in moved]
     assert [p[shard] for p in positions] == [4, 5, 5, 6]
     assert [p[other] for p in positions] == [9, 9, 10, 10]
+    assert moved[0] == {shard: 4}  # only what moved is kept per change
 
 
 def change(shard: tuple[str, int], revision: int) -> Change:
