@@ -80,26 +80,29 @@ class RequestInterceptor(ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return handler
         metadata = dict(details.invocation_metadata or ())
+        if handler.unary_unary is not None:
+            behavior = self._wrap(
+                details.method, metadata, cast(UnaryBehavior, handler.unary_unary)
+            )
+            wrapped = grpc.unary_unary_rpc_method_handler
+        elif handler.unary_stream is not None and details.method.startswith(OUR_PREFIX):
+            behavior = self._wrap_stream(
+                details.method, metadata, cast(StreamBehavior, handler.unary_stream)
+            )
+            wrapped = grpc.unary_stream_rpc_method_handler
+        else:
+            return handler  # other streams (reflection, health Watch) pass through untouched
         deserializer = handler.request_deserializer
         descriptor = request_descriptor(details.method, deserializer)
-        if deserializer is not None and descriptor is not None:
-            deserializer = guarded(deserializer, descriptor)
-        serializer = passing_bytes(handler.response_serializer)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap(details.method, metadata, cast(UnaryBehavior, handler.unary_unary)),
-                request_deserializer=deserializer,
-                response_serializer=serializer,
-            )
-        if handler.unary_stream is not None and details.method.startswith(OUR_PREFIX):
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(
-                    details.method, metadata, cast(StreamBehavior, handler.unary_stream)
-                ),
-                request_deserializer=deserializer,
-                response_serializer=serializer,
-            )
-        return handler  # other streams (reflection, health Watch) pass through untouched
+        return wrapped(
+            behavior,
+            request_deserializer=(
+                guarded(deserializer, descriptor)
+                if deserializer is not None and descriptor is not None
+                else deserializer
+            ),
+            response_serializer=passing_bytes(handler.response_serializer),
+        )
 
     def _wrap_stream(
         self, method: str, metadata: dict[str, Any], behavior: StreamBehavior
