@@ -19,7 +19,6 @@ from temporal_registry.v1 import registry_pb2, registry_pb2_grpc, resources_pb2
 from registry.catalog.metrics import CATALOG_READS
 from registry.catalog.responses import (
     ResponseCache,
-    WorkflowMessages,
     cache_key,
     worker_to_proto,
 )
@@ -64,7 +63,6 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, store: StoreAccess, config: Config) -> None:
         self._store = store
         self._config = config
-        self._messages = WorkflowMessages()
         self._answers = ResponseCache()
         # Names an admin may make a workflow type's owner (auth off: any principal name).
         self._principal_names = (
@@ -259,11 +257,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 request.page_token,
                 fingerprint,
             )
-        self._messages.forget_missing(catalog.workflows.keys())
+        store.messages.forget_missing(catalog.workflows.keys())
         full = request.view != registry_pb2.WORKFLOW_VIEW_BASIC
         response = registry_pb2.ListWorkflowsResponse(next_page_token=token)
         for view in page:
-            self._messages.fill(response.workflows.add(), view, full=full)
+            store.messages.fill(response.workflows.add(), view, full=full)
         return response
 
     async def GetWorkflow(
@@ -278,7 +276,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> resources_pb2.Workflow:
         stored = await store.workflow(request.workflow_type)
         await store.refresh_for_read([stored.spec.workflow_type])
-        return self._messages.build(store.view_of(stored))
+        return store.messages.build(store.view_of(stored))
 
     async def CreateWorkflow(
         self, request: registry_pb2.CreateWorkflowRequest, context: Context
@@ -309,7 +307,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         required_id(request.workflow_type, "workflow_type")
         store = self._store()
         stored = await store.toggle_workflow(request.workflow_type, True)
-        return self._messages.build(store.view_of(stored))
+        return store.messages.build(store.view_of(stored))
 
     async def DisableWorkflow(
         self, request: registry_pb2.DisableWorkflowRequest, context: Context
@@ -318,7 +316,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         reason = plan_disable_reason(request.reason)
         store = self._store()
         stored = await store.toggle_workflow(request.workflow_type, False, reason)
-        return self._messages.build(store.view_of(stored))
+        return store.messages.build(store.view_of(stored))
 
     async def WatchCatalog(
         self, request: registry_pb2.WatchCatalogRequest, context: Context
@@ -404,7 +402,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             stored, changed = await store.put_workflow(write)
             if changed:
                 await self._guard_schedules(store, [stored.spec.workflow_type])
-        return self._messages.build(store.view_of(stored))
+        return store.messages.build(store.view_of(stored))
 
     async def _guard_schedules(self, store: RegistryStore, changed: list[str]) -> list[str]:
         """The schedule guardian, for workflow types whose spec a write changed."""

@@ -47,6 +47,7 @@ from registry.catalog.metrics import (
     LEASES_RENEWED,
     WORKERS_EXPIRED,
 )
+from registry.catalog.responses import WorkflowMessages
 from registry.catalog.shard_rules import (
     decide_type_op,
     declare_op,
@@ -234,6 +235,9 @@ class RegistryStore:
                 on_result=self._note_clock,
             )
             self.tails[kind, index] = ShardTail(temporal, workflow_id, view)
+        # Workflow types as messages, the input schema as a Struct built once per stored
+        # entry, for the service's answers and the feed's events alike.
+        self.messages = WorkflowMessages()
         self.feed = ChangeFeed(self)  # after the views: it reads their revisions
         self.root = RootView()
         self.root_tail = ShardTail(temporal, layout.root_id(), self.root)

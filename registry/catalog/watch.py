@@ -44,7 +44,7 @@ from registry.catalog.changes import (
 )
 from registry.catalog.layout import TYPES, WORKERS
 from registry.catalog.metrics import WATCH_EVENTS, WATCH_RESYNCS
-from registry.catalog.responses import WorkflowMessages, worker_to_proto
+from registry.catalog.responses import worker_to_proto
 from registry.liveness.views import worker_view
 from registry.server.errors import FieldViolation, RegistryError, invalid_argument
 from registry.server.state_log import StateLog
@@ -136,13 +136,16 @@ class ChangeFeed:
         self._recheck: set[str] = set()
         self._started = False
         self._epochs: dict[Shard, int] = {}  # each view's epoch: a new one was replaced whole
-        self._messages = WorkflowMessages()
 
     # --- what the catalogue is now ------------------------------------------------------------
 
-    def position(self) -> Position:
+    def _revisions(self) -> dict[Shard, int]:
+        """Each catalogue shard's revision in this process's view."""
         views = self._store.views
-        return Position.of({shard: views[shard].revision for shard in self._shards})
+        return {shard: views[shard].revision for shard in self._shards}
+
+    def position(self) -> Position:
+        return Position.of(self._revisions())
 
     @property
     def revision(self) -> int:
@@ -182,7 +185,7 @@ class ChangeFeed:
             return  # the first load: nobody watches yet, and start() looks at everything
         if new is None:
             self.health.drop_type(key)
-            self._messages.forget(key)
+            self._store.messages.forget(key)
         event = changes.workflow_change(old, new)
         if event is not None:
             self._note(event, [key], key, new if new is not None else old, shard, revision)
@@ -222,7 +225,7 @@ class ChangeFeed:
             self._epochs = epochs
             self.log.reset(self.position())
         if pending:
-            before = self.position().as_dict()
+            before = self._revisions()
             for _, _, _, shard, revision in reversed(pending):
                 before[shard] = revision - 1  # ends at the first change of each shard here
             base = sum(before.values())
@@ -263,7 +266,7 @@ class ChangeFeed:
         return message.SerializeToString()
 
     def _fill_workflow(self, message: Any, stored: StoredWorkflow) -> None:
-        message.CopyFrom(self._messages.stored_part(stored, full=False))
+        message.CopyFrom(self._store.messages.stored_part(stored, full=False))
         healthy, reasons = self.health.types.get(stored.spec.workflow_type, (False, ()))
         message.healthy = healthy
         message.health_reasons.extend(reasons)
@@ -321,7 +324,7 @@ class ChangeFeed:
             if self.health.set_type(workflow_type, (view.healthy, view.health_reasons)):
                 flipped.append(stored)
         if flipped and self._started:
-            resume, revision = self._resume(self.position().as_dict(), {}), self.revision
+            resume, revision = self._resume(self._revisions(), {}), self.revision
             for stored in flipped:
                 key = stored.spec.workflow_type
                 self._publish(
@@ -378,7 +381,7 @@ class ChangeFeed:
             raise resync("the token is from another shard layout")
 
         def caught_up() -> bool:
-            now = self.position().as_dict()
+            now = self._revisions()
             return all(now[s] >= r for s, r in wanted.items())
 
         if not await self.wait_until(caught_up, CATCH_UP_WAIT):
@@ -417,7 +420,7 @@ class ChangeFeed:
     def _current(self, event: int, *, with_token: bool = False) -> list[Change]:
         """Every workflow type as it is now, as `event`s."""
         catalog = self._store.catalog
-        resume = self._resume(self.position().as_dict(), {}) if with_token else None
+        resume = self._resume(self._revisions(), {}) if with_token else None
         revision = self.revision
         return [
             Change(event, t, catalog.workflows[t], None, 0, resume, revision)
@@ -434,5 +437,5 @@ class ChangeFeed:
         return registry_pb2.CatalogEvent(
             type=changes.SYNCED,  # type: ignore[arg-type]
             revision=self.revision,
-            resume_token=self._resume(self.position().as_dict(), {}).token(),
+            resume_token=self._resume(self._revisions(), {}).token(),
         ).SerializeToString()
