@@ -530,8 +530,10 @@ export type ListWorkersResponse = Message<"temporal_registry.v1.ListWorkersRespo
   nextPageToken: string;
 
   /**
-   * The catalogue's revision this answer reflects (the sum of the registry
-   * workflows' revisions; grows with every write).
+   * The catalogue's revision this answer reflects: the sum of the revisions of
+   * the types and workers shards, which grows with every write to a workflow
+   * type or a worker (readable-id claims are no catalogue change; the status's
+   * revision counts them too).
    *
    * @generated from field: int64 revision = 3;
    */
@@ -693,8 +695,10 @@ export type ListWorkflowsResponse = Message<"temporal_registry.v1.ListWorkflowsR
   nextPageToken: string;
 
   /**
-   * The catalogue's revision this answer reflects (the sum of the registry
-   * workflows' revisions; grows with every write).
+   * The catalogue's revision this answer reflects: the sum of the revisions of
+   * the types and workers shards, which grows with every write to a workflow
+   * type or a worker (readable-id claims are no catalogue change; the status's
+   * revision counts them too).
    *
    * @generated from field: int64 revision = 3;
    */
