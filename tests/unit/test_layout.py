@@ -2,7 +2,8 @@
 
 - Layers: `registry.shared` (what both sides share) imports nothing else of the registry;
   `registry.server` (plumbing) only `shared`; the client side (`registry.client`) only
-  `shared`, even in lazy imports, so a worker never pulls in the server; the features
+  `shared`, even in lazy imports, so a worker never pulls in the server; `registry.schemas`
+  (schema versions and compatibility, pure logic) only `shared`; the features
   (`catalog`, `liveness`, `dispatch`, `schedules`, `search_attributes`, `system`) build on
   `shared` and `server`; the composition (`app`, `runtime`) and the dev stack never on the
   client side.
@@ -24,6 +25,7 @@ FEATURES = ("catalog", "liveness", "dispatch", "schedules", "search_attributes",
 ALLOWED: dict[str, tuple[str, ...]] = {
     "shared": ("shared",),
     "server": ("shared", "server"),
+    "schemas": ("shared", "schemas"),
     "client": ("shared", "client"),
     **{feature: ("shared", "server", *FEATURES) for feature in FEATURES},
     "app": ("shared", "server", "runtime", *FEATURES),

@@ -1,0 +1,1 @@
+"""Schema versions and compatibility: what a new input schema may change."""
