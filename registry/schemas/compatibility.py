@@ -191,6 +191,9 @@ _TOGETHER: Final = (
 )
 _LOWER_MERGE: Final = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems"})
 _UPPER_MERGE: Final = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems"})
+# They see what the subschemas beside them evaluated: a node split into parts leaves them out
+# (which only widens it), since alone they would refuse more.
+_UNEVALUATED: Final = ("unevaluatedProperties", "unevaluatedItems")
 _MATCH_ALL_PATTERNS: Final = frozenset({"", ".*"})
 _EMPTY: Final[Mapping[str, Any]] = {}
 
@@ -518,7 +521,7 @@ class _Analysis:
         that pairs made of them are remembered."""
         key = (id(wide), keyword)
         if key not in self.splits:
-            rest = {k: v for k, v in wide.items() if k != keyword}
+            rest = {k: v for k, v in wide.items() if k != keyword and k not in _UNEVALUATED}
             branches = wide[keyword]
             if rest.keys() - _ANNOTATIONS:
                 branches = [self.make({"allOf": [rest, branch]}) for branch in branches]
@@ -582,7 +585,8 @@ class _Analysis:
                 if target is not None:
                     pending.append(target)
             if "allOf" in node or "$ref" in node:
-                node = self.make({k: v for k, v in node.items() if k not in ("allOf", "$ref")})
+                dropped = ("allOf", "$ref", *_UNEVALUATED)
+                node = self.make({k: v for k, v in node.items() if k not in dropped})
             if node.keys() - _ANNOTATIONS:
                 parts.append(node)
         return parts

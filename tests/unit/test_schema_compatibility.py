@@ -375,6 +375,10 @@ def test_findings_are_deduplicated_capped_and_deterministic() -> None:
 # --- keyword by keyword --------------------------------------------------------------------
 
 
+_TUPLE = {"prefixItems": [{}, {"type": "string"}], "unevaluatedItems": {"type": "integer"}}
+_ONLY_A = {"properties": {"a": {}}, "unevaluatedProperties": False}
+
+
 def rules(wide: Any, narrow: Any) -> list[str]:
     return [str(item) for item in narrowings(wide, narrow)]
 
@@ -539,6 +543,28 @@ def rules(wide: Any, narrow: Any) -> list[str]:
         ),
         ({"maxItems": 2}, {"contains": {}, "minContains": 0, "maxContains": 2}, []),
         ({"items": {"type": "string"}}, {"unevaluatedItems": {"type": "string"}}, []),
+        # unevaluated* beside an allOf/anyOf/$ref see what those evaluated: never split off
+        (
+            {**_TUPLE, "allOf": [{"items": {"minimum": 2}}]},
+            _TUPLE,
+            ["unevaluatedItems: type narrowed (any to integer)"],
+        ),
+        (
+            {**_TUPLE, "anyOf": [{"items": True}, {"type": "array"}]},
+            _TUPLE,
+            [
+                "anyOf/0/unevaluatedItems: type narrowed (any to integer)",
+                "anyOf/1/unevaluatedItems: type narrowed (any to integer)",
+            ],
+        ),
+        (
+            {**_ONLY_A, "$ref": "#/$defs/b", "$defs": {"b": {"properties": {"b": {}}}}},
+            _ONLY_A,
+            [
+                "properties/b: property removed (additional properties closed)",
+                "additional properties closed",
+            ],
+        ),
         # combinators
         ({"allOf": [{"type": "string"}, {"maxLength": 3}]}, {"type": "string", "maxLength": 5}, []),
         (
