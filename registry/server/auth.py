@@ -83,6 +83,16 @@ METHOD_SCOPES: Final[dict[str, str]] = {
         )
     },
     **{
+        f"{_V1}SchemaService/{m}": CLIENT
+        for m in (
+            "ListSchemaVersions",
+            "GetSchemaVersion",
+            "CheckCompatibility",
+            "GetCompatibility",
+        )
+    },
+    **{f"{_V1}SchemaService/{m}": ADMIN for m in ("CreateSchemaVersion", "SetCompatibility")},
+    **{
         f"{_V1}SearchAttributeService/{m}": CLIENT
         for m in (
             "ListDeclaredSearchAttributes",

@@ -66,6 +66,18 @@ ByteLimit = Annotated[int, Field(ge=1024)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 OptionalFile = Annotated[FilePath | None, BeforeValidator(_blank_to_none)]
+CompatibilityModeName = Annotated[
+    Literal[
+        "NONE",
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+    ],
+    BeforeValidator(_upper),
+]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 
 
@@ -210,6 +222,12 @@ class RegistrySettings(_Section):
         description="How many shard workflows hold each kind of state. Fixed when a registry "
         "is created: a registry created with other counts keeps them (export and import to "
         "change them).",
+    )
+    schema_compatibility: CompatibilityModeName = Field(
+        default="BACKWARD",
+        description="The compatibility mode a new input schema of a workflow type must meet "
+        "when the type has none of its own (docs/schemas.md): NONE, BACKWARD, "
+        "BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL or FULL_TRANSITIVE.",
     )
 
 

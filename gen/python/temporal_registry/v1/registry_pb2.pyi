@@ -27,7 +27,7 @@ class GetRegistryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRegistryStatusResponse(_message.Message):
-    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue", "revision", "self_preservation", "liveness", "snapshot_age_seconds", "shards", "shard_max_bytes")
+    __slots__ = ("workflow_count", "worker_count", "healthy_worker_count", "started_at_epoch", "last_registry_service_started_epoch", "registry_service_process_id", "registry_workflow_id", "registry_run_id", "history_length", "history_size_bytes", "continue_as_new_count", "namespace", "task_queue", "revision", "self_preservation", "liveness", "snapshot_age_seconds", "shards", "shard_max_bytes", "default_compatibility_mode")
     WORKFLOW_COUNT_FIELD_NUMBER: _ClassVar[int]
     WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class GetRegistryStatusResponse(_message.Message):
     SNAPSHOT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
     SHARD_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_COMPATIBILITY_MODE_FIELD_NUMBER: _ClassVar[int]
     workflow_count: int
     worker_count: int
     healthy_worker_count: int
@@ -66,7 +67,8 @@ class GetRegistryStatusResponse(_message.Message):
     snapshot_age_seconds: float
     shards: _containers.RepeatedCompositeFieldContainer[RegistryShard]
     shard_max_bytes: int
-    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ..., revision: _Optional[int] = ..., self_preservation: _Optional[bool] = ..., liveness: _Optional[str] = ..., snapshot_age_seconds: _Optional[float] = ..., shards: _Optional[_Iterable[_Union[RegistryShard, _Mapping]]] = ..., shard_max_bytes: _Optional[int] = ...) -> None: ...
+    default_compatibility_mode: _resources_pb2.CompatibilityMode
+    def __init__(self, workflow_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., healthy_worker_count: _Optional[int] = ..., started_at_epoch: _Optional[float] = ..., last_registry_service_started_epoch: _Optional[float] = ..., registry_service_process_id: _Optional[int] = ..., registry_workflow_id: _Optional[str] = ..., registry_run_id: _Optional[str] = ..., history_length: _Optional[int] = ..., history_size_bytes: _Optional[int] = ..., continue_as_new_count: _Optional[int] = ..., namespace: _Optional[str] = ..., task_queue: _Optional[str] = ..., revision: _Optional[int] = ..., self_preservation: _Optional[bool] = ..., liveness: _Optional[str] = ..., snapshot_age_seconds: _Optional[float] = ..., shards: _Optional[_Iterable[_Union[RegistryShard, _Mapping]]] = ..., shard_max_bytes: _Optional[int] = ..., default_compatibility_mode: _Optional[_Union[_resources_pb2.CompatibilityMode, str]] = ...) -> None: ...
 
 class RegistryShard(_message.Message):
     __slots__ = ("kind", "index", "workflow_id", "run_id", "revision", "size_bytes", "entries", "continue_as_new_count")
@@ -238,14 +240,16 @@ class CreateWorkflowRequest(_message.Message):
     def __init__(self, workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ReplaceWorkflowRequest(_message.Message):
-    __slots__ = ("workflow_type", "workflow", "validate_only")
+    __slots__ = ("workflow_type", "workflow", "validate_only", "override_reason")
     WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
     workflow_type: str
     workflow: _resources_pb2.Workflow
     validate_only: bool
-    def __init__(self, workflow_type: _Optional[str] = ..., workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    override_reason: str
+    def __init__(self, workflow_type: _Optional[str] = ..., workflow: _Optional[_Union[_resources_pb2.Workflow, _Mapping]] = ..., validate_only: _Optional[bool] = ..., override_reason: _Optional[str] = ...) -> None: ...
 
 class DeleteWorkflowRequest(_message.Message):
     __slots__ = ("workflow_type", "allow_missing")

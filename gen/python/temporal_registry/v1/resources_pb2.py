@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$temporal_registry/v1/resources.proto\x12\x14temporal_registry.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xd5\x06\n\x08Workflow\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1d\n\ntask_queue\x18\x03 \x01(\tR\ttaskQueue\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\x12:\n\x0cinput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12Z\n\x17schedule_input_warnings\x18\x06 \x03(\x0b\x32\".temporal_registry.v1.InputWarningR\x15scheduleInputWarnings\x12R\n\x11search_attributes\x18\x07 \x03(\x0b\x32%.temporal_registry.v1.SearchAttributeR\x10searchAttributes\x12\x1d\n\x07\x65nabled\x18\x08 \x01(\x08H\x00R\x07\x65nabled\x88\x01\x01\x12\x42\n\x06labels\x18\t \x03(\x0b\x32*.temporal_registry.v1.Workflow.LabelsEntryR\x06labels\x12<\n\x07workers\x18\n \x03(\x0b\x32\x1c.temporal_registry.v1.WorkerB\x04\xe2\x41\x01\x03R\x07workers\x12-\n\x0f\x64isabled_reason\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03R\x0e\x64isabledReason\x12\x1e\n\x07healthy\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03R\x07healthy\x12+\n\x0ehealth_reasons\x18\r \x03(\tB\x04\xe2\x41\x01\x03R\rhealthReasons\x12\x1c\n\x06source\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03R\x06source\x12\x30\n\x11update_time_epoch\x18\x0f \x01(\x01\x42\x04\xe2\x41\x01\x03R\x0fupdateTimeEpoch\x12\x19\n\x05owner\x18\x10 \x01(\tH\x01R\x05owner\x88\x01\x01\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\n\n\x08_enabledB\x08\n\x06_owner\">\n\x0cInputWarning\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"[\n\x0fSearchAttribute\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\"\xfb\x03\n\x06Worker\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1d\n\ntask_queue\x18\x02 \x01(\tR\ttaskQueue\x12\x1f\n\x0bttl_seconds\x18\x03 \x01(\x05R\nttlSeconds\x12,\n\x0flast_seen_epoch\x18\x04 \x01(\x01\x42\x04\xe2\x41\x01\x03R\rlastSeenEpoch\x12 \n\x0b\x65nvironment\x18\x05 \x01(\tR\x0b\x65nvironment\x12@\n\x06labels\x18\x06 \x03(\x0b\x32(.temporal_registry.v1.Worker.LabelsEntryR\x06labels\x12\x1c\n\tworkflows\x18\x07 \x03(\tR\tworkflows\x12\x1e\n\x07healthy\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03R\x07healthy\x12\x34\n\x13lease_expires_epoch\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x03R\x11leaseExpiresEpoch\x12/\n\x10registered_epoch\x18\n \x01(\x01\x42\x04\xe2\x41\x01\x03R\x0fregisteredEpoch\x12\"\n\tprincipal\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03R\tprincipal\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$temporal_registry/v1/resources.proto\x12\x14temporal_registry.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9e\x08\n\x08Workflow\x12)\n\rworkflow_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0cworkflowType\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1d\n\ntask_queue\x18\x03 \x01(\tR\ttaskQueue\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\x12:\n\x0cinput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12Z\n\x17schedule_input_warnings\x18\x06 \x03(\x0b\x32\".temporal_registry.v1.InputWarningR\x15scheduleInputWarnings\x12R\n\x11search_attributes\x18\x07 \x03(\x0b\x32%.temporal_registry.v1.SearchAttributeR\x10searchAttributes\x12\x1d\n\x07\x65nabled\x18\x08 \x01(\x08H\x00R\x07\x65nabled\x88\x01\x01\x12\x42\n\x06labels\x18\t \x03(\x0b\x32*.temporal_registry.v1.Workflow.LabelsEntryR\x06labels\x12<\n\x07workers\x18\n \x03(\x0b\x32\x1c.temporal_registry.v1.WorkerB\x04\xe2\x41\x01\x03R\x07workers\x12-\n\x0f\x64isabled_reason\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03R\x0e\x64isabledReason\x12\x1e\n\x07healthy\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03R\x07healthy\x12+\n\x0ehealth_reasons\x18\r \x03(\tB\x04\xe2\x41\x01\x03R\rhealthReasons\x12\x1c\n\x06source\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03R\x06source\x12\x30\n\x11update_time_epoch\x18\x0f \x01(\x01\x42\x04\xe2\x41\x01\x03R\x0fupdateTimeEpoch\x12\x19\n\x05owner\x18\x10 \x01(\tH\x01R\x05owner\x88\x01\x01\x12+\n\x0eschema_version\x18\x11 \x01(\x05\x42\x04\xe2\x41\x01\x03R\rschemaVersion\x12<\n\x17serving_schema_versions\x18\x12 \x03(\x05\x42\x04\xe2\x41\x01\x03R\x15servingSchemaVersions\x12\\\n\x12\x63ompatibility_mode\x18\x13 \x01(\x0e\x32\'.temporal_registry.v1.CompatibilityModeB\x04\xe2\x41\x01\x03R\x11\x63ompatibilityMode\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\n\n\x08_enabledB\x08\n\x06_owner\">\n\x0cInputWarning\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"[\n\x0fSearchAttribute\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\"\x9f\x05\n\x06Worker\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x1d\n\ntask_queue\x18\x02 \x01(\tR\ttaskQueue\x12\x1f\n\x0bttl_seconds\x18\x03 \x01(\x05R\nttlSeconds\x12,\n\x0flast_seen_epoch\x18\x04 \x01(\x01\x42\x04\xe2\x41\x01\x03R\rlastSeenEpoch\x12 \n\x0b\x65nvironment\x18\x05 \x01(\tR\x0b\x65nvironment\x12@\n\x06labels\x18\x06 \x03(\x0b\x32(.temporal_registry.v1.Worker.LabelsEntryR\x06labels\x12\x1c\n\tworkflows\x18\x07 \x03(\tR\tworkflows\x12\x1e\n\x07healthy\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03R\x07healthy\x12\x34\n\x13lease_expires_epoch\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x03R\x11leaseExpiresEpoch\x12/\n\x10registered_epoch\x18\n \x01(\x01\x42\x04\xe2\x41\x01\x03R\x0fregisteredEpoch\x12\"\n\tprincipal\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03R\tprincipal\x12_\n\x0fschema_versions\x18\x0c \x03(\x0b\x32\x30.temporal_registry.v1.Worker.SchemaVersionsEntryB\x04\xe2\x41\x01\x03R\x0eschemaVersions\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x41\n\x13SchemaVersionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x02\x38\x01*\xb1\x02\n\x11\x43ompatibilityMode\x12\"\n\x1e\x43OMPATIBILITY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OMPATIBILITY_MODE_NONE\x10\x01\x12\x1f\n\x1b\x43OMPATIBILITY_MODE_BACKWARD\x10\x02\x12*\n&COMPATIBILITY_MODE_BACKWARD_TRANSITIVE\x10\x03\x12\x1e\n\x1a\x43OMPATIBILITY_MODE_FORWARD\x10\x04\x12)\n%COMPATIBILITY_MODE_FORWARD_TRANSITIVE\x10\x05\x12\x1b\n\x17\x43OMPATIBILITY_MODE_FULL\x10\x06\x12&\n\"COMPATIBILITY_MODE_FULL_TRANSITIVE\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,8 +49,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOW'].fields_by_name['source']._serialized_options = b'\342A\001\003'
   _globals['_WORKFLOW'].fields_by_name['update_time_epoch']._loaded_options = None
   _globals['_WORKFLOW'].fields_by_name['update_time_epoch']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['schema_version']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['schema_version']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['serving_schema_versions']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['serving_schema_versions']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['compatibility_mode']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['compatibility_mode']._serialized_options = b'\342A\001\003'
   _globals['_WORKER_LABELSENTRY']._loaded_options = None
   _globals['_WORKER_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_WORKER_SCHEMAVERSIONSENTRY']._loaded_options = None
+  _globals['_WORKER_SCHEMAVERSIONSENTRY']._serialized_options = b'8\001'
   _globals['_WORKER'].fields_by_name['last_seen_epoch']._loaded_options = None
   _globals['_WORKER'].fields_by_name['last_seen_epoch']._serialized_options = b'\342A\001\003'
   _globals['_WORKER'].fields_by_name['healthy']._loaded_options = None
@@ -61,16 +69,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKER'].fields_by_name['registered_epoch']._serialized_options = b'\342A\001\003'
   _globals['_WORKER'].fields_by_name['principal']._loaded_options = None
   _globals['_WORKER'].fields_by_name['principal']._serialized_options = b'\342A\001\003'
+  _globals['_WORKER'].fields_by_name['schema_versions']._loaded_options = None
+  _globals['_WORKER'].fields_by_name['schema_versions']._serialized_options = b'\342A\001\003'
+  _globals['_COMPATIBILITYMODE']._serialized_start=2014
+  _globals['_COMPATIBILITYMODE']._serialized_end=2319
   _globals['_WORKFLOW']._serialized_start=126
-  _globals['_WORKFLOW']._serialized_end=979
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=900
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=957
-  _globals['_INPUTWARNING']._serialized_start=981
-  _globals['_INPUTWARNING']._serialized_end=1043
-  _globals['_SEARCHATTRIBUTE']._serialized_start=1045
-  _globals['_SEARCHATTRIBUTE']._serialized_end=1136
-  _globals['_WORKER']._serialized_start=1139
-  _globals['_WORKER']._serialized_end=1646
-  _globals['_WORKER_LABELSENTRY']._serialized_start=900
-  _globals['_WORKER_LABELSENTRY']._serialized_end=957
+  _globals['_WORKFLOW']._serialized_end=1180
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=1101
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=1158
+  _globals['_INPUTWARNING']._serialized_start=1182
+  _globals['_INPUTWARNING']._serialized_end=1244
+  _globals['_SEARCHATTRIBUTE']._serialized_start=1246
+  _globals['_SEARCHATTRIBUTE']._serialized_end=1337
+  _globals['_WORKER']._serialized_start=1340
+  _globals['_WORKER']._serialized_end=2011
+  _globals['_WORKER_LABELSENTRY']._serialized_start=1101
+  _globals['_WORKER_LABELSENTRY']._serialized_end=1158
+  _globals['_WORKER_SCHEMAVERSIONSENTRY']._serialized_start=1946
+  _globals['_WORKER_SCHEMAVERSIONSENTRY']._serialized_end=2011
 # @@protoc_insertion_point(module_scope)

@@ -2,8 +2,8 @@
 // @generated from file temporal_registry/v1/resources.proto (package temporal_registry.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file temporal_registry/v1/resources.proto.
  */
 export const file_temporal_registry_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZXNvdXJjZXMucHJvdG8SFHRlbXBvcmFsX3JlZ2lzdHJ5LnYxIoIFCghXb3JrZmxvdxIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECEg8KB3ZlcnNpb24YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRItCgxpbnB1dF9zY2hlbWEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EkMKF3NjaGVkdWxlX2lucHV0X3dhcm5pbmdzGAYgAygLMiIudGVtcG9yYWxfcmVnaXN0cnkudjEuSW5wdXRXYXJuaW5nEkAKEXNlYXJjaF9hdHRyaWJ1dGVzGAcgAygLMiUudGVtcG9yYWxfcmVnaXN0cnkudjEuU2VhcmNoQXR0cmlidXRlEhQKB2VuYWJsZWQYCCABKAhIAIgBARI6CgZsYWJlbHMYCSADKAsyKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdy5MYWJlbHNFbnRyeRIzCgd3b3JrZXJzGAogAygLMhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyQgTiQQEDEh0KD2Rpc2FibGVkX3JlYXNvbhgLIAEoCUIE4kEBAxIVCgdoZWFsdGh5GAwgASgIQgTiQQEDEhwKDmhlYWx0aF9yZWFzb25zGA0gAygJQgTiQQEDEhQKBnNvdXJjZRgOIAEoCUIE4kEBAxIfChF1cGRhdGVfdGltZV9lcG9jaBgPIAEoAUIE4kEBAxISCgVvd25lchgQIAEoCUgBiAEBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWRCCAoGX293bmVyIi4KDElucHV0V2FybmluZxINCgVmaWVsZBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkIKD1NlYXJjaEF0dHJpYnV0ZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAki5wIKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEgoKdGFza19xdWV1ZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoBRIdCg9sYXN0X3NlZW5fZXBvY2gYBCABKAFCBOJBAQMSEwoLZW52aXJvbm1lbnQYBSABKAkSOAoGbGFiZWxzGAYgAygLMigudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyLkxhYmVsc0VudHJ5EhEKCXdvcmtmbG93cxgHIAMoCRIVCgdoZWFsdGh5GAggASgIQgTiQQEDEiEKE2xlYXNlX2V4cGlyZXNfZXBvY2gYCSABKAFCBOJBAQMSHgoQcmVnaXN0ZXJlZF9lcG9jaBgKIAEoAUIE4kEBAxIXCglwcmluY2lwYWwYCyABKAlCBOJBAQMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_struct]);
+  fileDesc("CiR0ZW1wb3JhbF9yZWdpc3RyeS92MS9yZXNvdXJjZXMucHJvdG8SFHRlbXBvcmFsX3JlZ2lzdHJ5LnYxIpIGCghXb3JrZmxvdxIbCg13b3JrZmxvd190eXBlGAEgASgJQgTiQQECEg8KB3ZlcnNpb24YAiABKAkSEgoKdGFza19xdWV1ZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRItCgxpbnB1dF9zY2hlbWEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EkMKF3NjaGVkdWxlX2lucHV0X3dhcm5pbmdzGAYgAygLMiIudGVtcG9yYWxfcmVnaXN0cnkudjEuSW5wdXRXYXJuaW5nEkAKEXNlYXJjaF9hdHRyaWJ1dGVzGAcgAygLMiUudGVtcG9yYWxfcmVnaXN0cnkudjEuU2VhcmNoQXR0cmlidXRlEhQKB2VuYWJsZWQYCCABKAhIAIgBARI6CgZsYWJlbHMYCSADKAsyKi50ZW1wb3JhbF9yZWdpc3RyeS52MS5Xb3JrZmxvdy5MYWJlbHNFbnRyeRIzCgd3b3JrZXJzGAogAygLMhwudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyQgTiQQEDEh0KD2Rpc2FibGVkX3JlYXNvbhgLIAEoCUIE4kEBAxIVCgdoZWFsdGh5GAwgASgIQgTiQQEDEhwKDmhlYWx0aF9yZWFzb25zGA0gAygJQgTiQQEDEhQKBnNvdXJjZRgOIAEoCUIE4kEBAxIfChF1cGRhdGVfdGltZV9lcG9jaBgPIAEoAUIE4kEBAxISCgVvd25lchgQIAEoCUgBiAEBEhwKDnNjaGVtYV92ZXJzaW9uGBEgASgFQgTiQQEDEiUKF3NlcnZpbmdfc2NoZW1hX3ZlcnNpb25zGBIgAygFQgTiQQEDEkkKEmNvbXBhdGliaWxpdHlfbW9kZRgTIAEoDjInLnRlbXBvcmFsX3JlZ2lzdHJ5LnYxLkNvbXBhdGliaWxpdHlNb2RlQgTiQQEDGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWRCCAoGX293bmVyIi4KDElucHV0V2FybmluZxINCgVmaWVsZBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkIKD1NlYXJjaEF0dHJpYnV0ZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAki7wMKBldvcmtlchIRCgl3b3JrZXJfaWQYASABKAkSEgoKdGFza19xdWV1ZRgCIAEoCRITCgt0dGxfc2Vjb25kcxgDIAEoBRIdCg9sYXN0X3NlZW5fZXBvY2gYBCABKAFCBOJBAQMSEwoLZW52aXJvbm1lbnQYBSABKAkSOAoGbGFiZWxzGAYgAygLMigudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyLkxhYmVsc0VudHJ5EhEKCXdvcmtmbG93cxgHIAMoCRIVCgdoZWFsdGh5GAggASgIQgTiQQEDEiEKE2xlYXNlX2V4cGlyZXNfZXBvY2gYCSABKAFCBOJBAQMSHgoQcmVnaXN0ZXJlZF9lcG9jaBgKIAEoAUIE4kEBAxIXCglwcmluY2lwYWwYCyABKAlCBOJBAQMSTwoPc2NoZW1hX3ZlcnNpb25zGAwgAygLMjAudGVtcG9yYWxfcmVnaXN0cnkudjEuV29ya2VyLlNjaGVtYVZlcnNpb25zRW50cnlCBOJBAQMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo1ChNTY2hlbWFWZXJzaW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBToCOAEqsQIKEUNvbXBhdGliaWxpdHlNb2RlEiIKHkNPTVBBVElCSUxJVFlfTU9ERV9VTlNQRUNJRklFRBAAEhsKF0NPTVBBVElCSUxJVFlfTU9ERV9OT05FEAESHwobQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEEAISKgomQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEX1RSQU5TSVRJVkUQAxIeChpDT01QQVRJQklMSVRZX01PREVfRk9SV0FSRBAEEikKJUNPTVBBVElCSUxJVFlfTU9ERV9GT1JXQVJEX1RSQU5TSVRJVkUQBRIbChdDT01QQVRJQklMSVRZX01PREVfRlVMTBAGEiYKIkNPTVBBVElCSUxJVFlfTU9ERV9GVUxMX1RSQU5TSVRJVkUQB2IGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_struct]);
 
 /**
  * A workflow type the registry knows: what it is, where it runs, what input it
@@ -142,6 +142,32 @@ export type Workflow = Message<"temporal_registry.v1.Workflow"> & {
    * @generated from field: optional string owner = 16;
    */
   owner?: string | undefined;
+
+  /**
+   * The number of the current input schema's version: the schema of the
+   * latest declaration (see SchemaService). 0 for a type stored before
+   * versions were kept, until it is declared again.
+   *
+   * @generated from field: int32 schema_version = 17;
+   */
+  schemaVersion: number;
+
+  /**
+   * The schema versions live workers declared, ascending: a start's input must
+   * be valid for each (whichever worker picks the run up can run it). Empty
+   * without live workers; a start is then checked against the current schema.
+   *
+   * @generated from field: repeated int32 serving_schema_versions = 18;
+   */
+  servingSchemaVersions: number[];
+
+  /**
+   * The compatibility mode a new input schema of this type must meet: the
+   * type's own (SchemaService.SetCompatibility), else the registry's default.
+   *
+   * @generated from field: temporal_registry.v1.CompatibilityMode compatibility_mode = 19;
+   */
+  compatibilityMode: CompatibilityMode;
 };
 
 /**
@@ -297,6 +323,15 @@ export type Worker = Message<"temporal_registry.v1.Worker"> & {
    * @generated from field: string principal = 11;
    */
   principal: string;
+
+  /**
+   * The input schema version of each workflow type it runs, as its
+   * registration declared it (workflow type -> version number; absent for a
+   * worker registered before versions were kept).
+   *
+   * @generated from field: map<string, int32> schema_versions = 12;
+   */
+  schemaVersions: { [key: string]: number };
 };
 
 /**
@@ -305,4 +340,81 @@ export type Worker = Message<"temporal_registry.v1.Worker"> & {
  */
 export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/
   messageDesc(file_temporal_registry_v1_resources, 3);
+
+/**
+ * What a new input schema of a workflow type must keep working, compared with
+ * the kept versions (Confluent Schema Registry's modes, carried over to
+ * workflow input). Inputs are what clients and schedules send; a version's
+ * workers run what its schema accepts.
+ *
+ * @generated from enum temporal_registry.v1.CompatibilityMode
+ */
+export enum CompatibilityMode {
+  /**
+   * Unset: the type follows the registry's default
+   * (registry.schema_compatibility).
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Any schema is accepted.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * The new schema accepts every input the current one accepts, so existing
+   * clients and schedules keep working; schedules whose stored input it would
+   * refuse block it too.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_BACKWARD = 2;
+   */
+  BACKWARD = 2,
+
+  /**
+   * BACKWARD against every kept version, not only the current one.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_BACKWARD_TRANSITIVE = 3;
+   */
+  BACKWARD_TRANSITIVE = 3,
+
+  /**
+   * The current schema accepts every input the new one accepts, so workers of
+   * the current version can run inputs written for the new one.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_FORWARD = 4;
+   */
+  FORWARD = 4,
+
+  /**
+   * FORWARD against every kept version.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_FORWARD_TRANSITIVE = 5;
+   */
+  FORWARD_TRANSITIVE = 5,
+
+  /**
+   * BACKWARD and FORWARD: both schemas accept the same inputs as far as the
+   * analysis can tell.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_FULL = 6;
+   */
+  FULL = 6,
+
+  /**
+   * FULL against every kept version.
+   *
+   * @generated from enum value: COMPATIBILITY_MODE_FULL_TRANSITIVE = 7;
+   */
+  FULL_TRANSITIVE = 7,
+}
+
+/**
+ * Describes the enum temporal_registry.v1.CompatibilityMode.
+ */
+export const CompatibilityModeSchema: GenEnum<CompatibilityMode> = /*@__PURE__*/
+  enumDesc(file_temporal_registry_v1_resources, 0);
 
