@@ -181,6 +181,23 @@ class Fields:
             return []
         return list(value)
 
+    def wholes(self, field: str, low: int, high: int, *, max_items: int) -> list[int]:
+        """A list of at most max_items integers (not bools), each from low to high."""
+        found, value = self._get(field)
+        if not found:
+            return []
+        if not (
+            isinstance(value, list)
+            and len(value) <= max_items
+            and all(
+                isinstance(item, int) and not isinstance(item, bool) and low <= item <= high
+                for item in value
+            )
+        ):
+            self.bad(field, f"a list of at most {max_items} integers from {low} to {high}")
+            return []
+        return list(value)
+
     def text_map(self, field: str) -> dict[str, str]:
         """An object of string values."""
         found, value = self._get(field)

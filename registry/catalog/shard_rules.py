@@ -24,8 +24,11 @@ Entries (JSON objects, stored as canonical strings by the engine):
 - type, key workflow_type: {"spec": {"task_queue", "version", "description",
   "schedule_input_warnings": [{"field", "message"}], "search_attributes": [{"name", "type",
   "description"}], "labels"}, "schema": digest or "", "_refs": [digest] (with a schema),
-  "enabled", "disabled_reason", "source", "owner", "updated"}; the schema is the shard's blob
-  under its digest (schema_digest), stored once however many types use it.
+  "enabled", "disabled_reason", "source", "owner", "updated", "versions", "mode"}; the
+  schema is the shard's blob under its digest (schema_digest), stored once however many types
+  use it; `versions` and `mode` are the kept schema versions and the type's compatibility mode
+  (registry.catalog.versions), and `_refs` lists every kept version's schema.
+- worker entries also have "schemas": the schema version of each of its workflows (same order).
 
 Standard library, registry.shared and registry.server.principals only, deterministic: it runs
 in the workflow sandbox.
@@ -34,7 +37,7 @@ in the workflow sandbox.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -48,6 +51,20 @@ from registry.catalog.op_fields import (
     shown,
     summary,
     violation,
+)
+from registry.catalog.versions import (
+    MAX_SERVED_VERSIONS,
+    MAX_VERSION_NUMBER,
+    MODE_NAMES,
+    SCHEMA_VERSIONS_PATCH,
+    UNCHECKED,
+    VersionRequest,
+    add_version,
+    kept_for_room,
+    kept_versions,
+    schema_versions,
+    version_of,
+    version_refs,
 )
 from registry.shared.model import (
     SOURCE_OPERATOR,
@@ -111,6 +128,10 @@ def spec_fields(spec: WorkflowSpec) -> dict[str, Any]:
     }
 
 
+def _worker_schemas(worker: StoredWorker) -> list[int]:
+    return [worker.schema_versions.get(name, 0) for name in worker.workflows]
+
+
 def workflow_spec(
     workflow_type: str, fields: Mapping[str, Any], schema: Mapping[str, Any] | None
 ) -> WorkflowSpec:
@@ -142,7 +163,11 @@ def _type_entry(
     source: str,
     owner: str,
     updated: float,
+    versions: list[dict[str, Any]] | None = None,
+    mode: str = "",
 ) -> dict[str, Any]:
+    """A type entry; without versions (a replay of a run from before they were kept, or a 0.2
+    migration), as entries were then."""
     entry: dict[str, Any] = {
         "spec": spec,
         "schema": digest,
@@ -152,8 +177,12 @@ def _type_entry(
         "owner": owner,
         "updated": updated,
     }
-    if digest:
-        entry["_refs"] = [digest]
+    if versions is not None:
+        entry["versions"] = versions
+        entry["mode"] = mode
+    refs = version_refs(versions) if versions is not None else [digest] if digest else []
+    if refs:
+        entry["_refs"] = refs
     return entry
 
 
@@ -172,17 +201,23 @@ def type_entry(workflow: StoredWorkflow) -> dict[str, Any]:
 
 
 def stored_workflow(
-    workflow_type: str, entry: Mapping[str, Any], schema: Mapping[str, Any] | None
+    workflow_type: str, entry: Mapping[str, Any], blobs: Mapping[str, Any]
 ) -> StoredWorkflow:
-    """A type entry as the registry's model has it; `schema` is the blob of entry["schema"]
-    (None when the entry has none)."""
+    """A type entry as the registry's model has it; `blobs` holds (at least) the schemas of
+    its kept versions by digest."""
+    versions, current = schema_versions(entry, blobs)
     return StoredWorkflow(
-        spec=workflow_spec(workflow_type, entry.get("spec", {}), schema),
+        spec=workflow_spec(
+            workflow_type, entry.get("spec", {}), blobs.get(entry.get("schema") or "")
+        ),
         enabled=entry.get("enabled", True),
         disabled_reason=entry.get("disabled_reason", ""),
         source=entry.get("source", SOURCE_WORKER),
         update_time_epoch=entry.get("updated", 0.0),
         owner=entry.get("owner", ""),
+        versions=versions,
+        schema_version=current,
+        compatibility=str(entry.get("mode", "")),
     )
 
 
@@ -197,6 +232,7 @@ def worker_entry(worker: StoredWorker) -> dict[str, Any]:
         "registered": float(worker.registered_epoch),
         "expires": float(worker.lease_expires_epoch),
         "principal": worker.principal,
+        "schemas": _worker_schemas(worker),
     }
 
 
@@ -212,14 +248,23 @@ def stored_worker(worker_id: str, entry: Mapping[str, Any]) -> StoredWorker:
         registered_epoch=entry.get("registered", 0.0),
         lease_expires_epoch=entry.get("expires", 0.0),
         principal=entry.get("principal", ""),
+        schema_versions={
+            name: number
+            # "schemas" is as long as "workflows" (absent: registered before versions)
+            for name, number in zip(
+                entry.get("workflows", []), entry.get("schemas", []), strict=False
+            )
+            if number
+        },
     )
 
 
 # --- operations (what the server sends; the writer adds each one's "id") ------------------
 
 
-def register_op(registration: WorkerRegistration) -> dict[str, Any]:
-    """The `register` operation of a registration (workers shard of its worker_id)."""
+def register_op(registration: WorkerRegistration, versions: Sequence[int] = ()) -> dict[str, Any]:
+    """The `register` operation of a registration (workers shard of its worker_id); versions:
+    the schema version each declaration was stored as."""
     return {
         "op": "register",
         "key": registration.worker_id,
@@ -229,18 +274,38 @@ def register_op(registration: WorkerRegistration) -> dict[str, Any]:
             "labels": dict(registration.labels),
             "ttl": effective_ttl(registration.ttl_seconds),
             "workflows": [spec.workflow_type for spec in registration.workflows],
+            **({"schemas": list(versions)} if versions else {}),
         },
         "principal": registration.principal,
         "admin": registration.admin,
     }
 
 
-def declare_op(registration: WorkerRegistration, index: int, *, keep_queue: bool) -> dict[str, Any]:
+def version_fields(request: VersionRequest) -> dict[str, Any]:
+    """What an operation bringing a schema says about the check it passed (versions)."""
+    checked = {"base": request.base, "mode": request.mode}
+    return {
+        **{name: value for name, value in checked.items() if value is not None},
+        "serving": sorted(request.serving),
+        "worker": request.worker,
+        "principal": request.principal,
+        "override": request.override,
+    }
+
+
+def declare_op(
+    registration: WorkerRegistration,
+    index: int,
+    *,
+    keep_queue: bool,
+    checked: VersionRequest = UNCHECKED,
+) -> dict[str, Any]:
     """The `declare` operation of the registration's index-th workflow type (types shard of the
     type), on the worker's task queue. keep_queue: other live workers serve the type on its
-    stored task queue, which it then keeps."""
+    stored task queue, which it then keeps. checked: what its schema was checked against."""
     spec = replace(registration.workflows[index], task_queue=registration.task_queue)
     return {
+        **version_fields(checked),
         "op": "declare",
         "key": spec.workflow_type,
         "index": index,
@@ -271,8 +336,9 @@ def expire_op(worker_ids: Iterable[str], grace: float) -> dict[str, Any]:
     return {"op": "expire", "workers": list(worker_ids), "grace": grace}
 
 
-def put_op(write: WorkflowWrite) -> dict[str, Any]:
+def put_op(write: WorkflowWrite, checked: VersionRequest = UNCHECKED) -> dict[str, Any]:
     return {
+        **version_fields(checked),
         "op": "put",
         "key": write.spec.workflow_type,
         "spec": spec_fields(write.spec),
@@ -285,6 +351,24 @@ def put_op(write: WorkflowWrite) -> dict[str, Any]:
 
 def delete_op(deletion: WorkflowDeletion) -> dict[str, Any]:
     return {"op": "delete", "key": deletion.workflow_type, "allow_missing": deletion.allow_missing}
+
+
+def approve_op(
+    workflow_type: str, schema: Mapping[str, Any], checked: VersionRequest
+) -> dict[str, Any]:
+    """Store a schema as a version of a registered type without making it current (an
+    operator's CreateSchemaVersion)."""
+    return {
+        "op": "approve",
+        "key": workflow_type,
+        "schema": dict(schema),
+        **version_fields(checked),
+    }
+
+
+def set_mode_op(workflow_type: str, mode: str) -> dict[str, Any]:
+    """Set a type's own compatibility mode ("": the registry's default)."""
+    return {"op": "set_mode", "key": workflow_type, "mode": mode}
 
 
 def toggle_op(toggle: WorkflowToggle) -> dict[str, Any]:
@@ -369,6 +453,11 @@ def _register(fields: Fields, view: View, now: float) -> Decision | Refusal:
     labels = worker.text_map("labels")
     ttl = worker.whole("ttl", 1, MAX_TTL)
     workflows = worker.texts("workflows")
+    schemas = (
+        worker.wholes("schemas", 0, MAX_VERSION_NUMBER, max_items=len(workflows))
+        if worker.has("schemas")
+        else None
+    )
     principal, admin = fields.text("principal"), fields.flag("admin")
     if refusal := fields.refusal():
         return refusal
@@ -388,6 +477,8 @@ def _register(fields: Fields, view: View, now: float) -> Decision | Refusal:
         "expires": now + ttl,
         "principal": principal,
     }
+    if schemas is not None:
+        entry["schemas"] = schemas
     return Decision(put={key: entry}, result={"registered": registered, "expires": now + ttl})
 
 
@@ -474,6 +565,34 @@ def _schema_blob(digest: str, schema: dict[str, Any], view: View) -> dict[str, A
     return {digest: schema} if digest and not view.has_blob(digest) else {}
 
 
+def _version_request(fields: Fields) -> VersionRequest:
+    return VersionRequest(
+        base=fields.text("base") if fields.has("base") else None,
+        mode=fields.text("mode") if fields.has("mode") else None,
+        serving=frozenset(
+            fields.wholes("serving", 1, MAX_VERSION_NUMBER, max_items=MAX_SERVED_VERSIONS)
+        ),
+        worker=fields.text("worker"),
+        principal=fields.text("principal"),
+        override=fields.text("override"),
+    )
+
+
+def _versioned(
+    stored: Mapping[str, Any] | None,
+    schema: dict[str, Any],
+    request: VersionRequest | None,
+    view: View,
+    now: float,
+) -> tuple[list[dict[str, Any]] | None, int] | Refusal:
+    """The versions after declaring `schema` and its number; (None, 0) replaying a run from
+    before versions were kept (request None)."""
+    if request is None:
+        return None, 0
+    keep = kept_for_room(view.room(), len(dumps(schema)))
+    return add_version(stored, schema_digest(schema), request, now, keep=keep)
+
+
 def _declare(fields: Fields, view: View, now: float) -> Decision | Refusal:
     """A worker registration declaring the type: the worker is the truth about what it runs,
     so a changed declaration replaces the stored one (enabled state kept). Another principal
@@ -485,6 +604,7 @@ def _declare(fields: Fields, view: View, now: float) -> Decision | Refusal:
     schema = fields.json_object("schema")
     principal, admin = fields.text("principal"), fields.flag("admin")
     keep_queue = fields.flag("keep_queue")
+    request = _version_request(fields) if view.patched(SCHEMA_VERSIONS_PATCH) else None
     if refusal := fields.refusal():
         return refusal
     digest = schema_digest(schema)
@@ -494,7 +614,8 @@ def _declare(fields: Fields, view: View, now: float) -> Decision | Refusal:
         foreign = _foreign_declaration(field, stored, spec, digest)
         if foreign is not None:
             return _not_owner([foreign])
-        return Decision(result={"changed": False})  # the owner's type, declared as stored
+        declared = version_of(kept_versions(stored), digest)
+        return Decision(result=_with_version({"changed": False}, declared if request else 0))
     if stored is not None and keep_queue:
         # Workers on several queues run this type: the stored queue stays put while one of
         # its workers is registered, so registrations don't flip it back and forth.
@@ -503,10 +624,15 @@ def _declare(fields: Fields, view: View, now: float) -> Decision | Refusal:
     # registrations leave an unowned type unowned.
     owner = (stored.get("owner", "") if stored is not None else "") or ("" if admin else principal)
     if stored is not None and stored.get("spec") == spec and stored.get("schema", "") == digest:
+        unchanged = _with_version({"changed": False}, version_of(kept_versions(stored), digest))
         if stored.get("owner", "") == owner:
-            return Decision(result={"changed": False})
+            return Decision(result=unchanged)
         claimed = {**stored, "owner": owner, "updated": now}  # an unowned type: claimed
-        return Decision(put={key: claimed}, result={"changed": False})
+        return Decision(put={key: claimed}, result=unchanged)
+    versioned = _versioned(stored, schema, request, view, now)
+    if isinstance(versioned, Refusal):
+        return versioned
+    versions, number = versioned
     entry = _type_entry(
         spec,
         digest,
@@ -515,9 +641,16 @@ def _declare(fields: Fields, view: View, now: float) -> Decision | Refusal:
         source=SOURCE_WORKER,
         owner=owner,
         updated=now,
+        versions=versions,
+        mode=stored.get("mode", "") if stored is not None else "",
     )
     blobs = _schema_blob(digest, schema, view)
-    return Decision(put={key: entry}, blobs=blobs, result={"changed": True})
+    return Decision(put={key: entry}, blobs=blobs, result=_with_version({"changed": True}, number))
+
+
+def _with_version(result: dict[str, Any], number: int) -> dict[str, Any]:
+    """An outcome's result with the schema version it stored (none replaying an old run)."""
+    return {**result, "version": number} if number else result
 
 
 def _put(fields: Fields, view: View, now: float) -> Decision | Refusal:
@@ -530,6 +663,7 @@ def _put(fields: Fields, view: View, now: float) -> Decision | Refusal:
     enabled = fields.optional_flag("enabled")
     create = fields.flag("create")
     owner = fields.optional_text("owner")
+    request = _version_request(fields) if view.patched(SCHEMA_VERSIONS_PATCH) else None
     if refusal := fields.refusal():
         return refusal
     stored = view.get(key)
@@ -550,6 +684,10 @@ def _put(fields: Fields, view: View, now: float) -> Decision | Refusal:
     else:
         disabled_reason = OPERATOR_DISABLED_REASON
     digest = schema_digest(schema)
+    versioned = _versioned(stored, schema, request, view, now)
+    if isinstance(versioned, Refusal):
+        return versioned
+    versions, number = versioned
     entry = _type_entry(
         spec,
         digest,
@@ -558,10 +696,56 @@ def _put(fields: Fields, view: View, now: float) -> Decision | Refusal:
         source=SOURCE_OPERATOR,
         owner=owner if owner is not None else (stored.get("owner", "") if stored else ""),
         updated=now,
+        versions=versions,
+        mode=stored.get("mode", "") if stored is not None else "",
     )
     changed = stored is None or stored.get("spec") != spec or stored.get("schema") != digest
     blobs = _schema_blob(digest, schema, view)
-    return Decision(put={key: entry}, blobs=blobs, result={"changed": changed})
+    return Decision(
+        put={key: entry}, blobs=blobs, result=_with_version({"changed": changed}, number)
+    )
+
+
+def _approve(fields: Fields, view: View, now: float) -> Decision | Refusal:
+    """Store a schema as a version of a registered type, its current schema unchanged (an
+    operator approving a schema ahead of the workers that will declare it)."""
+    key = fields.text("key", nonempty=True)
+    schema = fields.json_object("schema")
+    request = _version_request(fields)
+    if refusal := fields.refusal():
+        return refusal
+    stored = view.get(key)
+    if stored is None:
+        return _workflow_not_found(key)
+    digest = schema_digest(schema)
+    known = version_of(kept_versions(stored), digest)
+    if known:
+        return Decision(result={"version": known, "created": False})
+    keep = kept_for_room(view.room(), len(dumps(schema)))
+    added = add_version(stored, digest, request, now, keep=keep)
+    if isinstance(added, Refusal):
+        return added
+    versions, number = added
+    entry = {**stored, "versions": versions, "mode": stored.get("mode", "")}
+    entry["_refs"] = version_refs(versions)
+    blobs = _schema_blob(digest, schema, view)
+    return Decision(put={key: entry}, blobs=blobs, result={"version": number, "created": True})
+
+
+def _set_mode(fields: Fields, view: View, now: float) -> Decision | Refusal:
+    """Set a type's own compatibility mode ("": follow the registry's default)."""
+    key = fields.text("key", nonempty=True)
+    mode = fields.text("mode")
+    if mode and mode not in MODE_NAMES:
+        fields.bad("mode", f"one of {', '.join(MODE_NAMES)} or empty")
+    if refusal := fields.refusal():
+        return refusal
+    stored = view.get(key)
+    if stored is None:
+        return _workflow_not_found(key)
+    if stored.get("mode", "") == mode:
+        return Decision(result={"changed": False})
+    return Decision(put={key: {**stored, "mode": mode}}, result={"changed": True})
 
 
 def _workflow_not_found(key: str) -> Refusal:
@@ -613,4 +797,6 @@ _TYPE_OPS: Final[dict[str, Rule]] = {
     "put": _put,
     "delete": _delete,
     "toggle": _toggle,
+    "approve": _approve,
+    "set_mode": _set_mode,
 }

@@ -48,6 +48,7 @@ SANDBOX_PASSTHROUGH: Final = (
     "registry.catalog.layout",
     "registry.catalog.op_fields",
     "registry.catalog.shard_rules",
+    "registry.catalog.versions",
     "registry.dispatch.claims",
     "registry.shared",
 )

@@ -77,6 +77,19 @@ SOURCE_WORKER = "worker"
 SOURCE_OPERATOR = "operator"
 
 
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One kept input schema version of a workflow type (registry.catalog.versions)."""
+
+    number: int
+    digest: str  # "" for the empty schema
+    schema: dict[str, Any]
+    created_epoch: float = 0.0
+    worker_id: str = ""  # the worker whose registration first declared it ("": an operator)
+    principal: str = ""
+    override_reason: str = ""  # why an operator accepted it against the type's mode
+
+
 @dataclass
 class StoredWorkflow:
     """A workflow type as the registry stores it."""
@@ -87,6 +100,9 @@ class StoredWorkflow:
     source: str = SOURCE_WORKER  # who declared the current spec
     update_time_epoch: float = 0.0
     owner: str = ""  # the principal that owns the type; empty: unowned, the next registrant's
+    versions: tuple[SchemaVersion, ...] = ()  # kept schema versions, oldest first
+    schema_version: int = 0  # the number of the current schema's version
+    compatibility: str = ""  # the type's own compatibility mode ("": the registry's default)
 
 
 @dataclass
@@ -102,6 +118,9 @@ class StoredWorker:
     registered_epoch: float = 0.0
     lease_expires_epoch: float = 0.0
     principal: str = ""  # who registered it (empty: auth off, or before principals existed)
+    # workflow type -> the schema version its registration declared (absent: registered
+    # before versions were kept)
+    schema_versions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

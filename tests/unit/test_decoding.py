@@ -327,7 +327,7 @@ def test_durations_must_be_in_range(seconds: int, nanos: int, ok: bool) -> None:
 
 def test_unset_durations_and_messages_without_rules_are_not_looked_at() -> None:
     assert field_violations(START(workflow_type="x")) == []
-    assert decoding._checked_fields(REGISTER.DESCRIPTOR) == ()
+    assert decoding._checked_fields(registry_pb2.HeartbeatRequest.DESCRIPTOR) == ()
 
 
 # --- the transport limit holds everywhere -------------------------------------------------------

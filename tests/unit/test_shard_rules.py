@@ -45,6 +45,7 @@ from registry.shared.model import (
     SOURCE_OPERATOR,
     SOURCE_WORKER,
     InputWarningSpec,
+    SchemaVersion,
     SearchAttributeSpec,
     StoredWorker,
     StoredWorkflow,
@@ -76,6 +77,7 @@ ORDERS = "orders.process.v1"
 REFUND = "orders.refund.v1"
 P, Q, ADMIN = "orders-team", "sha256:0123456789ab", "ops"
 SCHEMA = {"type": "object", "properties": {"id": {"type": "string"}}}
+FIRST_VERSION = SchemaVersion(1, schema_digest(SCHEMA), SCHEMA, NOW)
 
 Decide = Callable[[Mapping[str, Any], View, float], "Decision | Refusal"]
 _op_ids = itertools.count()
@@ -169,10 +171,9 @@ class Registry:
 
     def workflows(self) -> dict[str, StoredWorkflow]:
         out = {}
+        blobs = {digest: json.loads(raw) for digest, raw in self.types.state["blobs"].items()}
         for key, raw in self.types.state["entries"].items():
-            entry = json.loads(raw)
-            schema = View(self.types, lambda _: True).blob(entry["schema"])
-            out[key] = stored_workflow(key, entry, schema)
+            out[key] = stored_workflow(key, json.loads(raw), blobs)
         return out
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -201,7 +202,10 @@ def fields(outcome: Mapping[str, Any]) -> list[str]:
 def test_registration_stores_the_worker_and_its_types_on_its_task_queue() -> None:
     registry = Registry()
     *declared, worker = registry.register(registration())
-    assert [o["result"] for o in declared] == [{"changed": True}, {"changed": True}]
+    assert [o["result"] for o in declared] == [
+        {"changed": True, "version": 1},
+        {"changed": True, "version": 1},
+    ]
     assert worker["result"] == {"registered": NOW, "expires": NOW + 30}
     assert registry.all_workers() == {
         "w1": StoredWorker(
@@ -221,6 +225,8 @@ def test_registration_stores_the_worker_and_its_types_on_its_task_queue() -> Non
         disabled_reason="",
         source=SOURCE_WORKER,
         update_time_epoch=NOW,
+        versions=(FIRST_VERSION,),
+        schema_version=1,
     )
     assert registry.workflows()[REFUND].spec.task_queue == "orders"
 
@@ -230,7 +236,10 @@ def test_reregistration_with_a_changed_spec_replaces_it_and_reports_it() -> None
     refund_entry = registry.types.state["entries"][REFUND]
     changed = spec(ORDERS, version="2.0.0", input_schema={"type": "object"})
     outcomes = registry.register(registration("w1", "orders", changed, spec(REFUND)), NOW + 10)
-    assert [o["result"] for o in outcomes[:2]] == [{"changed": True}, {"changed": False}]
+    assert [o["result"] for o in outcomes[:2]] == [
+        {"changed": True, "version": 2},
+        {"changed": False, "version": 1},
+    ]
     assert outcomes[1]["entries"] == {}  # nothing written
     stored = registry.workflows()[ORDERS]
     assert stored.spec == replace(changed, task_queue="orders")
@@ -242,7 +251,9 @@ def test_reregistration_with_unchanged_specs_changes_no_type_and_renews_the_leas
     registry = registered()
     types_before = dict(registry.types.state["entries"])
     *declared, worker = registry.register(registration(), NOW + 10)
-    assert [(o["result"], o["entries"]) for o in declared] == [({"changed": False}, {})] * 2
+    assert [(o["result"], o["entries"]) for o in declared] == [
+        ({"changed": False, "version": 1}, {})
+    ] * 2
     assert registry.types.state["entries"] == types_before
     assert worker["result"] == {"registered": NOW, "expires": NOW + 40}
 
@@ -265,7 +276,7 @@ def test_enabled_state_and_disabled_reason_survive_a_changed_declaration() -> No
     registry = registered()
     registry.type_op(toggle_op(WorkflowToggle(ORDERS, False, "bad")), NOW + 1)
     outcomes = registry.register(registration("w1", "orders", spec(version="9"), spec(REFUND)))
-    assert outcomes[0]["result"] == {"changed": True}
+    assert outcomes[0]["result"] == {"changed": True, "version": 1}
     stored = registry.workflows()[ORDERS]
     assert (stored.enabled, stored.disabled_reason, stored.spec.version) == (False, "bad", "9")
     assert registry.workflows()[REFUND].enabled is True
@@ -283,7 +294,7 @@ def test_a_worker_declaration_replaces_an_operator_spec_and_becomes_the_source()
     registry.type_op(put_op(WorkflowWrite(spec(task_queue="orders", version="op"))))
     assert registry.workflows()[ORDERS].source == SOURCE_OPERATOR
     outcomes = registry.register(registration(), NOW + 1)
-    assert outcomes[0]["result"] == {"changed": True}
+    assert outcomes[0]["result"] == {"changed": True, "version": 1}
     stored = registry.workflows()[ORDERS]
     assert (stored.source, stored.spec.version) == (SOURCE_WORKER, "1.0.0")
 
@@ -293,14 +304,14 @@ def test_workers_on_two_queues_do_not_flip_the_stored_task_queue() -> None:
     first = WorkerRegistration("w1", "queue-a", workflows=[WorkflowSpec(ORDERS)])
     second = WorkerRegistration("w2", "queue-b", workflows=[WorkflowSpec(ORDERS)])
     registry.register(first, NOW)
-    assert registry.register(second, NOW + 1)[0]["result"] == {"changed": False}
+    assert registry.register(second, NOW + 1)[0]["result"] == {"changed": False, "version": 1}
     assert registry.workflows()[ORDERS].spec.task_queue == "queue-a"
     # Re-registering either worker changes nothing.
-    assert registry.register(first, NOW + 2)[0]["result"] == {"changed": False}
-    assert registry.register(second, NOW + 2)[0]["result"] == {"changed": False}
+    assert registry.register(first, NOW + 2)[0]["result"] == {"changed": False, "version": 1}
+    assert registry.register(second, NOW + 2)[0]["result"] == {"changed": False, "version": 1}
     # Once queue-a's worker is gone, the next registration moves the type to its queue.
     assert registry.worker_op(unregister_op(WorkerRef("w1")))["ok"]
-    assert registry.register(second, NOW + 3)[0]["result"] == {"changed": True}
+    assert registry.register(second, NOW + 3)[0]["result"] == {"changed": True, "version": 1}
     assert registry.workflows()[ORDERS].spec.task_queue == "queue-b"
 
 
@@ -318,7 +329,9 @@ def test_a_declaration_compares_equal_to_its_entry_after_continue_as_new() -> No
     registry.types = through_temporal(registry.types)
     registry.workers = through_temporal(registry.workers)
     outcomes = registry.register(registration("w1", "orders", registry.workflows()[ORDERS].spec))
-    assert outcomes[0]["result"] == {"changed": False} and outcomes[0]["entries"] == {}
+    assert (
+        outcomes[0]["result"] == {"changed": False, "version": 1} and outcomes[0]["entries"] == {}
+    )
 
 
 # --- ownership of workers ---------------------------------------------------------------------
@@ -453,7 +466,7 @@ def test_another_principal_may_run_an_owned_type_exactly_as_declared() -> None:
     registry = owned_by_p()
     types_before = dict(registry.types.state["entries"])
     declared, worker = registry.register(registration("q-1", "orders", spec(), principal=Q))
-    assert declared["result"] == {"changed": False} and worker["ok"]
+    assert declared["result"] == {"changed": False, "version": 1} and worker["ok"]
     assert registry.types.state["entries"] == types_before
     assert registry.all_workers()["q-1"].principal == Q
 
@@ -497,7 +510,7 @@ def test_an_unowned_type_is_claimed_by_its_next_registrant_even_unchanged() -> N
     registry.type_op(put_op(WorkflowWrite(spec(task_queue="orders"))))  # an operator's: unowned
     before = registry.workflows()[ORDERS]
     declared, _ = registry.register(registration("q-1", "orders", spec(), principal=Q), NOW + 1)
-    assert declared["result"] == {"changed": False}  # the spec did not change
+    assert declared["result"] == {"changed": False, "version": 1}  # the spec did not change
     assert registry.workflows()[ORDERS] == replace(before, owner=Q, update_time_epoch=NOW + 1)
 
 
@@ -588,9 +601,14 @@ def test_put_creates_an_enabled_operator_type() -> None:
     registry = Registry()
     operator_spec = spec(task_queue="billing")
     outcome = registry.type_op(put_op(WorkflowWrite(operator_spec)))
-    assert outcome["result"] == {"changed": True}
+    assert outcome["result"] == {"changed": True, "version": 1}
     assert registry.workflows()[ORDERS] == StoredWorkflow(
-        spec=operator_spec, enabled=True, source=SOURCE_OPERATOR, update_time_epoch=NOW
+        spec=operator_spec,
+        enabled=True,
+        source=SOURCE_OPERATOR,
+        update_time_epoch=NOW,
+        versions=(FIRST_VERSION,),
+        schema_version=1,
     )
 
 
@@ -613,7 +631,7 @@ def test_put_replace_keeps_the_enabled_state_when_enabled_is_null() -> None:
     registry.type_op(toggle_op(WorkflowToggle(ORDERS, False, "paused")))
     new_spec = spec(task_queue="orders", version="2")
     outcome = registry.type_op(put_op(WorkflowWrite(new_spec)), NOW + 5)
-    assert outcome["result"] == {"changed": True}
+    assert outcome["result"] == {"changed": True, "version": 1}
     stored = registry.workflows()[ORDERS]
     assert (stored.enabled, stored.disabled_reason) == (False, "paused")
     assert (stored.spec, stored.source, stored.update_time_epoch) == (
@@ -643,13 +661,13 @@ def test_put_replace_sets_enabled_and_reason(
     outcome = registry.type_op(put_op(WorkflowWrite(registry.workflows()[ORDERS].spec, enabled)))
     stored = registry.workflows()[ORDERS]
     assert (stored.enabled, stored.disabled_reason) == expected
-    assert outcome["result"] == {"changed": False}  # same spec
+    assert outcome["result"] == {"changed": False, "version": 1}  # same spec
 
 
 def test_put_with_an_unchanged_spec_still_takes_over_the_source() -> None:
     registry = registered()
     outcome = registry.type_op(put_op(WorkflowWrite(registry.workflows()[ORDERS].spec)), NOW + 1)
-    assert outcome["ok"] and outcome["result"] == {"changed": False}
+    assert outcome["ok"] and outcome["result"] == {"changed": False, "version": 1}
     assert registry.workflows()[ORDERS].source == SOURCE_OPERATOR
 
 
@@ -716,14 +734,16 @@ def test_schemas_are_stored_once_per_shard_and_dropped_with_their_last_user() ->
     }
     assert "blobs" not in outcome  # already stored
     assert registry.workflows()["b.v1"].spec.input_schema == SCHEMA
-    # A changed schema is a new blob; the old one stays while a type uses it.
+    # A changed schema is a new blob; the old one stays while a type uses it, as its current
+    # schema or as a kept version.
     other = {"type": "object"}
     registry.type_op(put_op(WorkflowWrite(spec("a.v1", task_queue="q", input_schema=other))))
     assert set(registry.types.state["blobs"]) == {digest, schema_digest(other)}
     gone = registry.type_op(delete_op(WorkflowDeletion("b.v1")))
-    assert gone["blobs"] == {digest: None}
-    assert set(registry.types.state["blobs"]) == {schema_digest(other)}
-    registry.type_op(delete_op(WorkflowDeletion("a.v1")))
+    assert "blobs" not in gone  # a.v1's version 1
+    assert [v.number for v in registry.workflows()["a.v1"].versions] == [1, 2]
+    gone = registry.type_op(delete_op(WorkflowDeletion("a.v1")))
+    assert gone["blobs"] == {digest: None, schema_digest(other): None}
     assert registry.types.state["blobs"] == {}
     assert registry.types.size == CONVERTER.to_payloads([registry.types.state])[0].ByteSize()
 
@@ -836,9 +856,11 @@ def test_entries_read_back_as_the_model_they_were_made_from() -> None:
         update_time_epoch=NOW,
         owner=P,
     )
-    entry = type_entry(workflow)
+    entry = type_entry(workflow)  # as a 0.2 migration stores it: no versions yet
     assert entry["_refs"] == [entry["schema"]] == [schema_digest(SCHEMA)]
-    assert stored_workflow(ORDERS, entry, SCHEMA) == workflow
+    read = stored_workflow(ORDERS, entry, {schema_digest(SCHEMA): SCHEMA})
+    version = SchemaVersion(1, schema_digest(SCHEMA), SCHEMA, NOW)
+    assert read == replace(workflow, versions=(version,), schema_version=1)
     assert entry["spec"] == spec_fields(workflow.spec)
 
 
@@ -1059,6 +1081,7 @@ SANDBOX_SAFE = {
     "registry.catalog.engine",
     "registry.catalog.op_fields",
     "registry.catalog.shard_rules",
+    "registry.catalog.versions",
     "registry.dispatch.claims",
     "registry.shared.model",
     "registry.shared.specs",
