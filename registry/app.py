@@ -20,6 +20,8 @@ from temporal_registry.v1 import (
     registry_pb2_grpc,
     schedules_pb2,
     schedules_pb2_grpc,
+    schemas_pb2,
+    schemas_pb2_grpc,
     search_attributes_pb2,
     search_attributes_pb2_grpc,
     system_pb2,
@@ -31,6 +33,7 @@ from registry.catalog.service import RegistryService
 from registry.dispatch.service import DispatchService
 from registry.runtime import RegistryRuntime
 from registry.schedules.service import ScheduleService
+from registry.schemas.service import SchemaService
 from registry.search_attributes.service import SearchAttributeService
 from registry.server.auth import Authenticator
 from registry.server.config import Config
@@ -49,6 +52,7 @@ SERVICE_NAMES = (
     dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
     schedules_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     search_attributes_pb2.DESCRIPTOR.services_by_name["SearchAttributeService"].full_name,
+    schemas_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name,
 )
 # Services whose health follows readiness; "" (the whole server) does too.
 READINESS_GATED = ("", *SERVICE_NAMES[1:])
@@ -93,6 +97,7 @@ def build_grpc_server(
     search_attributes_pb2_grpc.add_SearchAttributeServiceServicer_to_server(
         SearchAttributeService(runtime.registry), server
     )
+    schemas_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaService(runtime.registry), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from temporal_registry.v1 import resources_pb2
 
 from registry.liveness.views import WorkerView, WorkflowView
+from registry.schemas.rules import mode_value
 from registry.shared.model import StoredWorkflow
 
 
@@ -28,6 +29,7 @@ def worker_to_proto(view: WorkerView) -> resources_pb2.Worker:
         lease_expires_epoch=view.lease.expires_at,
         registered_epoch=worker.registered_epoch,
         principal=worker.principal,
+        schema_versions=worker.schema_versions,
     )
 
 
@@ -36,8 +38,9 @@ class WorkflowMessages:
     Struct, which is slow to build) is cached per stored entry; stored entries are replaced,
     never mutated, so an entry's identity says whether the cache is current."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_compatibility: str) -> None:
         self._cache: dict[str, _CachedWorkflow] = {}
+        self._default_compatibility = default_compatibility
 
     def build(self, view: WorkflowView) -> resources_pb2.Workflow:
         message = resources_pb2.Workflow()
@@ -54,12 +57,13 @@ class WorkflowMessages:
             message.workers.extend(worker_to_proto(worker) for worker in view.workers)
         message.healthy = view.healthy
         message.health_reasons.extend(view.health_reasons)
+        message.serving_schema_versions.extend(view.serving_versions)
 
     def stored_part(self, stored: StoredWorkflow, *, full: bool) -> resources_pb2.Workflow:
         """The cached message of what is stored (no health, no workers): not to be changed."""
         cached = self._cache.get(stored.spec.workflow_type)
         if cached is None or cached.stored is not stored:
-            cached = _CachedWorkflow(stored)
+            cached = _CachedWorkflow(stored, self._default_compatibility)
             self._cache[stored.spec.workflow_type] = cached
         return cached.full if full else cached.basic
 
@@ -72,9 +76,9 @@ class WorkflowMessages:
 
 
 class _CachedWorkflow:
-    def __init__(self, stored: StoredWorkflow) -> None:
+    def __init__(self, stored: StoredWorkflow, default_compatibility: str) -> None:
         self.stored = stored
-        self.full = stored_workflow_to_proto(stored)
+        self.full = stored_workflow_to_proto(stored, default_compatibility)
         self._basic: resources_pb2.Workflow | None = None
 
     @property
@@ -86,7 +90,9 @@ class _CachedWorkflow:
         return self._basic
 
 
-def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
+def stored_workflow_to_proto(
+    stored: StoredWorkflow, default_compatibility: str
+) -> resources_pb2.Workflow:
     spec = stored.spec
     message = resources_pb2.Workflow(
         workflow_type=spec.workflow_type,
@@ -107,6 +113,8 @@ def stored_workflow_to_proto(stored: StoredWorkflow) -> resources_pb2.Workflow:
         source=stored.source,
         update_time_epoch=stored.update_time_epoch,
         owner=stored.owner,
+        schema_version=stored.schema_version,
+        compatibility_mode=mode_value(stored.compatibility or default_compatibility),  # type: ignore[arg-type]
     )
     message.input_schema.update(spec.input_schema)
     return message

@@ -17,7 +17,12 @@ from temporal_registry.v1 import registry_pb2, resources_pb2
 
 from registry.server.auth import Principal, check_registration_allowed
 from registry.server.config import Config
-from registry.server.errors import FieldViolation, RegistryError, invalid_argument, invalid_fields
+from registry.server.errors import (
+    FieldViolation,
+    RegistryError,
+    invalid_field,
+    invalid_fields,
+)
 from registry.shared.messages import registration_from_proto, spec_from_proto
 from registry.shared.model import StoredWorker, WorkerRegistration, WorkflowWrite
 from registry.shared.schemas import check_meta_schema
@@ -154,14 +159,6 @@ def _not_owner(message: str) -> RegistryError:
 def required_id(value: str, field: str) -> None:
     if not value:
         raise invalid_field(field, "is required", "required")
-
-
-def invalid_field(
-    field: str, description: str, reason: str, *, error_reason: str = "INVALID_ARGUMENT"
-) -> RegistryError:
-    return invalid_argument(
-        error_reason, f"{field}: {description}", [FieldViolation(field, description, reason)]
-    )
 
 
 # --- conditional reads and blocking queries ----------------------------------------------------

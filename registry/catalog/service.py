@@ -35,8 +35,9 @@ from registry.catalog.rules import (
 )
 from registry.catalog.store import RegistryStore, StoreAccess
 from registry.catalog.watch import CATCH_UP_WAIT
-from registry.liveness.views import WorkflowView, worker_view, workflow_view
+from registry.liveness.views import worker_view
 from registry.schedules.guardian import revalidate_schedules
+from registry.schemas.rules import mode_value, plan_override_reason
 from registry.search_attributes.rules import Declaration
 from registry.server.auth import Principal, current_principal
 from registry.server.config import Config
@@ -117,6 +118,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             snapshot_age_seconds=0.0,
             shards=shards,
             shard_max_bytes=store.limits.max_bytes,
+            default_compatibility_mode=mode_value(store.default_compatibility),  # type: ignore[arg-type]
         )
 
     async def ShutdownRegistry(
@@ -245,11 +247,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             )
             await store.refresh_for_read(s.spec.workflow_type for s in stored_page)
             inputs = store.liveness_inputs()
-            page = [self._view(store, stored, inputs) for stored in stored_page]
+            page = [store.view_of(stored, inputs) for stored in stored_page]
         else:  # health decides membership, so every candidate needs its view
             await store.refresh_for_read(s.spec.workflow_type for s in matching)
             inputs = store.liveness_inputs()
-            views = [self._view(store, s, inputs) for s in matching]
+            views = [store.view_of(s, inputs) for s in matching]
             page, token = paginate(
                 [view for view in views if view.healthy == healthy],
                 lambda view: view.stored.spec.workflow_type,
@@ -284,7 +286,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         write = plan_workflow_write(
             request.workflow, create=True, principal_names=self._principal_names
         )
-        return await self._put(write, request.validate_only)
+        return await self._put(write, request.validate_only, "")
 
     async def ReplaceWorkflow(
         self, request: registry_pb2.ReplaceWorkflowRequest, context: Context
@@ -292,7 +294,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         write = plan_workflow_write(
             plan_replace(request), create=False, principal_names=self._principal_names
         )
-        return await self._put(write, request.validate_only)
+        override = plan_override_reason(request.override_reason)
+        return await self._put(write, request.validate_only, override)
 
     async def DeleteWorkflow(
         self, request: registry_pb2.DeleteWorkflowRequest, context: Context
@@ -383,12 +386,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             self._answers.put(key, etag, answer)
         return answer
 
-    def _view(self, store: RegistryStore, stored: StoredWorkflow, inputs: Any) -> WorkflowView:
-        workers = store.catalog.workers_of(stored.spec.workflow_type)
-        return workflow_view(stored, workers, inputs)
-
-    async def _put(self, write: WorkflowWrite, validate_only: bool) -> resources_pb2.Workflow:
+    async def _put(
+        self, write: WorkflowWrite, validate_only: bool, override: str
+    ) -> resources_pb2.Workflow:
         store = self._store()
+        principal = current_principal.get().name
         await store.search_attributes.ensure(
             (
                 Declaration(a.name, a.type, f"workflow.search_attributes[{j}].type")
@@ -397,9 +399,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             dry_run=validate_only,
         )
         if validate_only:
-            stored = store.try_put(write)
+            stored = await store.try_put(write, principal=principal, override=override)
         else:
-            stored, changed = await store.put_workflow(write)
+            stored, changed = await store.put_workflow(
+                write, principal=principal, override=override
+            )
             if changed:
                 await self._guard_schedules(store, [stored.spec.workflow_type])
         return store.messages.build(store.view_of(stored))

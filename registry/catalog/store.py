@@ -49,6 +49,7 @@ from registry.catalog.metrics import (
 )
 from registry.catalog.responses import WorkflowMessages
 from registry.catalog.shard_rules import (
+    approve_op,
     decide_type_op,
     declare_op,
     delete_op,
@@ -57,6 +58,7 @@ from registry.catalog.shard_rules import (
     register_op,
     renew_op,
     schema_digest,
+    set_mode_op,
     stored_worker,
     stored_workflow,
     toggle_op,
@@ -64,6 +66,7 @@ from registry.catalog.shard_rules import (
 )
 from registry.catalog.shards import RootView, ShardTail, ShardView, ShardWriter, TailHealth
 from registry.catalog.temporal import RegistryTemporal
+from registry.catalog.versions import VersionRequest
 from registry.catalog.watch import ChangeFeed
 from registry.dispatch.claims import SLUG_PREFIX, claim_op, reset_op, slug_counter, slug_key
 from registry.dispatch.rules import choose_task_queue
@@ -87,6 +90,16 @@ from registry.liveness.views import (
     workflow_view,
 )
 from registry.schedules.temporal import TemporalSchedules
+from registry.schemas.rules import (
+    Verdict,
+    blocks_on_schedules,
+    check_candidate,
+    effective_mode,
+    incompatible,
+    serving_schemas,
+    serving_versions,
+)
+from registry.schemas.temporal import ScheduleScan, schedules_refusing
 from registry.search_attributes.temporal import SearchAttributeAdmin
 from registry.server.config import Config
 from registry.server.errors import (
@@ -100,6 +113,7 @@ from registry.server.fresh_reads import FreshReads
 from registry.server.pagination import parse_label_selector
 from registry.server.state_log import StateLog
 from registry.shared.model import (
+    SchemaVersion,
     SlugCounter,
     StoredWorker,
     StoredWorkflow,
@@ -126,6 +140,11 @@ _POLLER_READ_WAIT = 2.0
 SAFETY_STALENESS: Final = 0.5
 # How long a safety decision waits for this process's view to catch up before UNAVAILABLE.
 _CATCH_UP_WAIT = 5.0
+# A declaration whose schema check another write overtook (SCHEMA_CHECK_OUTDATED) is checked
+# again, this many attempts in all.
+_SCHEMA_CHECK_ATTEMPTS = 3
+# How long the versions live workers serve, per type, are reused within one catalogue revision.
+_SERVING_MAX_AGE = 1.0
 # Registry workflows handed over at once by ShutdownRegistry.
 _HANDOVER_CONCURRENCY = 4
 # Worker ids in one renew operation: its outcome carries every renewed entry (about 300
@@ -147,6 +166,7 @@ class Catalog:
         self.workers: dict[str, StoredWorker] = {}
         self.slugs: dict[str, SlugCounter] = {}
         self.workers_by_type: dict[str, dict[str, StoredWorker]] = {}
+        self.workers_by_queue: dict[str, dict[str, StoredWorker]] = {}
         self._sorted_workers: list[str] | None = None  # kept until a worker comes or goes
         self._sorted_workflows: list[str] | None = None  # kept until a type comes or goes
 
@@ -170,21 +190,41 @@ class Catalog:
     def workers_of(self, workflow_type: str) -> list[StoredWorker]:
         return list(self.workers_by_type.get(workflow_type, {}).values())
 
+    def queue_mates(
+        self, workflow_type: str, workers: Sequence[StoredWorker]
+    ) -> list[StoredWorker]:
+        """Workers on the queues of the type's workers that do not declare the type (looked
+        for only on a queue with more workers than the type has there)."""
+        on_queue: dict[str, int] = {}
+        for worker in workers:
+            on_queue[worker.task_queue] = on_queue.get(worker.task_queue, 0) + 1
+        return [
+            mate
+            for queue, count in on_queue.items()
+            if len(self.workers_by_queue.get(queue, ())) > count
+            for mate in self.workers_by_queue[queue].values()
+            if workflow_type not in mate.workflows
+        ]
+
     def on_worker(self, key: str, old: StoredWorker | None, new: StoredWorker | None) -> None:
         if (old is None) != (new is None):
             self._sorted_workers = None
         if old is not None:
-            for workflow_type in old.workflows:
-                served = self.workers_by_type.get(workflow_type)
-                if served is not None:
-                    served.pop(key, None)
-                    if not served:
-                        del self.workers_by_type[workflow_type]
+            for index_key, index in (
+                *((t, self.workers_by_type) for t in old.workflows),
+                (old.task_queue, self.workers_by_queue),
+            ):
+                entries = index.get(index_key)
+                if entries is not None:
+                    entries.pop(key, None)
+                    if not entries:
+                        del index[index_key]
             self.workers.pop(key, None)
         if new is not None:
             self.workers[key] = new
             for workflow_type in new.workflows:
                 self.workers_by_type.setdefault(workflow_type, {})[key] = new
+            self.workers_by_queue.setdefault(new.task_queue, {})[key] = new
 
     def on_workflow(self, key: str, old: StoredWorkflow | None, new: StoredWorkflow | None) -> None:
         if (old is None) != (new is None):
@@ -237,7 +277,7 @@ class RegistryStore:
             self.tails[kind, index] = ShardTail(temporal, workflow_id, view)
         # Workflow types as messages, the input schema as a Struct built once per stored
         # entry, for the service's answers and the feed's events alike.
-        self.messages = WorkflowMessages()
+        self.messages = WorkflowMessages(config.registry.schema_compatibility)
         self.feed = ChangeFeed(self)  # after the views: it reads their revisions
         self.root = RootView()
         self.root_tail = ShardTail(temporal, layout.root_id(), self.root)
@@ -249,6 +289,10 @@ class RegistryStore:
         self._pollers: dict[str, list[Poller]] | None = None
         self._started = time.monotonic()
         self.liveness = ExpiryDecision((), False, "no leases checked yet")
+        # workflow type -> (catalogue revision, when, version -> live workers)
+        self._serving: dict[str, tuple[int, float, dict[int, list[str]]]] = {}
+        # (workflow type, schema digest) -> the scan of its schedules under way
+        self._schedule_scans: dict[tuple[str, str], asyncio.Future[ScheduleScan]] = {}
 
     def _view(self, kind: str, index: int) -> ShardView[Any]:
         name = self.layout.shard_id(kind, index)
@@ -268,8 +312,7 @@ class RegistryStore:
             )
 
         def decode(key: str, raw: str) -> StoredWorkflow:
-            entry = json.loads(raw)
-            return stored_workflow(key, entry, view.blobs.get(entry.get("schema") or ""))
+            return stored_workflow(key, json.loads(raw), view.blobs)
 
         def on_workflow(key: str, old: Any, new: Any, revision: int) -> None:
             self.catalog.on_workflow(key, old, new)
@@ -379,8 +422,10 @@ class RegistryStore:
 
     def view_of(self, stored: StoredWorkflow, inputs: LivenessInputs | None = None) -> WorkflowView:
         """One workflow type with its workers and health, as of now."""
-        workers = self.catalog.workers_of(stored.spec.workflow_type)
-        return workflow_view(stored, workers, inputs or self.liveness_inputs())
+        workflow_type = stored.spec.workflow_type
+        workers = self.catalog.workers_of(workflow_type)
+        mates = self.catalog.queue_mates(workflow_type, workers)
+        return workflow_view(stored, workers, inputs or self.liveness_inputs(), mates)
 
     async def task_queue_for(self, stored: StoredWorkflow, label_selector: str) -> str:
         """The task queue a run of the type would start on now (see choose_task_queue). A
@@ -451,13 +496,22 @@ class RegistryStore:
         principal owns is refused (PERMISSION_DENIED, one violation per type) before the
         worker is stored. `registration` carries the caller (principal, admin)."""
         worker_id = registration.worker_id
+        indexes = range(len(registration.workflows))
+        checks = await asyncio.gather(
+            *(self._check_declaration(registration, i) for i in indexes), return_exceptions=True
+        )
+        failed = [check for check in checks if isinstance(check, BaseException)]
+        if failed:
+            raise merged_errors(failed)
+        passed = [check for check in checks if isinstance(check, VersionRequest)]
         declared = await asyncio.gather(
-            *(self._declare(registration, i) for i in range(len(registration.workflows)))
+            *(self._declare(registration, i, passed[i]) for i in indexes)
         )
         refused_types = [outcome for outcome in declared if not outcome.get("ok")]
         if refused_types:
             raise merged_refusal(refused_types)
-        await self.submit(WORKERS, worker_id, register_op(registration))
+        versions = [int(outcome.get("result", {}).get("version", 0)) for outcome in declared]
+        await self.submit(WORKERS, worker_id, register_op(registration, versions))
         self.refresh_pollers_soon([registration.task_queue])  # it may be polling already
         changed = [
             spec.workflow_type
@@ -466,20 +520,45 @@ class RegistryStore:
         ]
         return self.catalog.workers[worker_id], changed
 
-    async def _declare(self, registration: WorkerRegistration, index: int) -> dict[str, Any]:
+    async def _declare(
+        self, registration: WorkerRegistration, index: int, checked: VersionRequest
+    ) -> dict[str, Any]:
         """The outcome of declaring the registration's index-th type: sent to its shard,
         unless this process's view, proven current, already holds exactly that declaration
-        (the common case: a fleet re-registering the same types)."""
-        spec = registration.workflows[index]
-        keep_queue = self._served_elsewhere(spec.workflow_type, registration.worker_id)
-        stored = self.catalog.workflows.get(spec.workflow_type)
-        if stored is not None and self._declared_as(stored, registration, index, keep_queue):
-            await self.confirm(TYPES, spec.workflow_type)
-            stored = self.catalog.workflows.get(spec.workflow_type)
+        (the common case: a fleet re-registering the same types). A declaration whose schema
+        check another write overtook is checked again against the view proven current."""
+        workflow_type = registration.workflows[index].workflow_type
+        for attempt in range(_SCHEMA_CHECK_ATTEMPTS):
+            keep_queue = self._served_elsewhere(workflow_type, registration.worker_id)
+            stored = self.catalog.workflows.get(workflow_type)
             if stored is not None and self._declared_as(stored, registration, index, keep_queue):
-                return {"ok": True, "result": {"changed": False}}
-        op = declare_op(registration, index, keep_queue=keep_queue)
-        return await self.submit(TYPES, spec.workflow_type, op, refuse=False)
+                await self.confirm(TYPES, workflow_type)
+                stored = self.catalog.workflows.get(workflow_type)
+                if stored is not None and self._declared_as(
+                    stored, registration, index, keep_queue
+                ):
+                    unchanged = {"changed": False, "version": stored.schema_version}
+                    return {"ok": True, "result": unchanged}
+            if attempt:
+                checked = await self._check_declaration(registration, index)
+            op = declare_op(registration, index, keep_queue=keep_queue, checked=checked)
+            outcome = await self.submit(TYPES, workflow_type, op, refuse=False)
+            if outcome.get("reason") != "SCHEMA_CHECK_OUTDATED":
+                break
+            await self.confirm(TYPES, workflow_type, 0)
+        return outcome
+
+    async def _check_declaration(
+        self, registration: WorkerRegistration, index: int
+    ) -> VersionRequest:
+        spec = registration.workflows[index]
+        return await self.checked_schema(
+            spec.workflow_type,
+            spec.input_schema,
+            f"workflows[{index}].input_schema",
+            worker_id=registration.worker_id,
+            principal=registration.principal,
+        )
 
     @staticmethod
     def _declared_as(
@@ -514,35 +593,179 @@ class RegistryStore:
         await self.submit(WORKERS, worker_id, unregister_op(WorkerRef(worker_id, principal, admin)))
         self._heartbeats.pop(worker_id, None)
 
-    async def put_workflow(self, write: WorkflowWrite) -> tuple[StoredWorkflow, bool]:
-        """An operator's create or replace; the stored type and whether its spec changed."""
+    async def put_workflow(
+        self, write: WorkflowWrite, *, principal: str, override: str
+    ) -> tuple[StoredWorkflow, bool]:
+        """An operator's create or replace; the stored type and whether its spec changed. A
+        new schema must meet the type's compatibility mode unless `override` says why not."""
         key = write.spec.workflow_type
-        outcome = await self.submit(TYPES, key, put_op(write))
+        checked = await self._checked_put(write, principal, override)
+        outcome = await self.submit(TYPES, key, put_op(write, checked))
         await self._safety_acknowledged()
         return self.catalog.workflows[key], bool(outcome.get("result", {}).get("changed"))
 
-    def try_put(self, write: WorkflowWrite) -> StoredWorkflow:
+    async def try_put(
+        self, write: WorkflowWrite, *, principal: str, override: str
+    ) -> StoredWorkflow:
         """What put_workflow would store, decided here against this process's view without
         writing (validate_only); raises the refusal the shard would give."""
+        checked = await self._checked_put(write, principal, override)
         key = write.spec.workflow_type
+        outcome = self._dry_run(key, put_op(write, checked))
+        blobs = {
+            **self.views[self.shard(TYPES, key)].blobs,
+            schema_digest(write.spec.input_schema): write.spec.input_schema,
+        }
+        stored: StoredWorkflow = stored_workflow(key, json.loads(outcome["entries"][key]), blobs)
+        return stored
+
+    def _dry_run(self, key: str, op: dict[str, Any]) -> dict[str, Any]:
+        """The outcome of a types operation decided against this process's view of key's
+        entry and its schemas, without writing; raises its refusal."""
         kind, index = self.shard(TYPES, key)
         view = self.views[kind, index]
         state = self.initial_state(kind, index)
         raw = view.raw.get(key)
         if raw is not None:
             state["entries"][key] = raw
-            digest = json.loads(raw).get("schema", "")
-            if digest in view.blobs:
-                state["blobs"][digest] = dumps(view.blobs[digest])
-        outcome = Shard(state).apply(
-            {"ops": [{"id": "dry-run", **put_op(write)}]}, decide_type_op, self.now()
+            for digest in json.loads(raw).get("_refs", []):
+                if digest in view.blobs:
+                    state["blobs"][digest] = dumps(view.blobs[digest])
+        outcome: dict[str, Any] = Shard(state).apply(
+            {"ops": [{"id": "dry-run", **op}]}, decide_type_op, self.now()
         )["outcomes"][0]
         if not outcome.get("ok"):
             raise refusal(outcome)
-        entry = json.loads(outcome["entries"][key])
-        schema = write.spec.input_schema if schema_digest(write.spec.input_schema) else None
-        stored: StoredWorkflow = stored_workflow(key, entry, schema)
-        return stored
+        return outcome
+
+    async def _checked_put(
+        self, write: WorkflowWrite, principal: str, override: str
+    ) -> VersionRequest:
+        return await self.checked_schema(
+            write.spec.workflow_type,
+            write.spec.input_schema,
+            "workflow.input_schema",
+            principal=principal,
+            override=override,
+        )
+
+    # --- schema versions (docs/schemas.md) ----------------------------------------------------
+
+    @property
+    def default_compatibility(self) -> str:
+        return self._config.registry.schema_compatibility
+
+    async def verdict(
+        self, workflow_type: str, candidate: dict[str, Any], mode: str = ""
+    ) -> tuple[Verdict, ScheduleScan]:
+        """A candidate schema checked against the type as this process knows it, under its
+        mode unless `mode` names one: the verdict and, for a new schema, the schedules whose
+        stored input it refuses."""
+        stored = self.catalog.workflows.get(workflow_type)
+        mode = mode or effective_mode(stored, self.default_compatibility)
+        verdict = await asyncio.to_thread(check_candidate, stored, candidate, mode)
+        if verdict.identical_version or stored is None:
+            return verdict, ScheduleScan((), "")
+        return verdict, await self._schedules_refusing(workflow_type, candidate)
+
+    async def checked_schema(
+        self,
+        workflow_type: str,
+        candidate: dict[str, Any],
+        field: str,
+        *,
+        worker_id: str = "",
+        principal: str = "",
+        override: str = "",
+    ) -> VersionRequest:
+        """What a write bringing `candidate` tells the shard once the schema passed the type's
+        mode, or an operator's `override` says why it is accepted anyway; FAILED_PRECONDITION
+        (SCHEMA_INCOMPATIBLE) naming every finding and broken schedule otherwise."""
+        stored = self.catalog.workflows.get(workflow_type)
+        mode = effective_mode(stored, self.default_compatibility)
+        verdict = await asyncio.to_thread(check_candidate, stored, candidate, mode)
+        broken: tuple[tuple[str, str], ...] = ()
+        if stored is not None and not verdict.identical_version and blocks_on_schedules(mode):
+            broken = (await self._schedules_refusing(workflow_type, candidate)).broken
+        blocked = bool(verdict.findings or broken)
+        if blocked and not override:
+            raise incompatible(workflow_type, verdict, broken, field)
+        if stored is None:
+            return VersionRequest(base="", mode="", worker=worker_id, principal=principal)
+        return VersionRequest(
+            base=schema_digest(stored.spec.input_schema),
+            mode=stored.compatibility,
+            serving=frozenset(self.serving(stored)),
+            worker=worker_id,
+            principal=principal,
+            override=override if blocked else "",
+        )
+
+    async def _schedules_refusing(
+        self, workflow_type: str, candidate: dict[str, Any]
+    ) -> ScheduleScan:
+        """schedules_refusing, one scan at a time per type and schema (a fleet deploying a
+        new schema registers it many times before the first registration lands)."""
+        key = (workflow_type, schema_digest(candidate))
+        scan = self._schedule_scans.get(key)
+        if scan is None:
+            scan = asyncio.ensure_future(
+                schedules_refusing(self.schedules, workflow_type, candidate)
+            )
+            self._schedule_scans[key] = scan
+            scan.add_done_callback(lambda _: self._schedule_scans.pop(key, None))
+        return await asyncio.shield(scan)
+
+    def serving(self, stored: StoredWorkflow) -> dict[int, list[str]]:
+        """Schema version -> the live workers of the type that declared it (reused for
+        _SERVING_MAX_AGE within one catalogue revision: every start reads it)."""
+        workflow_type = stored.spec.workflow_type
+        revision, now = self.catalog.revision, time.monotonic()
+        cached = self._serving.get(workflow_type)
+        if cached is not None and cached[0] == revision and now - cached[1] < _SERVING_MAX_AGE:
+            return cached[2]
+        inputs = self.liveness_inputs()
+        serving = serving_versions(
+            stored,
+            self.catalog.workers_of(workflow_type),
+            lambda worker: lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now),
+        )
+        if workflow_type not in self._serving and len(self._serving) >= len(self.catalog.workflows):
+            self._serving.clear()  # bounded by the catalogue: types deleted leave no trace
+        self._serving[workflow_type] = (revision, now, serving)
+        return serving
+
+    def serving_schemas(self, stored: StoredWorkflow) -> tuple[SchemaVersion, ...]:
+        """The kept versions live workers serve: a start's input must be valid for each."""
+        return serving_schemas(stored, self.serving(stored))
+
+    async def approve_schema(
+        self,
+        workflow_type: str,
+        schema: dict[str, Any],
+        *,
+        principal: str,
+        override: str,
+        validate_only: bool,
+    ) -> tuple[int, bool]:
+        """Store a schema as a version of a registered type, its current schema unchanged:
+        its number, and whether it is new. validate_only decides without writing."""
+        await self.confirm(TYPES, workflow_type, 0)
+        await self.workflow(workflow_type)
+        checked = await self.checked_schema(
+            workflow_type, schema, "input_schema", principal=principal, override=override
+        )
+        op = approve_op(workflow_type, schema, checked)
+        if validate_only:
+            result = self._dry_run(workflow_type, op)["result"]
+        else:
+            result = (await self.submit(TYPES, workflow_type, op))["result"]
+        return int(result["version"]), bool(result["created"])
+
+    async def set_compatibility(self, workflow_type: str, mode: str) -> StoredWorkflow:
+        """Set a type's own compatibility mode ("": the registry's default)."""
+        await self.submit(TYPES, workflow_type, set_mode_op(workflow_type, mode))
+        return self.catalog.workflows[workflow_type]
 
     async def delete_workflow(self, workflow_type: str, allow_missing: bool) -> None:
         await self.submit(
@@ -850,12 +1073,26 @@ def refusal(outcome: Mapping[str, Any]) -> RegistryError:
     )
 
 
-def merged_refusal(outcomes: Sequence[Mapping[str, Any]]) -> RegistryError:
-    """One error for several refused operations of one request: the first one's code, reason
-    and message, with every operation's violations."""
-    first = refusal(outcomes[0])
-    violations = [v for outcome in outcomes for v in refusal(outcome).violations]
-    return RegistryError(first.code, first.reason, first.message, violations)
+def merged_refusal(outcomes: Sequence[Mapping[str, Any]]) -> BaseException:
+    """One error for several refused operations of one request (merged_errors)."""
+    return merged_errors([refusal(outcome) for outcome in outcomes])
+
+
+def merged_errors(errors: Sequence[BaseException]) -> BaseException:
+    """One error for several refusals of one request: the first one's code, reason, message
+    and metadata, with every refusal's violations (an error that is not a RegistryError is
+    raised as it is)."""
+    unexpected = next((e for e in errors if not isinstance(e, RegistryError)), None)
+    if unexpected is not None or len(errors) == 1:
+        return unexpected or errors[0]
+    first = errors[0]
+    assert isinstance(first, RegistryError)
+    violations = [
+        v for error in errors if isinstance(error, RegistryError) for v in error.violations
+    ]
+    return RegistryError(
+        first.code, first.reason, first.message, violations, metadata=first.metadata
+    )
 
 
 def _chunks(items: dict[str, float], size: int) -> list[dict[str, float]]:

@@ -25,7 +25,13 @@ from registry.server.errors import FieldViolation, RegistryError, invalid_fields
 from registry.server.pagination import labels_match
 from registry.server.validation import validate_input
 from registry.shared.messages import value_to_python
-from registry.shared.model import InputWarningSpec, SearchAttributeSpec, SlugCounter, StoredWorkflow
+from registry.shared.model import (
+    InputWarningSpec,
+    SchemaVersion,
+    SearchAttributeSpec,
+    SlugCounter,
+    StoredWorkflow,
+)
 from registry.shared.schemas import (
     MAX_INPUT_BYTES,
     MAX_INPUT_DEPTH,
@@ -93,32 +99,59 @@ def _queue_polled(queue: str, inputs: LivenessInputs) -> bool:
     return poller_health(inputs.pollers[queue], inputs.now, inputs.poller_max_age).fresh
 
 
-async def input_violations(stored: StoredWorkflow, workflow_input: Any) -> list[FieldViolation]:
-    """The input's violations of the type's schema (none without a schema), at `input/...`,
-    within registry.validation's bound (past it: RESOURCE_EXHAUSTED VALIDATION_TOO_COSTLY).
-    A registered schema that can't be used is the registrant's fault: FAILED_PRECONDITION."""
-    if not stored.spec.input_schema:
-        return []
-    try:
-        return await validate_input(compile_schema(stored.spec.input_schema), workflow_input)
-    except InvalidSchemaError as error:
-        raise RegistryError(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            "INVALID_REGISTERED_SCHEMA",
-            f"the registered input schema of {stored.spec.workflow_type} is unusable "
-            f"({error}); fix the registration",
-        ) from None
+async def input_violations(
+    stored: StoredWorkflow, workflow_input: Any, serving: Sequence[SchemaVersion] = ()
+) -> list[FieldViolation]:
+    """The input's violations of the schemas a run must meet, at `input/...`: every version
+    live workers serve (whichever of them picks the run up must accept it), else the current
+    schema (none without a schema). With several versions served, a violation names the
+    versions that refuse it. Within registry.validation's bound (past it: RESOURCE_EXHAUSTED
+    VALIDATION_TOO_COSTLY). A registered schema that can't be used is the registrant's fault:
+    FAILED_PRECONDITION."""
+    schemas = [(v.number, v.schema) for v in serving] or [
+        (stored.schema_version, stored.spec.input_schema)
+    ]
+    refused_by: dict[tuple[str, str, str], list[int]] = {}
+    for number, schema in schemas:
+        if not schema:
+            continue
+        try:
+            found = await validate_input(compile_schema(schema), workflow_input)
+        except InvalidSchemaError as error:
+            raise RegistryError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "INVALID_REGISTERED_SCHEMA",
+                f"the registered input schema of {stored.spec.workflow_type} is unusable "
+                f"({error}); fix the registration",
+            ) from None
+        for v in found:
+            refused_by.setdefault((v.field, v.description, v.reason), []).append(number)
+    if len(schemas) == 1:
+        return [FieldViolation(*key) for key in refused_by]
+    return [
+        FieldViolation(
+            field,
+            f"{description} (schema version{'s' if len(numbers) > 1 else ''} "
+            f"{', '.join(map(str, numbers))})",
+            reason,
+        )
+        for (field, description, reason), numbers in refused_by.items()
+    ]
 
 
 async def check_payload(
-    stored: StoredWorkflow, workflow_input: Any, search_attributes: Mapping[str, Any]
+    stored: StoredWorkflow,
+    workflow_input: Any,
+    search_attributes: Mapping[str, Any],
+    serving: Sequence[SchemaVersion] = (),
 ) -> tuple[list[TypedSearchAttribute], list[FieldViolation]]:
     """What a start (or a schedule's action) carries, checked against the type: the input
-    against its schema, the search attributes against their declared types."""
+    against its schemas (input_violations), the search attributes against their declared
+    types."""
     attributes, violations = typed_search_attributes(
         stored.spec.search_attributes, search_attributes
     )
-    return attributes, await input_violations(stored, workflow_input) + violations
+    return attributes, await input_violations(stored, workflow_input, serving) + violations
 
 
 def memo_violations(memo: Mapping[str, Any]) -> list[FieldViolation]:
@@ -346,7 +379,10 @@ class ParsedStart:
 
 
 async def parse_start(
-    request: dispatch_pb2.StartWorkflowRequest, stored: StoredWorkflow, reserved_workflow_id: str
+    request: dispatch_pb2.StartWorkflowRequest,
+    stored: StoredWorkflow,
+    reserved_workflow_id: str,
+    serving: Sequence[SchemaVersion] = (),
 ) -> ParsedStart:
     """Every check of a start request against its (enabled) workflow type, in one answer:
     INVALID_START with one violation per bad field."""
@@ -355,6 +391,7 @@ async def parse_start(
         stored,
         workflow_input,
         {k: value_to_python(v) for k, v in request.search_attributes.items()},
+        serving,
     )
     memo = {k: value_to_python(v) for k, v in request.memo.items()}
     violations = _id_violations(request, reserved_workflow_id) + violations

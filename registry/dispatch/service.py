@@ -50,7 +50,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServiceServicer):
     ) -> dispatch_pb2.StartWorkflowResponse:
         store = self._store()
         stored = await store.enabled_workflow(request.workflow_type)
-        parsed = await parse_start(request, stored, self._config.registry.workflow_id)
+        parsed = await parse_start(
+            request, stored, self._config.registry.workflow_id, store.serving_schemas(stored)
+        )
         task_queue = await store.task_queue_for(stored, request.label_selector)
         plan = parsed.with_queue(task_queue, store.catalog.slugs)
         if request.validate_only:

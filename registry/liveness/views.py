@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from registry.catalog.versions import served_version
 from registry.liveness.rules import (
     Lease,
     Poller,
@@ -21,6 +22,8 @@ from registry.liveness.rules import (
     workflow_health,
 )
 from registry.shared.model import StoredWorker, StoredWorkflow
+
+MAX_NAMED_MATES = 3  # workers named in a mixed-queue reason
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class WorkflowView:
     workers: tuple[WorkerView, ...]
     healthy: bool
     health_reasons: tuple[str, ...]
+    serving_versions: tuple[int, ...] = ()  # schema versions its live workers declared
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,34 @@ def workers_by_type(workers: Iterable[StoredWorker]) -> dict[str, list[StoredWor
 
 
 def workflow_view(
-    stored: StoredWorkflow, workers: Sequence[StoredWorker], inputs: LivenessInputs
+    stored: StoredWorkflow,
+    workers: Sequence[StoredWorker],
+    inputs: LivenessInputs,
+    queue_mates: Sequence[StoredWorker] = (),
 ) -> WorkflowView:
     """A workflow type is healthy iff one of its workers holds a valid lease on a task queue
     with a recently active poller (registry.liveness.workflow_health, per queue). Without
-    workers, the spec's own task queue is reported on."""
+    workers, the spec's own task queue is reported on. `queue_mates`: workers on its workers'
+    queues that do not declare it; live ones are named in the reasons (a run they pick up
+    fails with "not registered on this worker" until another worker takes it), without
+    making the type unhealthy."""
     views = tuple(worker_view(worker, inputs) for worker in workers)
+    workflow_type = stored.spec.workflow_type
+    serving = tuple(
+        sorted(
+            {
+                served_version(v.stored, workflow_type, stored.schema_version)
+                for v in views
+                if v.healthy
+            }
+        )
+    )
+    mixed = _mixed_queue_reasons(queue_mates, inputs)
     queues = sorted({worker.task_queue for worker in workers})
     if len(queues) <= 1:
         queues = queues or [q for q in [stored.spec.task_queue] if q]
         health = _queue_health([v.lease for v in views], queues, inputs)
-        return WorkflowView(stored, views, health.healthy, health.reasons)
+        return WorkflowView(stored, views, health.healthy, health.reasons + mixed, serving)
     per_queue = [
         (
             queue,
@@ -100,8 +121,30 @@ def workflow_view(
         stored,
         views,
         any(health.healthy for _, health in per_queue),
-        tuple(f"{queue}: {', '.join(health.reasons)}" for queue, health in per_queue),
+        tuple(f"{queue}: {', '.join(health.reasons)}" for queue, health in per_queue) + mixed,
+        serving,
     )
+
+
+def _mixed_queue_reasons(
+    queue_mates: Sequence[StoredWorker], inputs: LivenessInputs
+) -> tuple[str, ...]:
+    live: dict[str, list[str]] = {}
+    for worker in queue_mates:
+        if lease_valid(effective_lease(worker, inputs.heartbeats), inputs.now):
+            live.setdefault(worker.task_queue, []).append(worker.worker_id)
+    return tuple(
+        f"task queue {queue} mixes type sets: live worker{'s' if len(ids) > 1 else ''} "
+        f"{_names(sorted(ids))} poll{'' if len(ids) > 1 else 's'} it without declaring this "
+        "type; a run one of them picks up fails with 'not registered on this worker' until "
+        "another worker takes it"
+        for queue, ids in sorted(live.items())
+    )
+
+
+def _names(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:MAX_NAMED_MATES])
+    return f"{shown} and {len(ids) - MAX_NAMED_MATES} more" if len(ids) > MAX_NAMED_MATES else shown
 
 
 def _queue_health(

@@ -8,7 +8,7 @@ undoes or fails the registration."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Final
 
 from registry.dispatch.rules import input_violations
@@ -35,21 +35,35 @@ async def revalidate_schedules(
     if not workflow_types:
         return affected
     try:
-        token, scanned = b"", 0
-        while scanned < MAX_SCANNED:
-            page = await schedules.list_page(_PAGE, token)
-            scanned += len(page.schedules)
-            for entry in page.schedules:
-                if entry.info.workflow_type.name in workflow_types and await _check(
-                    schedules, workflows, entry.schedule_id, pause
-                ):
-                    affected.append(entry.schedule_id)
-            token = page.next_page_token
-            if not token:
-                break
-    except RegistryError as error:
+        async for schedule_id in schedule_ids(schedules, workflow_types):
+            if await _check(schedules, workflows, schedule_id, pause):
+                affected.append(schedule_id)
+    except (RegistryError, ScanLimitReached) as error:
         log.warning("schedule guardian could not check schedules of %s: %s", workflow_types, error)
     return sorted(affected)
+
+
+async def schedule_ids(
+    schedules: TemporalSchedules, workflow_types: Collection[str]
+) -> AsyncIterator[str]:
+    """The ids of the namespace's schedules of these workflow types, among the first
+    MAX_SCANNED schedules (ScanLimitReached past them). RegistryError when Temporal fails."""
+    token, scanned = b"", 0
+    while True:
+        page = await schedules.list_page(_PAGE, token)
+        scanned += len(page.schedules)
+        for entry in page.schedules:
+            if entry.info.workflow_type.name in workflow_types:
+                yield entry.schedule_id
+        token = page.next_page_token
+        if not token:
+            return
+        if scanned >= MAX_SCANNED:
+            raise ScanLimitReached(f"more than {MAX_SCANNED} schedules; the rest were not read")
+
+
+class ScanLimitReached(Exception):
+    """More schedules than one scan reads (MAX_SCANNED)."""
 
 
 async def _check(

@@ -42,7 +42,7 @@ from registry.dispatch.rules import (
 from registry.server.errors import FieldViolation, RegistryError, invalid_fields
 from registry.server.pagination import page_size_of
 from registry.shared.messages import value_to_python
-from registry.shared.model import StoredWorkflow
+from registry.shared.model import SchemaVersion, StoredWorkflow
 
 T = TypeVar("T")
 
@@ -427,12 +427,19 @@ async def parse_create(
     stored: StoredWorkflow,
     reserved_workflow_id: str,
     now: datetime,
+    serving: Sequence[SchemaVersion] = (),
 ) -> SchedulePlan:
     """Every check of a CreateSchedule request against its (enabled) workflow type, in one
     answer: INVALID_SCHEDULE with one violation per bad field, the schedule id's first."""
     violations = schedule_id_violations(request.schedule_id)
     plan = await _parse_schedule(
-        request, stored, reserved_workflow_id, now, violations, request.fire_offsets_seconds
+        request,
+        stored,
+        reserved_workflow_id,
+        now,
+        violations,
+        request.fire_offsets_seconds,
+        serving,
     )
     return replace(plan, note=request.note[:MAX_NOTE_LENGTH], paused=request.paused)
 
@@ -443,6 +450,7 @@ async def parse_update(
     current: DescribeScheduleResponse,
     reserved_workflow_id: str,
     now: datetime,
+    serving: Sequence[SchemaVersion] = (),
 ) -> SchedulePlan:
     """Every check of an UpdateSchedule request (its schedule id checked, `current` the
     schedule as it is) in one answer: INVALID_SCHEDULE with one violation per bad field, the
@@ -453,7 +461,9 @@ async def parse_update(
     token = _conflict_token(request.conflict_token, violations)
     if token and current.conflict_token != token:
         raise conflict(request.schedule_id)
-    plan = await _parse_schedule(request, stored, reserved_workflow_id, now, violations, ())
+    plan = await _parse_schedule(
+        request, stored, reserved_workflow_id, now, violations, (), serving
+    )
     state = current.schedule.state
     task_queue = current.schedule.action.start_workflow.task_queue.name
     return replace(
@@ -472,6 +482,7 @@ async def _parse_schedule(
     now: datetime,
     violations: list[FieldViolation],
     fire_offsets_seconds: Sequence[int],
+    serving: Sequence[SchemaVersion],
 ) -> SchedulePlan:
     """What creates and updates share: the start action (input, search attributes, workflow
     id), the spec and the policies, with the violations so far raised together."""
@@ -480,6 +491,7 @@ async def _parse_schedule(
         stored,
         workflow_input,
         {k: value_to_python(v) for k, v in request.search_attributes.items()},
+        serving,
     )
     violations += payload_violations
     built = build_spec(

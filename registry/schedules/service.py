@@ -51,7 +51,11 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         store = self._store()
         stored = await store.enabled_workflow(request.workflow_type)
         plan = await parse_create(
-            request, stored, self._config.registry.workflow_id, datetime.now(UTC)
+            request,
+            stored,
+            self._config.registry.workflow_id,
+            datetime.now(UTC),
+            store.serving_schemas(stored),
         )
         task_queue = await store.task_queue_for(stored, request.label_selector)
         await store.schedules.create(plan, task_queue)
@@ -67,7 +71,12 @@ class ScheduleService(schedules_pb2_grpc.ScheduleServiceServicer):
         current = await store.schedules.describe(schedule_id)
         stored = await store.enabled_workflow(request.workflow_type)
         plan = await parse_update(
-            request, stored, current, self._config.registry.workflow_id, datetime.now(UTC)
+            request,
+            stored,
+            current,
+            self._config.registry.workflow_id,
+            datetime.now(UTC),
+            store.serving_schemas(stored),
         )
         task_queue = (
             plan.task_queue

@@ -69,7 +69,7 @@ from urllib.parse import unquote
 import jsonschema_rs
 
 # The engine settings inputs are validated with, so that "exact" means what the registry does.
-from registry.shared.schemas import _FORMATS, _LINEAR
+from registry.shared.schemas import ENGINE_FORMATS, LINEAR_REGEX
 from registry.shared.specs import json_pointer
 
 MAX_REPORTED: Final = 50
@@ -300,9 +300,9 @@ class _Side:
                 root = self.root if isinstance(self.root, (dict, bool)) else dict(self.root)
                 self._validators = jsonschema_rs.validator_map_for(
                     root,
-                    formats=_FORMATS,
+                    formats=ENGINE_FORMATS,
                     validate_formats=True,
-                    pattern_options=_LINEAR,
+                    pattern_options=LINEAR_REGEX,
                     offline=True,
                 )
             except Exception:  # a schema the engine refuses: nothing decided exactly
@@ -819,7 +819,7 @@ class _Analysis:
         if pattern not in self.patterns:
             try:
                 self.patterns[pattern] = jsonschema_rs.Draft202012Validator(
-                    {"pattern": pattern}, pattern_options=_LINEAR
+                    {"pattern": pattern}, pattern_options=LINEAR_REGEX
                 )
             except Exception:
                 self.patterns[pattern] = None

@@ -108,6 +108,15 @@ def invalid_fields(reason: str, violations: list[FieldViolation]) -> RegistryErr
     return invalid_argument(reason, violations_summary(violations), violations)
 
 
+def invalid_field(
+    field: str, description: str, reason: str, *, error_reason: str = "INVALID_ARGUMENT"
+) -> RegistryError:
+    """INVALID_ARGUMENT for one bad field."""
+    return invalid_argument(
+        error_reason, f"{field}: {description}", [FieldViolation(field, description, reason)]
+    )
+
+
 def invalid_argument(
     reason: str, message: str, violations: Sequence[FieldViolation] = ()
 ) -> RegistryError:

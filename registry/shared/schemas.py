@@ -61,7 +61,9 @@ INVALID_PATTERN: Final = (
 # Only the bundled meta-schemas (jsonschema adds them); anything else is Unresolvable.
 NO_RETRIEVAL_REGISTRY: Final[Registry[Any]] = Registry()
 
-_LINEAR: Final = jsonschema_rs.RegexOptions()
+# The engine's regex options: Rust's linear-time engine (every compiled schema uses them, and
+# registry.schemas.compatibility when it validates values).
+LINEAR_REGEX: Final = jsonschema_rs.RegexOptions()
 # Lookaround, backreferences, atomic groups and possessive quantifiers: what only a
 # backtracking engine runs (a pattern without them that still fails is invalid or too large).
 _BACKTRACKING_SYNTAX: Final = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|\\k<|[*+?}]\+")
@@ -86,7 +88,7 @@ def pattern_problem(pattern: str) -> tuple[str, str] | None:
     """Why the linear-time engine cannot use `pattern`, as (reason, description): it needs
     backtracking (`unsupported_pattern`), or it is not a usable regular expression at all
     (`invalid_schema`). None when the engine compiles it."""
-    if _compiles(pattern, _LINEAR):
+    if _compiles(pattern, LINEAR_REGEX):
         return None
     if _BACKTRACKING_SYNTAX.search(pattern) and _compiles(pattern, _BACKTRACKING):
         return "unsupported_pattern", UNSUPPORTED_PATTERN
@@ -180,16 +182,17 @@ def _duration(value: object) -> bool:
     return value.endswith(tuple("DMYWHMS"))
 
 
-_FORMATS: Final = {"date-time": _date_time, "time": _time, "duration": _duration}
+# The formats checked as Python checks them (PYTHON_FORMATS), for every compiled schema.
+ENGINE_FORMATS: Final = {"date-time": _date_time, "time": _time, "duration": _duration}
 
 
 def _engine(schema: dict[str, Any]) -> jsonschema_rs.Validator:
     """The compiled validator (raises jsonschema_rs.ValidationError when it can't compile)."""
     return jsonschema_rs.Draft202012Validator(
         schema,
-        formats=_FORMATS,
+        formats=ENGINE_FORMATS,
         validate_formats=True,
-        pattern_options=_LINEAR,
+        pattern_options=LINEAR_REGEX,
         mask=_MASK,
         offline=True,
     )

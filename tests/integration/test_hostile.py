@@ -229,6 +229,24 @@ SEEDS: dict[str, Json | Callable[[Stack], Json]] = {
         "overlap_policy": "skip",
     },
     "ScheduleService.DeleteSchedule": {"schedule_id": "hostile-gone-s"},
+    "SchemaService.ListSchemaVersions": {"workflow_type": "hostile.v1"},
+    "SchemaService.GetSchemaVersion": {"workflow_type": "hostile.v1", "version": 1},
+    "SchemaService.CheckCompatibility": {
+        "workflow_type": "hostile.v1",
+        "input_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        "mode": "COMPATIBILITY_MODE_FULL_TRANSITIVE",
+    },
+    "SchemaService.CreateSchemaVersion": {
+        "workflow_type": "hostile.v1",
+        "input_schema": {"type": "object", "required": ["order_id"]},
+        "override_reason": "approved by the hostile cases",
+        "validate_only": True,
+    },
+    "SchemaService.GetCompatibility": {"workflow_type": "hostile.v1"},
+    "SchemaService.SetCompatibility": {
+        "workflow_type": "hostile.v1",
+        "mode": "COMPATIBILITY_MODE_UNSPECIFIED",
+    },
     "SearchAttributeService.ListDeclaredSearchAttributes": {},
     "SearchAttributeService.ListTemporalSearchAttributes": {},
     "SearchAttributeService.ReconcileSearchAttributes": {

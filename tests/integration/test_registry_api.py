@@ -142,13 +142,14 @@ def test_registering_again_with_a_changed_spec_updates_it(http: httpx.Client) ->
     assert same.json()["changed_workflows"] == []
 
     changed = registration(worker, queue, kind)
-    changed["workflows"][0]["input_schema"] = {"type": "object", "required": ["sku"]}
+    wider = {"type": "object"}  # accepts every input the first schema did (BACKWARD)
+    changed["workflows"][0]["input_schema"] = wider
     changed["workflows"][0]["version"] = "2"
     response = http.post("/registry/workers", json=changed)
     assert response.json()["changed_workflows"] == [kind]
     stored = http.get(f"/registry/workflows/{kind}").json()
     assert stored["version"] == "2"
-    assert stored["input_schema"] == {"type": "object", "required": ["sku"]}
+    assert (stored["input_schema"], stored["schema_version"]) == (wider, 2)
 
 
 def test_heartbeat_for_an_unknown_worker_is_not_found(http: httpx.Client) -> None:

@@ -380,6 +380,7 @@ def test_the_guardian_reports_schedules_a_schema_change_breaks(
         return {s["id"] for s in page["schedules"]} == {fits, breaks}
 
     wait_until(both_listed, 15, "schedules listed")
+    accept_breaking_schemas(http, kind)
     stricter = {
         "worker_id": unique("v2"),
         "task_queue": ECHO_QUEUE,
@@ -426,6 +427,7 @@ def test_the_guardian_pauses_when_configured(
                 15,
                 "listed",
             )
+            accept_breaking_schemas(http, kind)
             stricter = {
                 "worker_id": unique("v2"),
                 "task_queue": ECHO_QUEUE,
@@ -442,6 +444,15 @@ def test_the_guardian_pauses_when_configured(
     finally:
         envoy.stop()
         registry.stop()
+
+
+def accept_breaking_schemas(http: httpx.Client, kind: str) -> None:
+    """The type's compatibility mode NONE: a schema that breaks its schedules is stored (and
+    the guardian reports them) instead of being refused (docs/schemas.md)."""
+    response = http.put(
+        f"/registry/workflows/{kind}/compatibility", json={"mode": "COMPATIBILITY_MODE_NONE"}
+    )
+    assert response.status_code == 200, response.text
 
 
 def _iso(epoch: float) -> str:

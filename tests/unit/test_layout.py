@@ -20,12 +20,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "registry"
-FEATURES = ("catalog", "liveness", "dispatch", "schedules", "search_attributes", "system")
+FEATURES = (
+    "catalog",
+    "liveness",
+    "dispatch",
+    "schedules",
+    "schemas",
+    "search_attributes",
+    "system",
+)
 # What each part may import of the registry (a prefix of the imported module's name).
 ALLOWED: dict[str, tuple[str, ...]] = {
     "shared": ("shared",),
     "server": ("shared", "server"),
-    "schemas": ("shared", "schemas"),
     "client": ("shared", "client"),
     **{feature: ("shared", "server", *FEATURES) for feature in FEATURES},
     "app": ("shared", "server", "runtime", *FEATURES),

@@ -225,7 +225,7 @@ def test_stored_workflow_round_trips_through_its_message() -> None:
         source=SOURCE_OPERATOR,
         update_time_epoch=NOW + 0.25,
     )
-    message = stored_workflow_to_proto(stored)
+    message = stored_workflow_to_proto(stored, "BACKWARD")
 
     assert spec_from_proto(message) == stored.spec
     assert (message.enabled, message.disabled_reason, message.source) == (
@@ -272,9 +272,9 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[StoredWorkflow]:
     built: list[StoredWorkflow] = []
     original = responses.stored_workflow_to_proto
 
-    def counting(stored: StoredWorkflow) -> resources_pb2.Workflow:
+    def counting(stored: StoredWorkflow, default_mode: str) -> resources_pb2.Workflow:
         built.append(stored)
-        return original(stored)
+        return original(stored, default_mode)
 
     monkeypatch.setattr(responses, "stored_workflow_to_proto", counting)
     return built
@@ -287,9 +287,9 @@ def test_build_adds_workers_and_health_to_the_stored_part(
     view = WorkflowView(
         stored, (worker_view("w1"), worker_view("w2", healthy=False)), True, ("registered", "ok")
     )
-    message = WorkflowMessages().build(view)
+    message = WorkflowMessages("BACKWARD").build(view)
 
-    expected = stored_workflow_to_proto(stored)
+    expected = stored_workflow_to_proto(stored, "BACKWARD")
     expected.workers.extend([worker_to_proto(w) for w in view.workers])
     expected.healthy = True
     expected.health_reasons.extend(["registered", "ok"])
@@ -300,7 +300,7 @@ def test_build_adds_workers_and_health_to_the_stored_part(
 def test_build_reuses_the_cached_stored_part_for_the_same_entry(
     built: list[StoredWorkflow],
 ) -> None:
-    messages = WorkflowMessages()
+    messages = WorkflowMessages("BACKWARD")
     stored = StoredWorkflow(spec=full_spec())
     first = messages.build(WorkflowView(stored, (worker_view("w1"),), True, ("a",)))
     second = messages.build(WorkflowView(stored, (), False, ("b", "c")))
@@ -320,7 +320,7 @@ def test_build_reuses_the_cached_stored_part_for_the_same_entry(
 def test_build_rebuilds_when_the_stored_entry_is_replaced(
     built: list[StoredWorkflow],
 ) -> None:
-    messages = WorkflowMessages()
+    messages = WorkflowMessages("BACKWARD")
     old = StoredWorkflow(spec=full_spec())
     new = StoredWorkflow(spec=full_spec(), enabled=False, disabled_reason="paused")
     messages.build(WorkflowView(old, (), True, ()))
@@ -334,7 +334,7 @@ def test_build_rebuilds_when_the_stored_entry_is_replaced(
 
 
 def test_forget_missing_drops_cached_types(built: list[StoredWorkflow]) -> None:
-    messages = WorkflowMessages()
+    messages = WorkflowMessages("BACKWARD")
     a = StoredWorkflow(spec=WorkflowSpec("a.v1", task_queue="q"))
     b = StoredWorkflow(spec=WorkflowSpec("b.v1", task_queue="q"))
     for stored in (a, b):
