@@ -93,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules whose add_commands(subparsers) adds commands that run against a registry; each
 # command sets `handler` (args -> exit code) and needs no server configuration.
-CLIENT_COMMAND_MODULES = ("registry.client.commands", "registry.client.manifest")
+CLIENT_COMMAND_MODULES = (
+    "registry.client.commands",
+    "registry.client.manifest",
+    "registry.client.schemas",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

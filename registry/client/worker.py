@@ -35,6 +35,7 @@ module level; everything else is imported when a worker starts.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -222,17 +223,49 @@ def json_schema_for(tp: Any) -> dict[str, Any]:
     """The JSON Schema of values of type `tp`, as pydantic generates it for validation:
     dataclasses, pydantic models, TypedDicts (typing_extensions' before Python 3.12),
     enums, primitives, datetimes, Optional/Union, list/tuple/set, dict, Literal,
-    Annotated constraints. Named types land in `$defs`, referenced as `#/$defs/...`."""
+    Annotated constraints. Named types land in `$defs`, referenced as `#/$defs/...`.
+    Without the titles pydantic makes up from class and field names (a title given
+    explicitly stays): the schema is the contract, and the same contract written by hand (a
+    manifest, another language's worker) is then the same schema version."""
     from pydantic import TypeAdapter
     from pydantic.errors import PydanticUserError
 
     try:
-        schema: dict[str, Any] = TypeAdapter(tp).json_schema(mode="validation")
+        schema: dict[str, Any] = TypeAdapter(tp).json_schema(
+            mode="validation", schema_generator=_untitled_generator()
+        )
     except (PydanticUserError, TypeError, ValueError) as error:
         raise InputSchemaError(
             f"no JSON Schema for {tp!r}: {error} (give input_schema explicitly)"
         ) from error
     return schema
+
+
+@functools.cache
+def _untitled_generator() -> type[Any]:
+    """pydantic's schema generator, leaving out the titles it derives from names."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class Untitled(GenerateJsonSchema):
+        def field_title_should_be_set(self, schema: Any) -> bool:
+            return False  # a field's explicit title is kept all the same
+
+        def dataclass_schema(self, schema: Any) -> Any:
+            return _without_class_title(super().dataclass_schema(schema), schema.get("cls"))
+
+        def model_schema(self, schema: Any) -> Any:
+            return _without_class_title(super().model_schema(schema), schema.get("cls"))
+
+        def typed_dict_schema(self, schema: Any) -> Any:
+            return _without_class_title(super().typed_dict_schema(schema), schema.get("cls"))
+
+    return Untitled
+
+
+def _without_class_title(json_schema: Any, cls: Any) -> Any:
+    if isinstance(json_schema, dict) and json_schema.get("title") == getattr(cls, "__name__", 0):
+        del json_schema["title"]
+    return json_schema
 
 
 def input_schema_for(cls: type) -> dict[str, Any]:

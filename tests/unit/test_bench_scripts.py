@@ -62,3 +62,10 @@ def test_scale_capacity_schemas_have_the_size_asked_for() -> None:
     bench = load("scale_capacity")
     sizes = [len(json.dumps(bench.schema(t, 2048))) for t in (0, 17, 4999)]
     assert all(1900 <= size <= 2200 for size in sizes), sizes
+
+
+def test_schema_evolution_bench_uses_the_validation_bench_s_schema_and_input() -> None:
+    bench = load("schema_evolution")
+    args = bench.parse_args([])
+    assert (args.validations, args.starts) == (2000, 1000)
+    assert bench.SCHEMA is load("validation").SCHEMA

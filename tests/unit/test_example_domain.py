@@ -21,6 +21,7 @@ from integration.doc_commands import command_blocks
 
 from registry.client.manifest import load_manifest
 from registry.client.worker import registration_request
+from registry.schemas.compatibility import backward_breaks, forward_breaks
 from registry.shared.schemas import compile_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,3 +117,25 @@ def test_the_manifest_in_the_docs_is_the_sample() -> None:
         if m["language"] == "yaml" and "worker_id:" in m["body"]
     ]
     assert yaml.safe_load(shown) == yaml.safe_load(MANIFEST.read_text())
+
+
+def test_the_next_release_differs_only_by_a_backward_compatible_order_schema() -> None:
+    """docs/schemas.md deploys examples/manifest/worker-v2.yaml beside the example worker: the
+    same specs, but order.v1 no longer requires amount_cents, which the registry's default
+    mode (BACKWARD) accepts and FORWARD would not."""
+    domain = the_domain()
+    release = specs_of(load_manifest(MANIFEST.with_name("worker-v2.yaml"), {}))
+    assert release["order.report.v1"] == domain["order.report.v1"]
+    current, following = domain["order.v1"], release["order.v1"]
+    assert {**following, "input_schema": None, "version": None} == {
+        **current,
+        "input_schema": None,
+        "version": None,
+    }
+    assert (current["version"], following["version"]) == ("1", "2")
+    assert following["input_schema"] == {
+        **current["input_schema"],
+        "required": ["order_id"],
+    }
+    assert backward_breaks(current["input_schema"], following["input_schema"]) == []
+    assert forward_breaks(current["input_schema"], following["input_schema"]) != []
