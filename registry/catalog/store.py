@@ -94,6 +94,7 @@ from registry.schemas.rules import (
     Verdict,
     blocks_on_schedules,
     check_candidate,
+    current_digest,
     effective_mode,
     incompatible,
     serving_schemas,
@@ -656,15 +657,20 @@ class RegistryStore:
         return self._config.registry.schema_compatibility
 
     async def verdict(
-        self, workflow_type: str, candidate: dict[str, Any], mode: str = ""
+        self,
+        workflow_type: str,
+        candidate: dict[str, Any],
+        mode: str = "",
+        *,
+        schedules: bool = True,
     ) -> tuple[Verdict, ScheduleScan]:
         """A candidate schema checked against the type as this process knows it, under its
-        mode unless `mode` names one: the verdict and, for a new schema, the schedules whose
-        stored input it refuses."""
+        mode unless `mode` names one: the verdict and, for a new schema when `schedules`, the
+        schedules whose stored input it refuses. The analysis runs off the event loop."""
         stored = self.catalog.workflows.get(workflow_type)
         mode = mode or effective_mode(stored, self.default_compatibility)
         verdict = await asyncio.to_thread(check_candidate, stored, candidate, mode)
-        if verdict.identical_version or stored is None:
+        if verdict.identical_version or stored is None or not schedules:
             return verdict, ScheduleScan((), "")
         return verdict, await self._schedules_refusing(workflow_type, candidate)
 
@@ -680,26 +686,31 @@ class RegistryStore:
     ) -> VersionRequest:
         """What a write bringing `candidate` tells the shard once the schema passed the type's
         mode, or an operator's `override` says why it is accepted anyway; FAILED_PRECONDITION
-        (SCHEMA_INCOMPATIBLE) naming every finding and broken schedule otherwise."""
+        (SCHEMA_INCOMPATIBLE) naming every finding and broken schedule otherwise. The current
+        schema (a fleet re-registering) and a kept version (a rollback) need no check."""
         stored = self.catalog.workflows.get(workflow_type)
-        mode = effective_mode(stored, self.default_compatibility)
-        verdict = await asyncio.to_thread(check_candidate, stored, candidate, mode)
-        broken: tuple[tuple[str, str], ...] = ()
-        if stored is not None and not verdict.identical_version and blocks_on_schedules(mode):
-            broken = (await self._schedules_refusing(workflow_type, candidate)).broken
-        blocked = bool(verdict.findings or broken)
-        if blocked and not override:
-            raise incompatible(workflow_type, verdict, broken, field)
-        if stored is None:
+        if stored is None:  # a new type here: the shard refuses the base if it is not
             return VersionRequest(base="", mode="", worker=worker_id, principal=principal)
-        return VersionRequest(
-            base=schema_digest(stored.spec.input_schema),
+        request = VersionRequest(
+            base=current_digest(stored),
             mode=stored.compatibility,
-            serving=frozenset(self.serving(stored)),
             worker=worker_id,
             principal=principal,
-            override=override if blocked else "",
         )
+        if candidate == stored.spec.input_schema:
+            return request
+        mode = effective_mode(stored, self.default_compatibility)
+        verdict, scan = await self.verdict(
+            workflow_type, candidate, mode, schedules=blocks_on_schedules(mode)
+        )
+        if verdict.identical_version:
+            return request
+        blocked = bool(verdict.findings or scan.broken)
+        if blocked and not override:
+            raise incompatible(workflow_type, verdict, scan.broken, field)
+        # A new version: the versions live workers serve are kept whatever else goes.
+        serving = frozenset(self.serving(stored))
+        return replace(request, serving=serving, override=override if blocked else "")
 
     async def _schedules_refusing(
         self, workflow_type: str, candidate: dict[str, Any]

@@ -113,4 +113,6 @@ def describe(workflow_type: str, answer: schemas_pb2.CheckCompatibilityResponse)
 
 
 def _as_json(answer: schemas_pb2.CheckCompatibilityResponse) -> object:
-    return json_format.MessageToDict(answer, preserving_proto_field_name=True)
+    return json_format.MessageToDict(
+        answer, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )

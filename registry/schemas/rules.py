@@ -133,7 +133,17 @@ def _compared(
 def _findings(
     version: SchemaVersion, direction: str, changes: Iterable[Incompatibility]
 ) -> list[Finding]:
-    return [Finding(version.number, direction, change) for change in changes]
+    """In path order, whatever order the schema's keys came in (a Struct sorts them)."""
+    ordered = sorted(changes, key=lambda change: (change.path, change.rule))
+    return [Finding(version.number, direction, change) for change in ordered]
+
+
+def current_digest(stored: StoredWorkflow) -> str:
+    """The digest of the type's current schema (as its entry's `schema` holds it)."""
+    return next(
+        (v.digest for v in stored.versions if v.number == stored.schema_version),
+        schema_digest(stored.spec.input_schema),
+    )
 
 
 def blocks_on_schedules(mode: str) -> bool:

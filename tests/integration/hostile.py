@@ -40,6 +40,7 @@ from temporal_registry.v1 import (
     dispatch_pb2,
     registry_pb2,
     schedules_pb2,
+    schemas_pb2,
     search_attributes_pb2,
     system_pb2,
 )
@@ -47,7 +48,14 @@ from unit.test_decoding import ld, nested_array, nested_object, tag, varint
 
 from registry.server.decoding import MAX_JSON_DEPTH
 
-API_MODULES = (system_pb2, registry_pb2, dispatch_pb2, schedules_pb2, search_attributes_pb2)
+API_MODULES = (
+    system_pb2,
+    registry_pb2,
+    dispatch_pb2,
+    schedules_pb2,
+    schemas_pb2,
+    search_attributes_pb2,
+)
 FD = FieldDescriptor
 JSON_TYPES = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
 DURATION = "google.protobuf.Duration"
@@ -216,6 +224,15 @@ def field_cases(rpc: Rpc, target: Target) -> list[Case]:
     fd, place = target.fd, rpc.placement(target.top)
     nested = len(target.path) > 1
     make = _CaseMaker(rpc, target)
+    if place == "path" and fd.type != FD.TYPE_STRING:  # a number in the path
+        return [
+            make("not_a_number", Expect.EITHER, http=set_to(target, "seven")),
+            make("out_of_range", Expect.EITHER, http=set_to(target, "99999999999")),
+            make("negative", Expect.EITHER, http=set_to(target, "-1")),
+            make("empty", Expect.EITHER, grpc=cleared(target)),
+            make("negative", Expect.EITHER, grpc=set_value(target, -1)),
+            make("largest", Expect.EITHER, grpc=set_value(target, 2**31 - 1)),
+        ]
     if place == "path":
         return [
             make("empty", Expect.EITHER, http=set_to(target, "")),

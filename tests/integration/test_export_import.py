@@ -114,7 +114,7 @@ def served(channel: grpc.Channel) -> dict[str, Any]:
     )
     workers = registry.ListWorkers(registry_pb2.ListWorkersRequest(page_size=1000), timeout=10)
     ids = dispatch.ListWorkflowIds(dispatch_pb2.ListWorkflowIdsRequest(page_size=1000), timeout=10)
-    varying = {"workers", "healthy", "healthReasons", "lastSeenEpoch"}
+    varying = {"workers", "healthy", "healthReasons", "lastSeenEpoch", "servingSchemaVersions"}
 
     def fields(message: Any) -> dict[str, Any]:
         found = json_format.MessageToDict(message).items()

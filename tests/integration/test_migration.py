@@ -121,6 +121,9 @@ def expected_state(state: dict[str, Any]) -> dict[str, Any]:
             "source": stored["source"],
             "updateTimeEpoch": stored["update_time_epoch"],
             "owner": stored.get("owner", ""),
+            # a 0.2 type's schema is its first version; the mode is the registry's default
+            "schemaVersion": 1,
+            "compatibilityMode": "COMPATIBILITY_MODE_BACKWARD",
         }
         workflows[key] = {k: v for k, v in workflow.items() if v not in ("", {}, [])}
     workers = {}

@@ -6,13 +6,18 @@ schedules a candidate would break, and workers that mix type sets on one queue."
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from integration.conftest import ECHO_QUEUE
-from integration.stack import wait_until
+from integration.stack import Envoy, wait_until
+from integration.test_cli_client import cli
 from integration.test_registry_api import (
     BAD_REQUEST,
     ERROR_INFO,
@@ -256,3 +261,32 @@ def test_workers_mixing_type_sets_on_one_queue_are_flagged(http: httpx.Client) -
         "mixes type sets" in r
         for r in http.get(f"/registry/workflows/{both}").json()["health_reasons"]
     )
+
+
+def test_schemas_check_gates_a_deploy_by_its_exit_code(
+    http: httpx.Client, envoy: Envoy, tmp_path: Path
+) -> None:
+    kind = unique("order")
+    register(http, kind, V2).raise_for_status()
+    manifest = tmp_path / "worker.yaml"
+
+    def check(schema: dict[str, Any], *options: str) -> subprocess.CompletedProcess[str]:
+        workflows = [{"workflow_type": kind, "input_schema": schema}]
+        manifest.write_text(
+            yaml.safe_dump({"worker_id": "ci", "task_queue": "q", "workflows": workflows})
+        )
+        return cli(envoy, "schemas", "check", "--manifest", str(manifest), *options)
+
+    same = check(V2)
+    assert (same.returncode, same.stdout) == (0, f"{kind}: ok, identical to version 1\n")
+    breaking = check(BREAKING)
+    assert breaking.returncode == 1, breaking.stderr
+    lines = breaking.stdout.splitlines()
+    assert lines[0] == f"{kind}: BREAKING under BACKWARD"
+    assert "  version 1 BACKWARD: properties/customer_id: required added" in lines
+    as_json = check(BREAKING, "-o", "json")
+    (answer,) = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and answer["compatible"] is False
+    manifest.write_text("worker_id: [")
+    bad = cli(envoy, "schemas", "check", "--manifest", str(manifest))
+    assert bad.returncode == 2 and "schemas check" in bad.stderr
