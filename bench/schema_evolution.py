@@ -168,7 +168,7 @@ def register_two_versions(stack: Stack) -> None:
 async def _measure(stack: Stack, starts: int) -> tuple[float, LatencySummary, LatencySummary]:
     client = await Client.connect(stack.temporal.address)
     request = dispatch_pb2.StartWorkflowRequest(workflow_type=WORKFLOW_TYPE, validate_only=True)
-    request.input.update(INPUT)
+    request.input.struct_value.update(INPUT)
     async with aio_channel(stack.registry.grpc_target) as channel:
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
 

@@ -23,7 +23,7 @@ from registry.liveness.rules import poller_health
 from registry.liveness.views import LivenessInputs, WorkflowView
 from registry.server.errors import FieldViolation, RegistryError, invalid_fields, unavailable
 from registry.server.pagination import labels_match
-from registry.server.validation import validate_input
+from registry.server.validation import validate_input_each
 from registry.shared.messages import value_to_python
 from registry.shared.model import (
     InputWarningSpec,
@@ -111,20 +111,24 @@ async def input_violations(
     schemas = [(v.number, v.schema) for v in serving] or [
         (stored.schema_version, stored.spec.input_schema)
     ]
+    schemas = [(number, schema) for number, schema in schemas if schema]
+    try:
+        validators = [compile_schema(schema) for _, schema in schemas]
+    except InvalidSchemaError as error:
+        raise RegistryError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "INVALID_REGISTERED_SCHEMA",
+            f"the registered input schema of {stored.spec.workflow_type} is unusable "
+            f"({error}); fix the registration",
+        ) from None
+    if not validators:
+        return []
+    malformed, found = await validate_input_each(validators, workflow_input)
+    if malformed:
+        return malformed
     refused_by: dict[tuple[str, str, str], list[int]] = {}
-    for number, schema in schemas:
-        if not schema:
-            continue
-        try:
-            found = await validate_input(compile_schema(schema), workflow_input)
-        except InvalidSchemaError as error:
-            raise RegistryError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "INVALID_REGISTERED_SCHEMA",
-                f"the registered input schema of {stored.spec.workflow_type} is unusable "
-                f"({error}); fix the registration",
-            ) from None
-        for v in found:
+    for (number, _), violations in zip(schemas, found, strict=True):
+        for v in violations:
             refused_by.setdefault((v.field, v.description, v.reason), []).append(number)
     if len(schemas) == 1:
         return [FieldViolation(*key) for key in refused_by]

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
@@ -49,12 +50,27 @@ async def validate_input(
 ) -> list[FieldViolation]:
     """`validator(instance)` within the bound: the violations (none when it fits). Raises
     RegistryError VALIDATION_TOO_COSTLY past the bound, InvalidSchemaError as compile does."""
+    malformed, (violations,) = await validate_input_each([validator], instance, pool)
+    return malformed or violations
+
+
+async def validate_input_each(
+    validators: Sequence[InputValidator], instance: Any, pool: ValidationPool | None = None
+) -> tuple[list[FieldViolation], list[list[FieldViolation]]]:
+    """validate_input for each validator (the schema versions a start must suit), the input
+    checked and measured once: what makes the input unfit for any schema (not plain JSON,
+    too deep, too large; then nothing else is checked), and one list of violations per
+    validator."""
     malformed, size = check_input(instance)
     if malformed:
-        return malformed
-    if validator.cost * max(size, 1) <= INLINE_COST_LIMIT and validator.is_valid(instance):
-        return []
-    return await (pool or default_pool()).violations(validator, instance)
+        return malformed, [[] for _ in validators]
+    found: list[list[FieldViolation]] = []
+    for validator in validators:
+        if validator.cost * max(size, 1) <= INLINE_COST_LIMIT and validator.is_valid(instance):
+            found.append([])
+        else:
+            found.append(await (pool or default_pool()).violations(validator, instance))
+    return [], found
 
 
 class ValidationPool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from temporal_registry.v1 import registry_pb2, resources_pb2
 
 from registry.shared.model import (
@@ -22,24 +22,26 @@ _MAX_EXACT_FLOAT_INT = 2**53
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as plain JSON. Struct numbers are doubles: integral ones come back as ints, so
     a schema's `"minLength": 1` stays an integer."""
-    value: dict[str, Any] = _integral_floats_to_int(json_format.MessageToDict(struct))
-    return value
+    return {key: value_to_python(item) for key, item in struct.fields.items()}
 
 
 def value_to_python(value: struct_pb2.Value) -> Any:
-    return _integral_floats_to_int(json_format.MessageToDict(value))
-
-
-def _integral_floats_to_int(value: Any) -> Any:
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) <= _MAX_EXACT_FLOAT_INT:
-            return int(value)
-        return value
-    if isinstance(value, dict):
-        return {key: _integral_floats_to_int(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral_floats_to_int(item) for item in value]
-    return value
+    """A Value as plain JSON (integral numbers as ints, as struct_to_dict). Walked here rather
+    than through json_format, which takes twice as long for what every start converts."""
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [value_to_python(item) for item in value.list_value.values]
+    if kind == "number_value":
+        number = value.number_value
+        exact = math.isfinite(number) and number.is_integer()
+        return int(number) if exact and abs(number) <= _MAX_EXACT_FLOAT_INT else number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None  # null_value, or no value at all
 
 
 def spec_from_proto(message: resources_pb2.Workflow) -> WorkflowSpec:
