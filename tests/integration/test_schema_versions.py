@@ -290,3 +290,23 @@ def test_schemas_check_gates_a_deploy_by_its_exit_code(
     manifest.write_text("worker_id: [")
     bad = cli(envoy, "schemas", "check", "--manifest", str(manifest))
     assert bad.returncode == 2 and "schemas check" in bad.stderr
+
+
+def test_an_operator_replace_meets_the_mode_unless_it_gives_a_reason(http: httpx.Client) -> None:
+    kind = unique("order")
+    register(http, kind, V2).raise_for_status()
+    stored = http.get(f"/registry/workflows/{kind}").json()
+    replacement = {"task_queue": stored["task_queue"], "input_schema": BREAKING}
+    refused = http.put(f"/registry/workflows/{kind}", json=replacement)
+    details = error(refused, 400, 9, "SCHEMA_INCOMPATIBLE")
+    assert set(violation_fields(details)) == {"workflow.input_schema"}
+    replaced = http.put(
+        f"/registry/workflows/{kind}",
+        params={"override_reason": "customer_id is sent by every client"},
+        json=replacement,
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["schema_version"] == 2
+    version = http.get(f"/registry/workflows/{kind}/versions/2").json()
+    assert version["override_reason"] == "customer_id is sent by every client"
+    assert version["created_by_worker"] == ""  # an operator's
