@@ -30,22 +30,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from registry.catalog.engine import Refusal
-from registry.shared.model import SchemaVersion, StoredWorker
+from registry.shared.model import COMPATIBILITY_MODES, SchemaVersion, StoredWorker
 
 MAX_KEPT_VERSIONS: Final = 8
 MAX_SERVED_VERSIONS: Final = 16
 MAX_VERSION_NUMBER: Final = 2**31 - 1  # an int32 in the contract
 ROOM_FACTOR: Final = 4
-# The compatibility modes a type may set (registry.schemas.rules.MODES has their meaning).
-MODE_NAMES: Final = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
+MODE_NAMES: Final = COMPATIBILITY_MODES  # what a type's own mode may be
 # The rule change that introduced versions (workflow.patched: a replay decides as it did).
 SCHEMA_VERSIONS_PATCH: Final = "schema-versions"
 

@@ -44,6 +44,7 @@ from registry.server.principals import (
     derived_name,
 )
 from registry.shared.interpolate import MissingVariableError, interpolate
+from registry.shared.model import CompatibilityModeName
 from registry.shared.specs import MAX_SHARD_BYTES, MIN_SHARD_BYTES
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
@@ -66,18 +67,7 @@ ByteLimit = Annotated[int, Field(ge=1024)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 OptionalFile = Annotated[FilePath | None, BeforeValidator(_blank_to_none)]
-CompatibilityModeName = Annotated[
-    Literal[
-        "NONE",
-        "BACKWARD",
-        "BACKWARD_TRANSITIVE",
-        "FORWARD",
-        "FORWARD_TRANSITIVE",
-        "FULL",
-        "FULL_TRANSITIVE",
-    ],
-    BeforeValidator(_upper),
-]
+CompatibilityMode = Annotated[CompatibilityModeName, BeforeValidator(_upper)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 
 
@@ -223,7 +213,7 @@ class RegistrySettings(_Section):
         "is created: a registry created with other counts keeps them (export and import to "
         "change them).",
     )
-    schema_compatibility: CompatibilityModeName = Field(
+    schema_compatibility: CompatibilityMode = Field(
         default="BACKWARD",
         description="The compatibility mode a new input schema of a workflow type must meet "
         "when the type has none of its own (docs/schemas.md): NONE, BACKWARD, "

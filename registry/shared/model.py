@@ -8,7 +8,7 @@ every value round-trips through Temporal's JSON payload converter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,19 @@ class WorkerRegistration:
 
 
 # --- stored state ------------------------------------------------------------------------------
+
+# The compatibility modes a new input schema of a workflow type may have to meet
+# (docs/schemas.md; registry.schemas.rules.MODES has their meaning).
+CompatibilityModeName = Literal[
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+]
+COMPATIBILITY_MODES: tuple[str, ...] = get_args(CompatibilityModeName)
 
 SOURCE_WORKER = "worker"
 SOURCE_OPERATOR = "operator"
