@@ -145,8 +145,8 @@ export type Workflow = Message<"temporal_registry.v1.Workflow"> & {
 
   /**
    * The number of the current input schema's version: the schema of the
-   * latest declaration (see SchemaService). 0 for a type stored before
-   * versions were kept, until it is declared again.
+   * latest declaration (see SchemaService). A type stored before versions
+   * were kept has its schema as version 1.
    *
    * @generated from field: int32 schema_version = 17;
    */
