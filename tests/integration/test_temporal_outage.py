@@ -237,11 +237,9 @@ def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Pat
         with grpc.insecure_channel(registry.grpc_target) as channel:
             stubs = Stubs(channel)
             wait_until(stubs.ready, 60, "registry ready", registry.process.popen)  # type: ignore[union-attr]
-            failures = []
-            deadline = time.monotonic() + 15  # three forced closes
-            registrations = 0
-            while time.monotonic() < deadline:
-                request = registry_pb2.RegisterWorkerRequest(
+
+            def request() -> registry_pb2.RegisterWorkerRequest:
+                return registry_pb2.RegisterWorkerRequest(
                     worker_id=unique("steady"),
                     task_queue="goaway-q",
                     workflows=[
@@ -253,8 +251,18 @@ def test_calls_for_clients_survive_temporal_closing_old_connections(workdir: Pat
                         )
                     ],
                 )
+
+            # The first registration provisions OrderId: Temporal adds a search attribute
+            # through its own system worker, whose polls these short-lived connections cut
+            # too, so it may take seconds. The window below measures the calls that follow,
+            # each of which lists the namespace's search attributes.
+            stubs.registry.RegisterWorker(request(), timeout=90)
+            failures = []
+            deadline = time.monotonic() + 15  # three forced closes
+            registrations = 0
+            while time.monotonic() < deadline:
                 try:
-                    stubs.registry.RegisterWorker(request, timeout=30)
+                    stubs.registry.RegisterWorker(request(), timeout=30)
                 except grpc.RpcError as error:
                     failures.append(error.details())  # type: ignore[attr-defined]
                 registrations += 1
